@@ -1,0 +1,141 @@
+/* lab.h - what a workload (one primitive family's driver) sees of the lab.
+ *
+ * The lab reads a scenario file, expands its sweep and repeats into runs, and for each
+ * run calls the workload's run(). The workload reads its parameters, builds its world
+ * (a simulated one through lab_sim_begin/lab_sim_go, or threads and real servers), and
+ * records metrics. The lab then checks the scenario's expectations, writes summary.json
+ * and CSVs, and draws the plots. A workload never writes files and never exits. */
+#ifndef DISTLAB_LAB_H
+#define DISTLAB_LAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lab/hist.h"
+#include "lab/series.h"
+
+struct lab_run;
+struct sim;
+
+/* ---- Declaring a workload --------------------------------------------------------- */
+
+enum lab_type {
+    LAB_INT,      /* integer, checked against [min, max] */
+    LAB_FLOAT,    /* real number, checked against [min, max] */
+    LAB_BOOL,     /* true / false */
+    LAB_DURATION, /* "250ms", "5s", "1.5us", "0": int64 ns, checked against [min, max] ns */
+    LAB_STRING,   /* any scalar text */
+    LAB_ENUM,     /* one of 'choices', "a|b|c" */
+    LAB_LIST,     /* a sequence of scalars (e.g. per-endpoint weights); see lab_list_* */
+};
+
+/* One key a workload accepts under `workload:`. A NULL 'def' makes it required. Keys not
+ * declared here are errors (file:line:col: unknown key 'x' in workload 'y'). */
+struct lab_param {
+    const char *name;
+    enum lab_type type;
+    const char *def;     /* default, written as it would be in YAML, or NULL */
+    double min, max;     /* inclusive range (ns for durations); min > max: unchecked */
+    const char *choices; /* LAB_ENUM only */
+    const char *doc;     /* one line, shown by `distlab list -v` */
+};
+
+#define LAB_WORLD_SIM 1u
+#define LAB_WORLD_LIVE 2u
+
+struct lab_workload {
+    const char *name;  /* the scenario's `primitive:` value, e.g. "lb/shuffle" */
+    const char *about; /* one line */
+    const struct lab_param *params; /* terminated by an entry with name == NULL */
+    unsigned worlds;   /* LAB_WORLD_SIM | LAB_WORLD_LIVE */
+    /* Performs one run. Returns 0, or a negative errno after lab_fail(): -EINVAL for bad
+     * input (exit 2), -ECONNREFUSED / -EHOSTUNREACH when a server or world cannot be
+     * reached (exit 3), anything else is an internal error (exit 2 with the message). */
+    int (*run)(struct lab_run *run);
+};
+
+/* All workloads, NULL-terminated (lab/workloads.c). */
+extern const struct lab_workload *const lab_workloads[];
+const struct lab_workload *lab_workload_find(const char *name);
+
+/* ---- Parameters of this run (sweep values and --set applied) ---------------------- */
+
+int64_t lab_int(struct lab_run *run, const char *name);
+double lab_float(struct lab_run *run, const char *name);
+bool lab_bool(struct lab_run *run, const char *name);
+int64_t lab_duration(struct lab_run *run, const char *name); /* ns */
+const char *lab_str(struct lab_run *run, const char *name);  /* also for LAB_ENUM */
+size_t lab_list_len(struct lab_run *run, const char *name);
+double lab_list_float(struct lab_run *run, const char *name, size_t i);
+const char *lab_list_str(struct lab_run *run, const char *name, size_t i);
+
+/* Run identity. */
+uint64_t lab_seed(struct lab_run *run);       /* this run's seed (scenario seed, repeat) */
+unsigned lab_world(struct lab_run *run);      /* LAB_WORLD_SIM or LAB_WORLD_LIVE */
+int64_t lab_duration_total(struct lab_run *run); /* the scenario's `duration:`, ns */
+const char *lab_scenario_name(struct lab_run *run);
+
+/* The `world:` section's generic values. */
+int lab_world_cores(struct lab_run *run);     /* cores per node (world.cores, default 2) */
+int lab_world_nodes(struct lab_run *run);     /* world.nodes, default 0 (workload decides) */
+const char *lab_world_str(struct lab_run *run, const char *key); /* e.g. "redis": NULL if unset */
+
+/* ---- Faults (the scenario's `faults:` list) -------------------------------------- */
+
+enum lab_fault_kind {
+    LAB_FAULT_CRASH, LAB_FAULT_RESTART, LAB_FAULT_PAUSE, LAB_FAULT_CLOCK_STEP,
+    LAB_FAULT_DRIFT, LAB_FAULT_PARTITION, LAB_FAULT_HEAL,
+};
+struct lab_fault {
+    enum lab_fault_kind kind;
+    int64_t at;          /* true time, ns from the start of the run */
+    const char *node;    /* target node name (crash, restart, pause, clock, drift) */
+    int64_t dur;         /* pause: length; partition: until - at (or -1: never heals) */
+    int64_t step;        /* clock step, ns */
+    double ppm;          /* drift */
+    const char *const *side_a, *const *side_b; /* partition: node names, NULL-terminated */
+    bool oneway;         /* partition: only a -> b is cut */
+    int line, col;       /* where it was written, for errors */
+};
+size_t lab_fault_count(struct lab_run *run);
+const struct lab_fault *lab_fault_get(struct lab_run *run, size_t i);
+
+/* ---- The simulated world --------------------------------------------------------- */
+
+/* Create this run's simulated world from `world:` (network, slice, stack size) and the
+ * run seed. The workload then adds nodes (sim_node_add) and actors, and calls
+ * lab_sim_go, which sets the clocks given in `world.clocks`, schedules `faults:` by node
+ * name (an unknown name is a scenario error) and runs to the scenario's duration, or
+ * until 'until' if > 0, showing progress. Returns the world, or NULL after lab_fail. */
+struct sim *lab_sim_begin(struct lab_run *run);
+/* Returns 0, or -EINVAL after lab_fail (unknown node in a fault, a hang: the message
+ * names the actor). Leaves the world for the workload to read, then destroys it at the
+ * end of the run. */
+int lab_sim_go(struct lab_run *run, int64_t until);
+
+/* ---- Metrics --------------------------------------------------------------------- */
+
+/* A scalar. Names are identifiers ([a-z0-9_]); setting one twice replaces it. */
+void lab_metric(struct lab_run *run, const char *name, double value);
+/* An array (per endpoint, per position...), copied; written to <name>.csv too. */
+void lab_metric_array(struct lab_run *run, const char *name, const double *v, size_t n);
+/* A rows x cols matrix, row-major, copied; drawn by `kind: heatmap`. */
+void lab_metric_matrix(struct lab_run *run, const char *name, const double *v, size_t rows,
+                       size_t cols);
+/* A histogram owned by the run (created on first call); record into it with hist_add.
+ * 'unit' is "ns", "ids", ... and appears in summary.json and the CSV header. */
+struct hist *lab_hist(struct lab_run *run, const char *name, const char *unit);
+/* A time series in fixed bins of bin_ns (true time), owned by the run. */
+struct series *lab_series(struct lab_run *run, const char *name, int64_t bin_ns,
+                          const char *unit);
+/* A short text fact for the report (e.g. "the first endpoint gets 2.9x the last"). */
+void lab_note(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Record why the run failed (the CLI prints it, prefixed with the scenario file). */
+void lab_fail(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Tell the user how far along a long run is (0..1); quiet unless stderr is a tty. */
+void lab_progress(struct lab_run *run, double fraction);
+
+#endif
