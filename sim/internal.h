@@ -1,0 +1,238 @@
+/* internal.h - structures shared by the files of sim/ (prefix sim__). Nothing outside
+ * sim/ may include this: the public contract is sim.h. */
+#ifndef DISTLAB_SIM_INTERNAL_H
+#define DISTLAB_SIM_INTERNAL_H
+
+#include "sim/sim.h"
+#include "timer/heap4.h"
+
+/* ---- Events: everything the loop executes is one of these, queued in a tq4 ---------- */
+
+enum sim__ev_kind {
+    SIM__EV_WAKE,  /* an actor's sleep or timeout ended */
+    SIM__EV_WORK,  /* an actor's slice of CPU work ended */
+    SIM__EV_MSG,   /* a message arrives */
+    SIM__EV_FAULT, /* a scheduled fault */
+    SIM__EV_CALL,  /* sim_at() */
+};
+
+struct sim__event {
+    struct tq_node tq;
+    uint8_t kind;
+};
+
+/* ---- Queues of actors (run queue, ready list, a mutex's or condition's waiters) ------ */
+
+struct sim_actor;
+struct sim__aq {
+    struct sim_actor *head, *tail;
+};
+
+enum sim__astate {
+    SIM__RUNNING,  /* holds a core: executing, in the ready list, or doing work */
+    SIM__QUEUED,   /* runnable, waiting in its node's run queue for a core */
+    SIM__BLOCKED,  /* sleeping, receiving, waiting on a mutex/condition/join */
+    SIM__HELD,     /* runnable, but its node is paused */
+    SIM__DEAD,
+};
+
+struct sim__stack;
+
+#define SIM__MAX_ATEXIT 8
+#define SIM__MAX_PORTS 4
+
+struct sim_actor {
+    struct env env; /* first: an env pointer is an actor pointer */
+    struct sim *sim;
+    int64_t id;
+    int node;
+    enum sim__astate state;
+    char *name;
+    env_fn fn;
+    void *arg;
+    struct rng rng;
+
+    /* coroutine */
+    void *sp;
+    struct sim__stack *stack;
+    void *asan_fake;
+
+    /* CPU model */
+    struct sim__event timer; /* EV_WAKE (sleep, timeout) or EV_WORK (slice end) */
+    int64_t work_left;       /* CPU ns still to do in the current env_work */
+    int64_t chunk_start, chunk_len;
+    int64_t slice_used;
+    bool has_core;
+    bool resume_after_pause; /* held a core when its node was paused */
+    int wake_status;         /* 0, or -ETIMEDOUT when the timer woke it */
+
+    /* the one actor queue it is on (run queue, ready list, waiters), if any */
+    struct sim__aq *q;
+    struct sim_actor *q_next, *q_prev;
+
+    /* messages */
+    struct sim__msg *mb_head, *mb_tail;
+    bool in_recv;
+    uint32_t ports[SIM__MAX_PORTS];
+    int nports;
+
+    struct sim__aq joiners;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } atexit[SIM__MAX_ATEXIT];
+    int natexit;
+
+    /* hang detection: resumptions at one virtual instant */
+    int64_t spin_time;
+    uint64_t spins;
+
+    struct sim_actor *node_next, *node_prev; /* the node's actors */
+};
+
+/* ---- Nodes ------------------------------------------------------------------------ */
+
+struct sim__clock {
+    int64_t base_true, base_wall, base_mono;
+    double ppm;
+};
+
+struct sim__kv {
+    struct sim__kv *next;
+    char *key;
+    size_t len;
+    unsigned char *val;
+};
+
+struct sim__node {
+    char *name;
+    int cores, busy;
+    bool up, paused;
+    int64_t pause_end;
+    struct sim__clock clock;
+    struct sim__aq runq;   /* waiting for a core, FIFO */
+    struct sim__aq held;   /* became runnable while paused, FIFO */
+    struct sim_actor *actors;
+    char *main_name;
+    env_fn main_fn;
+    void *main_arg;
+    int64_t store_latency;
+    struct sim__kv *store;
+};
+
+/* ---- Messages and the network ----------------------------------------------------- */
+
+struct sim__msg {
+    struct sim__event ev;
+    struct sim__msg *next; /* in a mailbox, or the in-flight list */
+    struct sim__msg *prev;
+    struct sim_addr from, to;
+    size_t len;
+    unsigned char data[];
+};
+
+struct sim__partition {
+    struct sim__partition *next;
+    int *a, *b;
+    int na, nb;
+    bool oneway, active;
+};
+
+/* ---- A small open-addressing map from 64-bit keys to pointers ---------------------- */
+
+struct sim__map {
+    uint64_t *keys; /* 0 = empty */
+    void **vals;
+    size_t cap, n;
+};
+int sim__map_put(struct sim__map *m, uint64_t key, void *val);
+void *sim__map_get(const struct sim__map *m, uint64_t key);
+void sim__map_del(struct sim__map *m, uint64_t key);
+void sim__map_free(struct sim__map *m);
+
+/* ---- The world ---------------------------------------------------------------------- */
+
+struct sim__stackpool;
+
+struct sim {
+    struct sim_config cfg;
+    int64_t now;
+    struct tq4 events;
+    uint64_t hash;
+    struct sim_stats stats;
+    int64_t next_actor_id;
+
+    struct sim__node *nodes;
+    int nnodes, cap_nodes;
+
+    struct sim__aq ready; /* actors holding a core that should execute now */
+    struct sim_actor *current;
+
+    /* scheduler context */
+    void *sched_sp;
+    const void *sched_stack_bottom;
+    size_t sched_stack_size;
+
+    struct sim__stackpool *stacks;
+
+    struct sim__map ports; /* (node, port) -> actor; actor id -> actor */
+    struct sim__map links; /* (from, to) -> struct sim__linkstate */
+    struct sim__partition *partitions;
+    struct sim__msg *inflight; /* doubly linked, to free at destroy */
+    struct rng net_rng;
+
+    struct sim__fault *faults; /* owned, freed at destroy */
+    struct sim__call *calls;
+
+    enum sim_stop stop;
+    bool stopping;
+    char error[256];
+};
+
+/* engine.c */
+void sim__aq_push(struct sim__aq *q, struct sim_actor *a);
+struct sim_actor *sim__aq_pop(struct sim__aq *q);
+void sim__aq_remove(struct sim_actor *a);
+void sim__make_runnable(struct sim *sim, struct sim_actor *a);
+void sim__block(struct sim_actor *a, int64_t timeout_true_ns);
+void sim__note_resume(struct sim_actor *a);
+int64_t sim__mono_to_true(const struct sim__node *n, int64_t mono_ns);
+void sim__event_hash(struct sim *sim, int64_t when, int64_t actor, int kind);
+void sim__fail(struct sim *sim, enum sim_stop why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sim__timer_set(struct sim *sim, struct sim_actor *a, int kind, int64_t at);
+void sim__timer_cancel(struct sim *sim, struct sim_actor *a);
+
+/* actor.c: coroutines and their stacks */
+struct sim__stackpool *sim__stackpool_create(size_t stack_size);
+void sim__stackpool_destroy(struct sim__stackpool *p);
+int sim__actor_start(struct sim *sim, struct sim_actor *a); /* allocate stack, prime */
+void sim__actor_free_stack(struct sim *sim, struct sim_actor *a);
+void sim__resume(struct sim *sim, struct sim_actor *a);   /* scheduler -> actor */
+void sim__suspend(struct sim_actor *a);                   /* actor -> scheduler */
+_Noreturn void sim__exit_current(struct sim_actor *a);    /* actor ends */
+bool sim__stack_intact(const struct sim_actor *a);
+uint64_t sim__stackpool_guarded(const struct sim__stackpool *p);
+uint64_t sim__stackpool_unguarded(const struct sim__stackpool *p);
+
+/* net.c */
+void sim__msg_deliver(struct sim *sim, struct sim__msg *m);
+void sim__mailbox_free(struct sim_actor *a);
+void sim__net_cleanup(struct sim *sim);
+void sim__ports_release(struct sim *sim, struct sim_actor *a);
+int sim__ports_bind_actor(struct sim *sim, struct sim_actor *a);
+void sim__partition_set(struct sim *sim, struct sim__partition *p, bool active);
+
+static inline uint64_t sim__port_key(int node, uint32_t port)
+{
+    return (1ULL << 63) | ((uint64_t)(uint32_t)node << 32) | port;
+}
+static inline uint64_t sim__id_key(int64_t id)
+{
+    return (uint64_t)id; /* ids start at 1, below 2^62 */
+}
+
+#define sim__container_of(ptr, type, member)                                              \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#endif

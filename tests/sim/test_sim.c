@@ -1,0 +1,601 @@
+/* The simulator's promises: exact virtual times, ties in order, the network, faults, the
+ * CPU model, hang detection and determinism. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/sim.h"
+
+static struct sim *mk(uint64_t seed)
+{
+    struct sim_config cfg = {.seed = seed};
+    struct sim *sim = sim_create(&cfg);
+    cr_assert_not_null(sim);
+    return sim;
+}
+
+/* ---- ordering and sleeping ---- */
+
+static int order[16], norder;
+static void record(struct sim *sim, void *arg)
+{
+    order[norder++] = (int)(intptr_t)arg;
+}
+
+Test(sim, ties_fire_in_insertion_order)
+{
+    struct sim *sim = mk(1);
+    norder = 0;
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(sim_at(sim, 5 * SIM_MS, record, (void *)(intptr_t)i), 0);
+    sim_at(sim, 1 * SIM_MS, record, (void *)(intptr_t)100);
+    cr_assert_eq(sim_run(sim, SIM_S), SIM_STOP_IDLE);
+    cr_assert_eq(norder, 11);
+    cr_assert_eq(order[0], 100);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(order[i + 1], i);
+    sim_destroy(sim);
+}
+
+struct times {
+    int64_t t[8];
+    int n;
+};
+
+static void sleeper(struct env *e, void *arg)
+{
+    struct times *tm = arg;
+    int64_t d[] = {3 * SIM_MS, 1, 250 * SIM_US, 2 * SIM_S};
+    for (int i = 0; i < 4; i++) {
+        env_sleep(e, d[i]);
+        tm->t[tm->n++] = sim_env_true_now(e);
+    }
+}
+
+Test(sim, sleep_wakes_at_exact_virtual_times)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "a", 1);
+    struct times tm = {0};
+    cr_assert_gt(sim_spawn(sim, n, "sleeper", sleeper, &tm), 0);
+    cr_assert_eq(sim_run(sim, 10 * SIM_S), SIM_STOP_IDLE);
+    cr_assert_eq(tm.n, 4);
+    cr_assert_eq(tm.t[0], 3 * SIM_MS);
+    cr_assert_eq(tm.t[1], 3 * SIM_MS + 1);
+    cr_assert_eq(tm.t[2], 3 * SIM_MS + 1 + 250 * SIM_US);
+    cr_assert_eq(tm.t[3], 3 * SIM_MS + 1 + 250 * SIM_US + 2 * SIM_S);
+    sim_destroy(sim);
+}
+
+Test(sim, run_stops_at_until_and_continues)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "a", 1);
+    struct times tm = {0};
+    sim_spawn(sim, n, "sleeper", sleeper, &tm);
+    cr_assert_eq(sim_run(sim, 2 * SIM_MS), SIM_STOP_TIME);
+    cr_assert_eq(sim_now(sim), 2 * SIM_MS);
+    cr_assert_eq(tm.n, 0);
+    cr_assert_eq(sim_run(sim, 4 * SIM_MS), SIM_STOP_TIME);
+    cr_assert_eq(tm.n, 3);
+    sim_destroy(sim);
+}
+
+/* ---- network ---- */
+
+struct pp {
+    int server;
+    int got;
+    int64_t arrival[64];
+    int lost_sent;
+};
+
+static void echo_server(struct env *e, void *arg)
+{
+    cr_assert_eq(sim_listen(e, 80), 0);
+    char buf[64];
+    struct sim_addr from;
+    for (;;) {
+        ssize_t n = sim_recv(e, buf, sizeof(buf), &from, -1);
+        sim_send(e, from, buf, (size_t)n);
+    }
+}
+
+static void pinger(struct env *e, void *arg)
+{
+    struct pp *p = arg;
+    struct sim_addr to = {p->server, 80};
+    for (int i = 0; i < 10; i++) {
+        int64_t t0 = sim_env_true_now(e);
+        sim_send(e, to, "ping", 4);
+        char buf[8];
+        ssize_t n = sim_recv(e, buf, sizeof(buf), NULL, 50 * SIM_MS);
+        if (n == 4)
+            p->arrival[p->got++] = sim_env_true_now(e) - t0;
+        env_sleep(e, 100 * SIM_MS);
+    }
+}
+
+Test(sim, message_latency_is_the_link_latency)
+{
+    struct sim_config cfg = {.seed = 3};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, 700 * SIM_US, 0};
+    struct sim *sim = sim_create(&cfg);
+    int a = sim_node_add(sim, "client", 1), b = sim_node_add(sim, "server", 1);
+    struct pp p = {.server = b};
+    sim_spawn(sim, b, "echo", echo_server, NULL);
+    sim_spawn(sim, a, "ping", pinger, &p);
+    sim_run(sim, 5 * SIM_S);
+    cr_assert_eq(p.got, 10);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(p.arrival[i], 1400 * SIM_US); /* there and back */
+    sim_destroy(sim);
+}
+
+Test(sim, link_override_and_uniform_latency_stay_in_bounds)
+{
+    struct sim *sim = mk(5);
+    int a = sim_node_add(sim, "client", 1), b = sim_node_add(sim, "server", 1);
+    struct sim_link slow = {{SIM_DIST_UNIFORM, 1 * SIM_MS, 3 * SIM_MS}, 0};
+    cr_assert_eq(sim_link_set(sim, a, b, &slow), 0);
+    struct pp p = {.server = b};
+    sim_spawn(sim, b, "echo", echo_server, NULL);
+    sim_spawn(sim, a, "ping", pinger, &p);
+    sim_run(sim, 5 * SIM_S);
+    cr_assert_eq(p.got, 10);
+    for (int i = 0; i < 10; i++) /* reply path has the default 0 latency */
+        cr_assert(p.arrival[i] >= 1 * SIM_MS && p.arrival[i] <= 3 * SIM_MS);
+    sim_destroy(sim);
+}
+
+struct counter {
+    int got;
+};
+static void sink(struct env *e, void *arg)
+{
+    struct counter *c = arg;
+    sim_listen(e, 9);
+    char b[4];
+    while (sim_recv(e, b, sizeof(b), NULL, -1) >= 0)
+        c->got++;
+}
+struct blast {
+    int dst, n;
+    int64_t every;
+};
+static void blaster(struct env *e, void *arg)
+{
+    struct blast *b = arg;
+    for (int i = 0; i < b->n; i++) {
+        sim_send(e, (struct sim_addr){b->dst, 9}, "x", 1);
+        env_sleep(e, b->every);
+    }
+}
+
+Test(sim, loss_drops_the_expected_fraction)
+{
+    struct sim_config cfg = {.seed = 11};
+    cfg.network.loss = 0.2;
+    struct sim *sim = sim_create(&cfg);
+    int a = sim_node_add(sim, "a", 1), b = sim_node_add(sim, "b", 1);
+    struct counter c = {0};
+    struct blast bl = {b, 20000, SIM_MS};
+    sim_spawn(sim, b, "sink", sink, &c);
+    sim_spawn(sim, a, "blast", blaster, &bl);
+    sim_run(sim, 100 * SIM_S);
+    /* Binomial(20000, 0.8): mean 16000, sd 56.6; allow 5 sd. */
+    cr_assert(c.got > 16000 - 283 && c.got < 16000 + 283, "delivered %d", c.got);
+    sim_destroy(sim);
+}
+
+Test(sim, partition_cuts_then_heals)
+{
+    struct sim *sim = mk(1);
+    int a = sim_node_add(sim, "a", 1), b = sim_node_add(sim, "b", 1);
+    struct counter c = {0};
+    struct blast bl = {b, 100, 10 * SIM_MS}; /* sends at 0, 10, ..., 990 ms */
+    sim_spawn(sim, b, "sink", sink, &c);
+    sim_spawn(sim, a, "blast", blaster, &bl);
+    int sa[] = {a}, sb[] = {b};
+    /* cut from 200 ms (inclusive) to 500 ms: sends at 200..490 are lost: 30 of them */
+    cr_assert_eq(sim_fault_partition(sim, 200 * SIM_MS - 1, 500 * SIM_MS - 1, sa, 1, sb, 1,
+                                     false), 0);
+    sim_run(sim, 2 * SIM_S);
+    cr_assert_eq(c.got, 70);
+    sim_destroy(sim);
+}
+
+Test(sim, oneway_partition_cuts_one_direction)
+{
+    struct sim *sim = mk(1);
+    int a = sim_node_add(sim, "a", 1), b = sim_node_add(sim, "b", 1);
+    struct counter ca = {0}, cb = {0};
+    struct blast ab = {b, 10, 10 * SIM_MS}, ba = {a, 10, 10 * SIM_MS};
+    sim_spawn(sim, b, "sink", sink, &cb);
+    sim_spawn(sim, a, "sink", sink, &ca);
+    sim_spawn(sim, a, "blast", blaster, &ab);
+    sim_spawn(sim, b, "blast", blaster, &ba);
+    int sa[] = {a}, sb[] = {b};
+    sim_fault_partition(sim, 0, -1, sa, 1, sb, 1, true);
+    sim_run(sim, 2 * SIM_S);
+    cr_assert_eq(cb.got, 0);
+    cr_assert_eq(ca.got, 10);
+    sim_destroy(sim);
+}
+
+/* ---- faults ---- */
+
+struct life {
+    int starts;
+    int ticks;
+    int64_t stored_at_start[4];
+};
+
+static void node_main(struct env *e, void *arg)
+{
+    struct life *l = arg;
+    int64_t v = -1;
+    size_t len;
+    if (env_store_get(e, "k", &v, sizeof(v), &len) < 0)
+        v = -1;
+    l->stored_at_start[l->starts++] = v;
+    int64_t mine = l->starts * 100;
+    env_store_put(e, "k", &mine, sizeof(mine));
+    for (;;) {
+        env_sleep(e, 10 * SIM_MS);
+        l->ticks++;
+    }
+}
+
+Test(sim, crash_kills_and_restart_reruns_with_store_intact)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "n", 1);
+    struct life l = {0};
+    cr_assert_eq(sim_node_main(sim, n, "main", node_main, &l), 0);
+    sim_fault_crash(sim, 105 * SIM_MS, n);
+    sim_fault_restart(sim, 300 * SIM_MS, n);
+    sim_run(sim, 200 * SIM_MS);
+    cr_assert_eq(l.ticks, 10);
+    cr_assert_not(sim_node_up(sim, n));
+    struct sim_stats st;
+    sim_stats(sim, &st);
+    cr_assert_eq(st.live, 0);
+    sim_run(sim, 405 * SIM_MS);
+    cr_assert(sim_node_up(sim, n));
+    cr_assert_eq(l.starts, 2);
+    cr_assert_eq(l.stored_at_start[0], -1);
+    cr_assert_eq(l.stored_at_start[1], 100); /* the durable store survived */
+    cr_assert_eq(l.ticks, 20);
+    sim_destroy(sim);
+}
+
+static void ticker(struct env *e, void *arg)
+{
+    int64_t *last = arg;
+    for (;;) {
+        env_sleep(e, 10 * SIM_MS);
+        *last = sim_env_true_now(e);
+    }
+}
+
+Test(sim, pause_delays_every_actor_on_the_node)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "n", 2), m = sim_node_add(sim, "other", 1);
+    int64_t t1 = 0, t2 = 0, t3 = 0;
+    sim_spawn(sim, n, "t1", ticker, &t1);
+    sim_spawn(sim, n, "t2", ticker, &t2);
+    sim_spawn(sim, m, "t3", ticker, &t3);
+    sim_fault_pause(sim, 55 * SIM_MS, n, 100 * SIM_MS);
+    sim_run(sim, 154 * SIM_MS);
+    cr_assert_eq(t1, 50 * SIM_MS);
+    cr_assert_eq(t2, 50 * SIM_MS);
+    cr_assert_eq(t3, 150 * SIM_MS); /* the other node is not paused */
+    sim_run(sim, 155 * SIM_MS);
+    cr_assert_eq(t1, 155 * SIM_MS); /* fired late, at the end of the pause */
+    cr_assert_eq(t2, 155 * SIM_MS);
+    sim_destroy(sim);
+}
+
+static void worker_ns(struct env *e, void *arg)
+{
+    int64_t *done = arg;
+    env_work(e, 100 * SIM_MS);
+    *done = sim_env_true_now(e);
+}
+
+Test(sim, pause_freezes_cpu_work_in_progress)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "n", 1);
+    int64_t done = 0;
+    sim_spawn(sim, n, "w", worker_ns, &done);
+    sim_fault_pause(sim, 30 * SIM_MS, n, 50 * SIM_MS);
+    sim_run(sim, SIM_S);
+    cr_assert_eq(done, 150 * SIM_MS);
+    sim_destroy(sim);
+}
+
+struct clocks {
+    int64_t wall[3], mono[3], truth[3];
+};
+static void clock_reader(struct env *e, void *arg)
+{
+    struct clocks *c = arg;
+    for (int i = 0; i < 3; i++) {
+        c->wall[i] = env_now(e);
+        c->mono[i] = env_mono(e);
+        c->truth[i] = sim_env_true_now(e);
+        env_sleep(e, SIM_S);
+    }
+}
+
+Test(sim, clock_step_and_drift_show_in_env_now_not_true_time)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "n", 1);
+    cr_assert_eq(sim_clock_set(sim, n, 5 * SIM_MS, 100.0), 0); /* +5 ms, 100 ppm fast */
+    struct clocks c;
+    sim_spawn(sim, n, "r", clock_reader, &c);
+    sim_fault_clock_step(sim, SIM_S + SIM_MS, n, -50 * SIM_MS);
+    sim_run(sim, 10 * SIM_S);
+    /* sleeping 1 s of this node's monotonic time takes 1 s / (1 + 1e-4) of true time */
+    int64_t d = c.truth[1] - c.truth[0];
+    cr_assert(d == 999900010 || d == 999900009 || d == 999900011, "true sleep %ld", (long)d);
+    cr_assert_eq(c.mono[1] - c.mono[0], SIM_S);
+    int64_t w0 = c.wall[0] - c.truth[0];
+    cr_assert_eq(c.wall[1] - c.wall[0], SIM_S);
+    cr_assert_eq(c.wall[2] - c.wall[1], SIM_S - 50 * SIM_MS); /* the step went back */
+    cr_assert_eq(c.mono[2] - c.mono[1], SIM_S);               /* monotonic did not */
+    cr_assert_eq(w0 % SIM_S, 5 * SIM_MS);
+    sim_destroy(sim);
+}
+
+Test(sim, drift_change_at_a_scheduled_time)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "n", 1);
+    sim_fault_drift(sim, 0, n, 1000.0); /* 1 ms per second fast */
+    sim_run(sim, 10 * SIM_S);
+    cr_assert_eq(sim_node_mono(sim, n) - 1000 * SIM_S, 10 * SIM_S + 10 * SIM_MS);
+    sim_destroy(sim);
+}
+
+/* ---- the CPU model ---- */
+
+Test(sim, work_serialises_on_one_core_and_shares_two)
+{
+    for (int cores = 1; cores <= 2; cores++) {
+        struct sim *sim = mk(1);
+        int n = sim_node_add(sim, "n", cores);
+        int64_t done[2] = {0};
+        sim_spawn(sim, n, "w0", worker_ns, &done[0]);
+        sim_spawn(sim, n, "w1", worker_ns, &done[1]);
+        sim_run(sim, SIM_S);
+        if (cores == 1) {
+            /* round robin in 4 ms slices: both finish near 200 ms, one slice apart */
+            cr_assert_eq(done[0], 196 * SIM_MS);
+            cr_assert_eq(done[1], 200 * SIM_MS);
+        } else {
+            cr_assert_eq(done[0], 100 * SIM_MS);
+            cr_assert_eq(done[1], 100 * SIM_MS);
+        }
+        sim_destroy(sim);
+    }
+}
+
+struct spin {
+    int *flag;
+    uint64_t attempts;
+};
+static void spinner(struct env *e, void *arg)
+{
+    struct spin *s = arg;
+    while (!*s->flag) {
+        s->attempts++;
+        env_work(e, 100); /* one failed try-lock attempt */
+    }
+}
+
+struct holder {
+    int flag;
+    int64_t done;
+};
+static void holder(struct env *e, void *arg)
+{
+    struct holder *h = arg;
+    env_work(e, 40 * SIM_MS);
+    h->done = sim_env_true_now(e);
+    h->flag = 1;
+}
+
+Test(sim, spinners_slow_the_holder)
+{
+    /* k spinners on one core with the holder: the holder gets 1/(k+1) of the core. */
+    for (int k = 0; k <= 2; k++) {
+        struct sim *sim = mk(1);
+        int n = sim_node_add(sim, "n", 1);
+        struct holder h = {0};
+        struct spin s[2] = {{&h.flag, 0}, {&h.flag, 0}};
+        sim_spawn(sim, n, "holder", holder, &h);
+        for (int i = 0; i < k; i++)
+            sim_spawn(sim, n, "spinner", spinner, &s[i]);
+        sim_run(sim, SIM_S);
+        int64_t want = 40 * SIM_MS * (k + 1);
+        /* within one slice per spinner of the fluid share */
+        cr_assert(h.done >= want - 4 * SIM_MS * k && h.done <= want,
+                  "k=%d holder done at %ld, fluid %ld", k, (long)h.done, (long)want);
+        sim_destroy(sim);
+    }
+}
+
+static void yielder(struct env *e, void *arg)
+{
+    for (;;)
+        env_yield(e);
+}
+
+Test(sim, hang_detector_names_the_actor)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "n", 1);
+    sim_spawn(sim, n, "busy-wait", yielder, NULL);
+    cr_assert_eq(sim_run(sim, SIM_S), SIM_STOP_HANG);
+    cr_assert(strstr(sim_error(sim), "busy-wait"), "%s", sim_error(sim));
+    cr_assert(strstr(sim_error(sim), "'n'"), "%s", sim_error(sim));
+    sim_destroy(sim);
+}
+
+/* ---- locks, conditions, spawn/join ---- */
+
+struct shared {
+    struct env_mutex m;
+    struct env_cond c;
+    int inited;
+    int count;
+    int inside, max_inside;
+    int ready;
+};
+
+static void incr(struct env *e, void *arg)
+{
+    struct shared *s = arg;
+    if (!s->inited) {
+        env_mutex_init(e, &s->m);
+        env_cond_init(e, &s->c);
+        s->inited = 1;
+    }
+    for (int i = 0; i < 100; i++) {
+        env_mutex_lock(e, &s->m);
+        s->inside++;
+        if (s->inside > s->max_inside)
+            s->max_inside = s->inside;
+        int v = s->count;
+        env_work(e, 1000); /* a long critical section: others must wait */
+        s->count = v + 1;
+        s->inside--;
+        env_mutex_unlock(e, &s->m);
+    }
+}
+
+Test(sim, mutex_excludes_and_counts_exactly)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "n", 2);
+    struct shared s = {0};
+    for (int i = 0; i < 10; i++)
+        sim_spawn(sim, n, "incr", incr, &s);
+    cr_assert_eq(sim_run(sim, 10 * SIM_S), SIM_STOP_IDLE);
+    cr_assert_eq(s.count, 1000);
+    cr_assert_eq(s.max_inside, 1);
+    sim_destroy(sim);
+}
+
+static void waiter(struct env *e, void *arg)
+{
+    struct shared *s = arg;
+    env_mutex_lock(e, &s->m);
+    while (!s->ready)
+        env_cond_wait(e, &s->c, &s->m, -1);
+    s->count = (int)(sim_env_true_now(e) / SIM_MS);
+    env_mutex_unlock(e, &s->m);
+    int rc = 0;
+    env_mutex_lock(e, &s->m);
+    rc = env_cond_wait(e, &s->c, &s->m, 30 * SIM_MS);
+    env_mutex_unlock(e, &s->m);
+    s->inside = rc == -ETIMEDOUT ? (int)(sim_env_true_now(e) / SIM_MS) : -1;
+}
+
+static void child(struct env *e, void *arg)
+{
+    env_sleep(e, 20 * SIM_MS);
+    *(int *)arg = 1;
+}
+
+static void signaller(struct env *e, void *arg)
+{
+    struct shared *s = arg;
+    env_mutex_init(e, &s->m);
+    env_cond_init(e, &s->c);
+    uint64_t h;
+    int flag = 0;
+    cr_assert_eq(env_spawn(e, "waiter", waiter, s, &h), 0);
+    uint64_t hc;
+    env_spawn(e, "child", child, &flag, &hc);
+    env_join(e, hc);
+    cr_assert_eq(flag, 1);
+    cr_assert_eq(sim_env_true_now(e), 20 * SIM_MS);
+    env_mutex_lock(e, &s->m);
+    s->ready = 1;
+    env_cond_signal(e, &s->c);
+    env_mutex_unlock(e, &s->m);
+    env_join(e, h);
+    s->max_inside = (int)(sim_env_true_now(e) / SIM_MS);
+}
+
+Test(sim, condition_signal_timeout_spawn_and_join)
+{
+    struct sim *sim = mk(1);
+    int n = sim_node_add(sim, "n", 1);
+    struct shared s = {0};
+    sim_spawn(sim, n, "sig", signaller, &s);
+    cr_assert_eq(sim_run(sim, SIM_S), SIM_STOP_IDLE);
+    cr_assert_eq(s.count, 20);      /* woken by the signal at 20 ms */
+    cr_assert_eq(s.inside, 50);     /* then timed out 30 ms later */
+    cr_assert_eq(s.max_inside, 50); /* join returned when it ended */
+    sim_destroy(sim);
+}
+
+/* ---- determinism ---- */
+
+struct chatter {
+    int peers[4];
+};
+static void chatty(struct env *e, void *arg)
+{
+    struct chatter *c = arg;
+    sim_listen(e, 7);
+    for (int i = 0; i < 200; i++) {
+        int to = c->peers[env_rand_below(e, 4)];
+        sim_send(e, (struct sim_addr){to, 7}, "m", 1);
+        char b[2];
+        while (sim_recv(e, b, sizeof(b), NULL, 0) >= 0)
+            ;
+        env_work(e, (int64_t)env_rand_below(e, 1000));
+        env_sleep(e, (int64_t)env_rand_below(e, 5 * SIM_MS));
+    }
+}
+
+static uint64_t chat_hash(uint64_t seed)
+{
+    struct sim_config cfg = {.seed = seed};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_LOGNORMAL, 500 * SIM_US, 5 * SIM_MS};
+    cfg.network.loss = 0.01;
+    struct sim *sim = sim_create(&cfg);
+    struct chatter c;
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "n%d", i);
+        c.peers[i] = sim_node_add(sim, name, 1);
+    }
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++)
+            sim_spawn(sim, c.peers[i], "chat", chatty, &c);
+    sim_fault_pause(sim, 100 * SIM_MS, c.peers[1], 50 * SIM_MS);
+    sim_run(sim, 10 * SIM_S);
+    uint64_t h = sim_hash(sim);
+    struct sim_stats st;
+    sim_stats(sim, &st);
+    cr_assert_gt(st.events, 1000);
+    sim_destroy(sim);
+    return h;
+}
+
+Test(sim, same_seed_same_hash_other_seed_other_hash)
+{
+    uint64_t a = chat_hash(1), b = chat_hash(1), c = chat_hash(2);
+    cr_assert_eq(a, b);
+    cr_assert_neq(a, c);
+}
