@@ -50,8 +50,9 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 
 struct sim__stack {
     struct sim__stack *next_free;
-    unsigned char *lo; /* lowest usable byte: the canary lives here */
+    unsigned char *lo; /* lowest usable byte: the canary lives here when unguarded */
     size_t size;       /* usable bytes, from lo up to this struct */
+    bool guarded;      /* a PROT_NONE page lies below lo */
 #if SIM__UCONTEXT
     ucontext_t uc;
 #endif
@@ -149,7 +150,8 @@ static int grow(struct sim__stackpool *p)
         atomic_fetch_sub(&guards_in_use, STACKS_PER_SLAB);
     for (int i = STACKS_PER_SLAB - 1; i >= 0; i--) {
         unsigned char *region = (unsigned char *)base + (size_t)i * each;
-        if (guard && mprotect(region, p->page, PROT_NONE) == 0) {
+        bool guarded = guard && mprotect(region, p->page, PROT_NONE) == 0;
+        if (guarded) {
             s->guards++;
             p->guarded++;
         } else {
@@ -158,6 +160,7 @@ static int grow(struct sim__stackpool *p)
         unsigned char *top = region + each;
         struct sim__stack *st = (struct sim__stack *)(void *)(top - sizeof(*st));
         st = (struct sim__stack *)(void *)((uintptr_t)st & ~(uintptr_t)63);
+        st->guarded = guarded;
         st->lo = region + p->page;
         st->size = (size_t)((unsigned char *)st - st->lo);
         st->next_free = p->free;
@@ -170,8 +173,12 @@ static int grow(struct sim__stackpool *p)
 
 static _Thread_local struct sim *tls_sim;
 
+/* A guarded stack faults on overflow; an unguarded one is checked by its canary, which
+ * costs the page it lives on (so guarded stacks do not write it at all). */
 bool sim__stack_intact(const struct sim_actor *a)
 {
+    if (a->stack->guarded)
+        return true;
     uint64_t c;
     memcpy(&c, a->stack->lo, sizeof(c));
     return c == STACK_CANARY;
@@ -217,8 +224,10 @@ int sim__actor_start(struct sim *sim, struct sim_actor *a)
     /* A reused stack still carries the poisoned redzones of its last owner's frames. */
     __asan_unpoison_memory_region(st->lo, st->size);
 #endif
-    uint64_t canary = STACK_CANARY;
-    memcpy(st->lo, &canary, sizeof(canary));
+    if (!st->guarded) {
+        uint64_t canary = STACK_CANARY;
+        memcpy(st->lo, &canary, sizeof(canary));
+    }
 #if SIM__UCONTEXT
     if (getcontext(&st->uc) < 0)
         return -ENOMEM;
@@ -233,7 +242,6 @@ int sim__actor_start(struct sim *sim, struct sim_actor *a)
     *--top = (uint64_t)(uintptr_t)actor_entry;
     for (int i = 0; i < 6; i++)
         *--top = 0;                      /* rbp rbx r12 r13 r14 r15 */
-    *--top = 0x037F00001F80ULL;          /* fpu control word | mxcsr, as after reset */
     a->sp = top;
 #endif
     return 0;

@@ -1,10 +1,10 @@
-/* switch_x86_64.S - the coroutine switch: no system call, 8 registers.
+/* switch_x86_64.S - the coroutine switch: no system call, 7 registers.
  *
  * void sim__ctx_switch(void **save_sp, void *load_sp)
- * Pushes the callee-saved registers (System V AMD64) and the SSE/x87 control words on the
- * current stack, stores the stack pointer in *save_sp, loads load_sp and pops the same
+ * Pushes the callee-saved registers (System V AMD64) on the current stack, stores the stack pointer in *save_sp, loads load_sp and pops the same
  * frame from there. A new coroutine's stack is primed (actor.c) with that frame and the
- * address of its entry function as the return address. */
+ * address of its entry function as the return address. The SSE and x87 control words
+ * (rounding modes, exception masks) are not switched: actors must not change them. */
     .text
     .globl sim__ctx_switch
     .type sim__ctx_switch, @function
@@ -16,14 +16,8 @@ sim__ctx_switch:
     pushq %r13
     pushq %r14
     pushq %r15
-    subq $8, %rsp
-    stmxcsr (%rsp)
-    fnstcw 4(%rsp)
     movq %rsp, (%rdi)
     movq %rsi, %rsp
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
-    addq $8, %rsp
     popq %r15
     popq %r14
     popq %r13

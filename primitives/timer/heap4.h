@@ -17,11 +17,11 @@ struct tq_node {
     uint32_t pos;
 };
 
-/* One heap slot: the key is kept beside the pointer so sifting never touches the
- * nodes themselves (24 bytes per pending timer in the array, plus the node). */
+/* One heap slot: the deadline is kept beside the pointer so sifting compares without
+ * touching the nodes (16 bytes per pending timer in the array, plus the node); the
+ * sequence is read from the node only to break a tie. */
 struct tq4_slot {
     int64_t when;
-    uint64_t seq;
     struct tq_node *node;
 };
 
@@ -57,7 +57,13 @@ void tq4_cancel(struct tq4 *h, struct tq_node *t);
 /* Earliest node, or NULL when empty. O(1): the top check the seed describes. */
 static inline struct tq_node *tq4_peek(const struct tq4 *h)
 {
-    return h->n ? h->slot[0].node : NULL;
+    return h->n ? h->slot[3].node : NULL; /* slot 0 is stored at index 3: see heap4.c */
+}
+
+/* Whether 't' is queued in this heap (not merely in some heap). O(1). */
+static inline bool tq4_holds(const struct tq4 *h, const struct tq_node *t)
+{
+    return t->pos != 0 && t->pos <= h->n && h->slot[t->pos - 1 + 3].node == t;
 }
 
 /* Remove and return the earliest node, or NULL. O(log4 n). */

@@ -1,0 +1,408 @@
+/* env_live.c - struct env on threads and the system clock. Nothing here is simulated:
+ * env_work spins a real core, env_sleep really sleeps. Thread-safe where env.h says a
+ * world is shared (mutexes, conditions, the store, spawning); each env is its thread's. */
+#include "live/live.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct live_actor {
+    struct env env;
+    struct live_world *w;
+    struct live_actor *next;
+    char *name;
+    env_fn fn;
+    void *arg;
+    struct rng rng;
+    pthread_t thread;
+    bool started, joined;
+    uint64_t id;
+    _Atomic int64_t pause_ns; /* injected: the next env call sleeps this long first */
+};
+
+struct kv {
+    struct kv *next;
+    char *key;
+    size_t len;
+    unsigned char *val;
+};
+
+struct live_world {
+    uint64_t seed;
+    pthread_mutex_t lock; /* actors list, store */
+    struct live_actor *actors;
+    uint64_t next_id;
+    _Atomic int64_t offset;
+    struct kv *store;
+    struct live_actor self; /* the workload's own thread */
+};
+
+static const struct env_ops live_env_ops;
+
+static int64_t ts_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t live_true_now(void)
+{
+    return ts_ns(CLOCK_REALTIME);
+}
+
+static void sleep_ns(int64_t ns)
+{
+    if (ns <= 0)
+        return;
+    struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+        ;
+}
+
+static struct live_actor *act(struct env *e)
+{
+    return (struct live_actor *)(void *)e;
+}
+
+/* Every env call passes here first: an injected pause takes effect now. */
+static void checkpoint(struct live_actor *a)
+{
+    int64_t p = atomic_exchange(&a->pause_ns, 0);
+    if (p > 0)
+        sleep_ns(p);
+}
+
+static int64_t l_now(struct env *e)
+{
+    struct live_actor *a = act(e);
+    checkpoint(a);
+    return ts_ns(CLOCK_REALTIME) + atomic_load(&a->w->offset);
+}
+
+static int64_t l_mono(struct env *e)
+{
+    checkpoint(act(e));
+    return ts_ns(CLOCK_MONOTONIC);
+}
+
+static void l_sleep(struct env *e, int64_t ns)
+{
+    checkpoint(act(e));
+    if (ns <= 0)
+        sched_yield();
+    else
+        sleep_ns(ns);
+}
+
+static uint64_t l_rand(struct env *e)
+{
+    return rng_next(&act(e)->rng);
+}
+
+static void l_work(struct env *e, int64_t ns)
+{
+    checkpoint(act(e));
+    int64_t end = ts_ns(CLOCK_THREAD_CPUTIME_ID) + ns;
+    while (ts_ns(CLOCK_THREAD_CPUTIME_ID) < end)
+        ;
+}
+
+static void l_yield(struct env *e)
+{
+    checkpoint(act(e));
+    sched_yield();
+}
+
+static const char *l_name(struct env *e)
+{
+    return act(e)->name;
+}
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(struct env_mutex), "env_mutex too small");
+_Static_assert(sizeof(pthread_cond_t) <= sizeof(struct env_cond), "env_cond too small");
+
+static pthread_mutex_t *pm(struct env_mutex *m)
+{
+    return (pthread_mutex_t *)(void *)m->opaque;
+}
+static pthread_cond_t *pc(struct env_cond *c)
+{
+    return (pthread_cond_t *)(void *)c->opaque;
+}
+
+static int l_mutex_init(struct env *e, struct env_mutex *m)
+{
+    return -pthread_mutex_init(pm(m), NULL);
+}
+static void l_mutex_lock(struct env *e, struct env_mutex *m)
+{
+    checkpoint(act(e));
+    pthread_mutex_lock(pm(m));
+}
+static bool l_mutex_trylock(struct env *e, struct env_mutex *m)
+{
+    checkpoint(act(e));
+    return pthread_mutex_trylock(pm(m)) == 0;
+}
+static void l_mutex_unlock(struct env *e, struct env_mutex *m)
+{
+    pthread_mutex_unlock(pm(m));
+}
+static void l_mutex_destroy(struct env *e, struct env_mutex *m)
+{
+    pthread_mutex_destroy(pm(m));
+}
+
+static int l_cond_init(struct env *e, struct env_cond *c)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(pc(c), &attr);
+    pthread_condattr_destroy(&attr);
+    return -rc;
+}
+
+static int l_cond_wait(struct env *e, struct env_cond *c, struct env_mutex *m,
+                       int64_t timeout_ns)
+{
+    checkpoint(act(e));
+    if (timeout_ns < 0)
+        return -pthread_cond_wait(pc(c), pm(m));
+    int64_t end = ts_ns(CLOCK_MONOTONIC) + timeout_ns;
+    struct timespec ts = {(time_t)(end / 1000000000LL), (long)(end % 1000000000LL)};
+    int rc = pthread_cond_timedwait(pc(c), pm(m), &ts);
+    return rc == ETIMEDOUT ? -ETIMEDOUT : -rc;
+}
+
+static void l_cond_signal(struct env *e, struct env_cond *c, bool all)
+{
+    if (all)
+        pthread_cond_broadcast(pc(c));
+    else
+        pthread_cond_signal(pc(c));
+}
+
+static void l_cond_destroy(struct env *e, struct env_cond *c)
+{
+    pthread_cond_destroy(pc(c));
+}
+
+static void *trampoline(void *p)
+{
+    struct live_actor *a = p;
+    a->fn(&a->env, a->arg);
+    return NULL;
+}
+
+int live_spawn(struct live_world *w, const char *name, env_fn fn, void *arg,
+               uint64_t *handle)
+{
+    struct live_actor *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->env.ops = &live_env_ops;
+    a->w = w;
+    a->fn = fn;
+    a->arg = arg;
+    a->name = strdup(name ? name : "thread");
+    if (!a->name) {
+        free(a);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&w->lock);
+    a->id = ++w->next_id;
+    rng_seed_stream(&a->rng, w->seed, a->id);
+    a->next = w->actors;
+    w->actors = a;
+    int rc = pthread_create(&a->thread, NULL, trampoline, a);
+    a->started = rc == 0;
+    pthread_mutex_unlock(&w->lock);
+    if (rc)
+        return -rc;
+    if (handle)
+        *handle = a->id;
+    return 0;
+}
+
+static struct live_actor *find(struct live_world *w, uint64_t id)
+{
+    pthread_mutex_lock(&w->lock);
+    struct live_actor *a = w->actors;
+    while (a && a->id != id)
+        a = a->next;
+    pthread_mutex_unlock(&w->lock);
+    return a;
+}
+
+void live_join(struct live_world *w, uint64_t handle)
+{
+    struct live_actor *a = find(w, handle);
+    if (a && a->started && !a->joined) {
+        pthread_join(a->thread, NULL);
+        a->joined = true;
+    }
+}
+
+void live_join_all(struct live_world *w)
+{
+    for (;;) {
+        struct live_actor *todo = NULL;
+        pthread_mutex_lock(&w->lock);
+        for (struct live_actor *a = w->actors; a; a = a->next)
+            if (a->started && !a->joined)
+                todo = a;
+        pthread_mutex_unlock(&w->lock);
+        if (!todo)
+            return;
+        pthread_join(todo->thread, NULL);
+        todo->joined = true;
+    }
+}
+
+static int l_spawn(struct env *e, const char *name, env_fn fn, void *arg, uint64_t *handle)
+{
+    return live_spawn(act(e)->w, name, fn, arg, handle);
+}
+
+static void l_join(struct env *e, uint64_t handle)
+{
+    checkpoint(act(e));
+    live_join(act(e)->w, handle);
+}
+
+static int l_store_get(struct env *e, const char *key, void *buf, size_t cap, size_t *len)
+{
+    struct live_world *w = act(e)->w;
+    int rc = -ENOENT;
+    pthread_mutex_lock(&w->lock);
+    for (struct kv *kv = w->store; kv; kv = kv->next) {
+        if (strcmp(kv->key, key) == 0) {
+            memcpy(buf, kv->val, kv->len < cap ? kv->len : cap);
+            if (len)
+                *len = kv->len;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+static int l_store_put(struct env *e, const char *key, const void *buf, size_t len)
+{
+    struct live_world *w = act(e)->w;
+    unsigned char *val = malloc(len ? len : 1);
+    if (!val)
+        return -ENOMEM;
+    memcpy(val, buf, len);
+    pthread_mutex_lock(&w->lock);
+    struct kv *kv = w->store;
+    while (kv && strcmp(kv->key, key) != 0)
+        kv = kv->next;
+    if (!kv && (kv = calloc(1, sizeof(*kv))) && !(kv->key = strdup(key))) {
+        free(kv);
+        kv = NULL;
+    }
+    if (!kv) {
+        pthread_mutex_unlock(&w->lock);
+        free(val);
+        return -ENOMEM;
+    }
+    if (!kv->val) {
+        kv->next = w->store;
+        w->store = kv;
+    }
+    free(kv->val);
+    kv->val = val;
+    kv->len = len;
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+static const struct env_ops live_env_ops = {
+    .now = l_now,
+    .mono = l_mono,
+    .sleep = l_sleep,
+    .rand = l_rand,
+    .work = l_work,
+    .yield = l_yield,
+    .name = l_name,
+    .mutex_init = l_mutex_init,
+    .mutex_lock = l_mutex_lock,
+    .mutex_trylock = l_mutex_trylock,
+    .mutex_unlock = l_mutex_unlock,
+    .mutex_destroy = l_mutex_destroy,
+    .cond_init = l_cond_init,
+    .cond_wait = l_cond_wait,
+    .cond_signal = l_cond_signal,
+    .cond_destroy = l_cond_destroy,
+    .spawn = l_spawn,
+    .join = l_join,
+    .store_get = l_store_get,
+    .store_put = l_store_put,
+};
+
+struct live_world *live_world_create(uint64_t seed)
+{
+    struct live_world *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->seed = seed;
+    pthread_mutex_init(&w->lock, NULL);
+    w->self.env.ops = &live_env_ops;
+    w->self.w = w;
+    w->self.name = "main";
+    rng_seed_stream(&w->self.rng, seed, 0);
+    return w;
+}
+
+struct env *live_world_env(struct live_world *w)
+{
+    return &w->self.env;
+}
+
+int live_pause(struct live_world *w, const char *prefix, int64_t dur)
+{
+    int n = 0;
+    pthread_mutex_lock(&w->lock);
+    for (struct live_actor *a = w->actors; a; a = a->next) {
+        if (strncmp(a->name, prefix, strlen(prefix)) == 0) {
+            atomic_fetch_add(&a->pause_ns, dur);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+void live_clock_step(struct live_world *w, int64_t step)
+{
+    atomic_fetch_add(&w->offset, step);
+}
+
+void live_world_destroy(struct live_world *w)
+{
+    if (!w)
+        return;
+    live_join_all(w);
+    for (struct live_actor *a = w->actors, *next; a; a = next) {
+        next = a->next;
+        free(a->name);
+        free(a);
+    }
+    for (struct kv *kv = w->store, *next; kv; kv = next) {
+        next = kv->next;
+        free(kv->key);
+        free(kv->val);
+        free(kv);
+    }
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
