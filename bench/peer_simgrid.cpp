@@ -20,15 +20,19 @@ static double now_s()
     return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-static sg4::Engine *make_engine()
+static sg4::Engine *make_engine(int actors)
 {
-    // SimGrid's fastest switch, small stacks like distlab's, and quiet logs.
+    // SimGrid's fastest switch, small stacks like distlab's, and quiet logs. Past the
+    // process's budget of memory mappings (vm.max_map_count) SimGrid cannot give every
+    // stack a guard page; drop them then, as distlab does past its own budget.
     static char arg0[] = "bench-engine";
     static char arg1[] = "--cfg=contexts/factory:raw";
     static char arg2[] = "--cfg=contexts/stack-size:64";
     static char arg3[] = "--log=root.thresh:critical";
-    static char *argv[] = {arg0, arg1, arg2, arg3, nullptr};
-    static int argc = 4;
+    static char arg4[] = "--cfg=contexts/guard-size:0";
+    static char *argv[] = {arg0, arg1, arg2, arg3, arg4, nullptr};
+    static int argc;
+    argc = actors > 20000 ? 5 : 4;
     return new sg4::Engine(&argc, argv);
 }
 
@@ -39,7 +43,7 @@ extern "C" int peer_simgrid_available(void)
 
 extern "C" int peer_simgrid_sleep(int actors, int sleeps, struct bench_result *r)
 {
-    sg4::Engine *e = make_engine();
+    sg4::Engine *e = make_engine(actors);
     auto *zone = sg4::create_full_zone("zone");
     sg4::Host *h = zone->create_host("h", 1e9);
     zone->seal();
@@ -60,7 +64,7 @@ extern "C" int peer_simgrid_sleep(int actors, int sleeps, struct bench_result *r
 
 extern "C" int peer_simgrid_pingpong(int pairs, int msgs, struct bench_result *r)
 {
-    sg4::Engine *e = make_engine();
+    sg4::Engine *e = make_engine(2 * pairs);
     auto *zone = sg4::create_full_zone("zone");
     sg4::Host *a = zone->create_host("a", 1e9);
     sg4::Host *b = zone->create_host("b", 1e9);
