@@ -1,0 +1,467 @@
+/* node.c - YAML documents as located trees (node.h), built from libfyaml's event
+ * stream so that every node keeps the line and column it was written at. */
+#include "lab/node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libfyaml.h>
+
+/* ---- Arena ------------------------------------------------------------------------- */
+
+struct lab_arena_block {
+    struct lab_arena_block *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+};
+
+static void out_of_memory(void)
+{
+    fputs("distlab: out of memory\n", stderr);
+    abort();
+}
+
+void *lab_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory();
+    return p;
+}
+
+void *lab_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory();
+    return q;
+}
+
+char *lab_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(lab_xmalloc(n), s, n);
+}
+
+void *lab_arena_alloc(struct lab_arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct lab_arena_block *b = a->head;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > 16384 ? n : 16384;
+        b = calloc(1, sizeof(*b) + cap);
+        if (!b)
+            out_of_memory();
+        b->cap = cap;
+        b->next = a->head;
+        a->head = b;
+    }
+    void *p = b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+char *lab_arena_strndup(struct lab_arena *a, const char *s, size_t n)
+{
+    char *d = lab_arena_alloc(a, n + 1);
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+char *lab_arena_strdup(struct lab_arena *a, const char *s)
+{
+    return lab_arena_strndup(a, s, strlen(s));
+}
+
+char *lab_arena_printf(struct lab_arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *d = lab_arena_alloc(a, (size_t)(n < 0 ? 0 : n) + 1);
+    va_start(ap, fmt);
+    vsnprintf(d, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap);
+    va_end(ap);
+    return d;
+}
+
+void lab_arena_free(struct lab_arena *a)
+{
+    while (a->head) {
+        struct lab_arena_block *b = a->head;
+        a->head = b->next;
+        free(b);
+    }
+}
+
+/* ---- Errors ------------------------------------------------------------------------ */
+
+int lab_verrf(struct lab_err *err, const struct lab_node *at, const char *fmt, va_list ap)
+{
+    int off = 0;
+    if (at && at->line > 0)
+        off = snprintf(err->msg, sizeof(err->msg), "%s:%d:%d: ", at->origin, at->line, at->col);
+    else if (at)
+        off = snprintf(err->msg, sizeof(err->msg), "%s: ", at->origin);
+    if (off < 0 || (size_t)off >= sizeof(err->msg))
+        off = 0;
+    vsnprintf(err->msg + off, sizeof(err->msg) - (size_t)off, fmt, ap);
+    return -EINVAL;
+}
+
+int lab_errf(struct lab_err *err, const struct lab_node *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lab_verrf(err, at, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* ---- Building the tree from events ------------------------------------------------ */
+
+struct builder {
+    struct lab_arena *a;
+    const char *origin;
+    bool option; /* the origin is an option: no line numbers */
+    struct lab_err *err;
+    struct lab_node *stack[256];
+    size_t depth;
+    size_t caps[256];
+    struct lab_node *root;
+    struct anchor {
+        const char *name;
+        struct lab_node *node;
+    } *anchors;
+    size_t nanchors;
+};
+
+static struct lab_node *new_node(struct builder *b, enum lab_node_kind kind,
+                                 const struct fy_mark *m)
+{
+    struct lab_node *n = lab_arena_alloc(b->a, sizeof(*n));
+    n->kind = kind;
+    n->text = "";
+    n->origin = b->origin;
+    if (!b->option && m) {
+        n->line = m->line + 1;
+        n->col = m->column + 1;
+    }
+    return n;
+}
+
+static void grow(struct builder *b, struct lab_node *n, size_t *cap)
+{
+    if (n->n < *cap)
+        return;
+    size_t nc = *cap ? *cap * 2 : 8;
+    struct lab_node **items = lab_arena_alloc(b->a, nc * sizeof(*items));
+    if (n->n)
+        memcpy(items, n->items, n->n * sizeof(*items));
+    n->items = items;
+    if (n->kind == LAB_NODE_MAP) {
+        struct lab_node **keys = lab_arena_alloc(b->a, nc * sizeof(*keys));
+        if (n->n)
+            memcpy(keys, n->keys, n->n * sizeof(*keys));
+        n->keys = keys;
+    }
+    *cap = nc;
+}
+
+/* Map pairs are built by first storing the key in keys[n] with items[n] NULL. */
+static int add_child(struct builder *b, struct lab_node *child)
+{
+    if (b->depth == 0) {
+        if (b->root)
+            return lab_errf(b->err, child, "expected one YAML document");
+        b->root = child;
+        return 0;
+    }
+    struct lab_node *parent = b->stack[b->depth - 1];
+    size_t *cap = &b->caps[b->depth - 1];
+    if (parent->kind == LAB_NODE_SEQ) {
+        grow(b, parent, cap);
+        parent->items[parent->n++] = child;
+        return 0;
+    }
+    /* A map: key, then value. */
+    if (parent->n < *cap && parent->keys[parent->n] && !parent->items[parent->n]) {
+        parent->items[parent->n++] = child;
+        return 0;
+    }
+    if (child->kind != LAB_NODE_SCALAR || child->null)
+        return lab_errf(b->err, child, "a map key must be a plain name");
+    for (size_t i = 0; i < parent->n; i++)
+        if (!strcmp(parent->keys[i]->text, child->text))
+            return lab_errf(b->err, child, "duplicate key '%s' (first at line %d)",
+                            child->text, parent->keys[i]->line);
+    grow(b, parent, cap);
+    parent->keys[parent->n] = child;
+    parent->items[parent->n] = NULL;
+    return 0;
+}
+
+static const char *token_text(struct builder *b, struct fy_token *t)
+{
+    size_t len = 0;
+    const char *s = t ? fy_token_get_text(t, &len) : NULL;
+    return s ? lab_arena_strndup(b->a, s, len) : "";
+}
+
+static void remember_anchor(struct builder *b, struct fy_token *anchor, struct lab_node *n)
+{
+    if (!anchor)
+        return;
+    b->anchors = realloc(b->anchors, (b->nanchors + 1) * sizeof(*b->anchors));
+    if (!b->anchors)
+        out_of_memory();
+    b->anchors[b->nanchors].name = token_text(b, anchor);
+    b->anchors[b->nanchors].node = n;
+    b->nanchors++;
+}
+
+static int on_event(struct builder *b, struct fy_event *e)
+{
+    const struct fy_mark *m = fy_event_start_mark(e);
+    struct lab_node *n;
+    switch (e->type) {
+    case FYET_SCALAR: {
+        n = new_node(b, LAB_NODE_SCALAR, m);
+        n->text = token_text(b, e->scalar.value);
+        n->plain = fy_token_scalar_style(e->scalar.value) == FYSS_PLAIN;
+        n->null = n->plain && (!*n->text || !strcmp(n->text, "~") || !strcmp(n->text, "null") ||
+                               !strcmp(n->text, "Null") || !strcmp(n->text, "NULL"));
+        remember_anchor(b, e->scalar.anchor, n);
+        return add_child(b, n);
+    }
+    case FYET_ALIAS: {
+        const char *name = token_text(b, e->alias.anchor);
+        for (size_t i = b->nanchors; i-- > 0;)
+            if (!strcmp(b->anchors[i].name, name))
+                return add_child(b, b->anchors[i].node);
+        n = new_node(b, LAB_NODE_SCALAR, m);
+        return lab_errf(b->err, n, "unknown alias '*%s'", name);
+    }
+    case FYET_SEQUENCE_START:
+    case FYET_MAPPING_START:
+        n = new_node(b, e->type == FYET_MAPPING_START ? LAB_NODE_MAP : LAB_NODE_SEQ, m);
+        if (b->depth == sizeof(b->stack) / sizeof(b->stack[0]))
+            return lab_errf(b->err, n, "nested too deeply");
+        remember_anchor(b, e->type == FYET_MAPPING_START ? e->mapping_start.anchor
+                                                          : e->sequence_start.anchor, n);
+        b->stack[b->depth] = n;
+        b->caps[b->depth] = 0;
+        b->depth++;
+        return 0;
+    case FYET_SEQUENCE_END:
+    case FYET_MAPPING_END:
+        n = b->stack[--b->depth];
+        return add_child(b, n);
+    case FYET_DOCUMENT_START:
+        if (b->root) {
+            n = new_node(b, LAB_NODE_SCALAR, m);
+            return lab_errf(b->err, n, "expected one YAML document, found another");
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static struct lab_node *parse(struct lab_arena *a, const char *origin, bool option,
+                              const char *path, const char *text, struct lab_err *err)
+{
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = NULL;
+    dcfg.level = FYET_ERROR;
+    dcfg.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dcfg);
+    if (!diag)
+        out_of_memory();
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET, .diag = diag};
+    struct fy_parser *p = fy_parser_create(&cfg);
+    if (!p)
+        out_of_memory();
+    struct builder b = {.a = a, .origin = origin, .option = option, .err = err};
+    int rc = 0;
+    if (path) {
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            snprintf(err->msg, sizeof(err->msg), "%s: cannot read: %s", path, strerror(errno));
+            rc = -errno;
+        } else {
+            fclose(f);
+            rc = fy_parser_set_input_file(p, path) ? -EIO : 0;
+            if (rc)
+                snprintf(err->msg, sizeof(err->msg), "%s: cannot read", path);
+        }
+    } else if (fy_parser_set_string(p, text, strlen(text))) {
+        snprintf(err->msg, sizeof(err->msg), "%s: cannot parse", origin);
+        rc = -EINVAL;
+    }
+    struct fy_event *e;
+    while (rc == 0 && (e = fy_parser_parse(p))) {
+        rc = on_event(&b, e);
+        fy_parser_event_free(p, e);
+    }
+    if (rc == 0 && fy_parser_get_stream_error(p)) {
+        rc = -EINVAL;
+        void *it = NULL;
+        struct fy_diag_error *de = fy_diag_errors_iterate(diag, &it);
+        if (de && !option)
+            snprintf(err->msg, sizeof(err->msg), "%s:%d:%d: %s", origin, de->line, de->column,
+                     de->msg);
+        else
+            snprintf(err->msg, sizeof(err->msg), "%s: %s", origin,
+                     de ? de->msg : "malformed YAML");
+    }
+    if (rc == 0 && !b.root) {
+        rc = -EINVAL;
+        snprintf(err->msg, sizeof(err->msg), "%s: %s", origin,
+                 option ? "missing value" : "empty file (expected a scenario map)");
+    }
+    free(b.anchors);
+    fy_parser_destroy(p);
+    fy_diag_destroy(diag);
+    return rc ? NULL : b.root;
+}
+
+struct lab_node *lab_node_parse_file(struct lab_arena *a, const char *path, struct lab_err *err)
+{
+    return parse(a, lab_arena_strdup(a, path), false, path, NULL, err);
+}
+
+struct lab_node *lab_node_parse_string(struct lab_arena *a, const char *text,
+                                       const char *origin, struct lab_err *err)
+{
+    if (!*text) /* "--set k=" means an empty string, as `k: ""` would */
+        text = "\"\"";
+    return parse(a, lab_arena_strdup(a, origin), true, NULL, text, err);
+}
+
+/* ---- Reading and rewriting -------------------------------------------------------- */
+
+struct lab_node *lab_node_get(const struct lab_node *map, const char *key, struct lab_node **keyp)
+{
+    if (!map || map->kind != LAB_NODE_MAP)
+        return NULL;
+    for (size_t i = 0; i < map->n; i++) {
+        if (!strcmp(map->keys[i]->text, key)) {
+            if (keyp)
+                *keyp = map->keys[i];
+            return map->items[i];
+        }
+    }
+    return NULL;
+}
+
+struct lab_node *lab_node_scalar(struct lab_arena *a, const char *text,
+                                 const struct lab_node *where)
+{
+    struct lab_node *n = lab_arena_alloc(a, sizeof(*n));
+    n->kind = LAB_NODE_SCALAR;
+    n->plain = true;
+    n->text = lab_arena_strdup(a, text);
+    n->origin = where ? where->origin : "";
+    n->line = where ? where->line : 0;
+    n->col = where ? where->col : 0;
+    return n;
+}
+
+struct lab_node *lab_node_with(struct lab_arena *a, struct lab_node *root,
+                               const char *const *comp, size_t ncomp, struct lab_node *value,
+                               const struct lab_node *where, struct lab_err *err)
+{
+    if (ncomp == 0)
+        return value;
+    struct lab_node *copy = lab_arena_alloc(a, sizeof(*copy));
+    if (!root) {
+        copy->kind = LAB_NODE_MAP;
+        copy->text = "";
+        copy->origin = where->origin;
+        copy->line = where->line;
+        copy->col = where->col;
+    } else if (root->kind != LAB_NODE_MAP) {
+        lab_errf(err, where, "cannot set '%s': what holds it is not a map", comp[0]);
+        return NULL;
+    } else {
+        *copy = *root;
+    }
+    size_t i = 0;
+    while (i < copy->n && strcmp(copy->keys[i]->text, comp[0]))
+        i++;
+    struct lab_node *old = i < copy->n ? copy->items[i] : NULL;
+    if (old && ncomp > 1 && old->kind != LAB_NODE_MAP) {
+        lab_errf(err, where, "cannot set '%s.%s': '%s' is not a map", comp[0], comp[1], comp[0]);
+        return NULL;
+    }
+    struct lab_node *sub = lab_node_with(a, old, comp + 1, ncomp - 1, value, where, err);
+    if (!sub)
+        return NULL;
+    size_t n = copy->n + (i == copy->n);
+    struct lab_node **keys = lab_arena_alloc(a, n * sizeof(*keys));
+    struct lab_node **items = lab_arena_alloc(a, n * sizeof(*items));
+    if (copy->n) {
+        memcpy(keys, copy->keys, copy->n * sizeof(*keys));
+        memcpy(items, copy->items, copy->n * sizeof(*items));
+    }
+    if (i == copy->n)
+        keys[i] = lab_node_scalar(a, comp[0], where);
+    items[i] = sub;
+    copy->keys = keys;
+    copy->items = items;
+    copy->n = n;
+    return copy;
+}
+
+static void text_append(struct lab_arena *a, char **buf, size_t *len, size_t *cap,
+                        const char *s)
+{
+    size_t n = strlen(s);
+    if (*len + n + 1 > *cap) {
+        size_t nc = (*len + n + 1) * 2;
+        char *nb = lab_arena_alloc(a, nc);
+        if (*len)
+            memcpy(nb, *buf, *len);
+        *buf = nb;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, s, n + 1);
+    *len += n;
+}
+
+static void text_of(struct lab_arena *a, const struct lab_node *n, char **buf, size_t *len,
+                    size_t *cap)
+{
+    if (n->kind == LAB_NODE_SCALAR) {
+        text_append(a, buf, len, cap, n->text);
+        return;
+    }
+    text_append(a, buf, len, cap, n->kind == LAB_NODE_SEQ ? "[" : "{");
+    for (size_t i = 0; i < n->n; i++) {
+        if (i)
+            text_append(a, buf, len, cap, ", ");
+        if (n->kind == LAB_NODE_MAP) {
+            text_append(a, buf, len, cap, n->keys[i]->text);
+            text_append(a, buf, len, cap, ": ");
+        }
+        text_of(a, n->items[i], buf, len, cap);
+    }
+    text_append(a, buf, len, cap, n->kind == LAB_NODE_SEQ ? "]" : "}");
+}
+
+char *lab_node_text(struct lab_arena *a, const struct lab_node *n)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    text_append(a, &buf, &len, &cap, "");
+    text_of(a, n, &buf, &len, &cap);
+    return buf;
+}

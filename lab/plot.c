@@ -1,0 +1,660 @@
+/* plot.c - a scenario's plots: the data each plot needs, written beside the images,
+ * then gnuplot run on plots/<kind>.gp through fork/exec with an argument vector (never
+ * a shell). Values reach gnuplot as -e assignments of quoted strings and numbers. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lab/hist.h"
+#include "lab/output.h"
+#include "lab/series.h"
+
+struct buf {
+    char *s;
+    size_t len;
+    FILE *f;
+};
+
+static FILE *buf_open(struct buf *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->f = open_memstream(&b->s, &b->len);
+    if (!b->f)
+        abort();
+    return b->f;
+}
+
+static int buf_write(struct buf *b, const char *path, struct lab_err *err)
+{
+    fclose(b->f);
+    int rc = lab_write_file(path, b->s, b->len, err);
+    free(b->s);
+    return rc;
+}
+
+/* A gnuplot string literal in single quotes: ' doubles, newlines become spaces. */
+static void gp_string(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputc('\'', f);
+        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+    }
+    fputc('\'', f);
+}
+
+/* A gnuplot data-file header field in double quotes. */
+static void dat_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+        fputc(*s == '"' ? '\'' : *s == '\n' ? ' ' : *s, f);
+    fputc('"', f);
+}
+
+static void dat_number(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, " %.10g", v);
+    else
+        fputs(" NaN", f);
+}
+
+static bool find_gnuplot(void)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return false;
+    char *dup = lab_xstrdup(path), *save = NULL;
+    bool found = false;
+    for (char *d = strtok_r(dup, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        char full[4096];
+        snprintf(full, sizeof(full), "%s/gnuplot", *d ? d : ".");
+        found = access(full, X_OK) == 0;
+    }
+    free(dup);
+    return found;
+}
+
+/* The label of a run's group: the `by` value, else its sweep values, else the name. */
+static const char *group_label(const struct lab_scenario *sc, const struct lab_plot *p,
+                               const struct lab_runspec *r)
+{
+    struct lab_arena *a = (struct lab_arena *)&sc->arena;
+    if (p->by) {
+        const char *t = lab_run_key_text(sc, r, p->by);
+        return lab_arena_printf(a, "%s=%s", p->by, t ? t : "-");
+    }
+    if (sc->nsweep == 0)
+        return p->metric;
+    char *s = "";
+    for (size_t k = 0; k < sc->nsweep; k++) {
+        const char *t = lab_run_key_text(sc, r, sc->sweep[k].name);
+        s = lab_arena_printf(a, "%s%s%s=%s", s, k ? " " : "", sc->sweep[k].name, t ? t : "");
+    }
+    return s;
+}
+
+/* A file-name-safe form of s. */
+static char *stem_part(struct lab_arena *a, const char *s)
+{
+    char *d = lab_arena_strdup(a, s);
+    for (char *p = d; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            *p = '_';
+    return d;
+}
+
+struct gp {
+    const char *kind, *data, *out, *title, *xlabel, *ylabel, *extra;
+    bool logx, logy, xticlabels;
+    int n;
+    double bw;
+};
+
+static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
+{
+    struct buf b;
+    FILE *f = buf_open(&b);
+    fputs("data=", f);
+    gp_string(f, g->data);
+    fputs("; out=", f);
+    gp_string(f, g->out);
+    fputs("; title=", f);
+    gp_string(f, g->title ? g->title : "");
+    fputs("; xlabel=", f);
+    gp_string(f, g->xlabel ? g->xlabel : "");
+    fputs("; ylabel=", f);
+    gp_string(f, g->ylabel ? g->ylabel : "");
+    fputs("; extra=", f);
+    gp_string(f, g->extra ? g->extra : "");
+    fputs("; lib=", f);
+    gp_string(f, templates);
+    fprintf(f, "; logx=%d; logy=%d; n=%d; bw=%.6g; xticlabels=%d", g->logx, g->logy, g->n,
+            g->bw, g->xticlabels);
+    fclose(f);
+    char *tpl = lab_xmalloc(strlen(templates) + 32);
+    sprintf(tpl, "%s/%s.gp", templates, g->kind);
+    char *argv[] = {"gnuplot", "-e", b.s, tpl, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp("gnuplot", argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "distlab: gnuplot failed on %s for %s\n", tpl, g->out);
+        (*failed)++;
+    }
+    free(tpl);
+    free(b.s);
+    return 0;
+}
+
+static double mean_of(const double *v, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    return n ? s / (double)n : NAN;
+}
+
+static double sd_of(const double *v, size_t n)
+{
+    if (n < 2)
+        return 0;
+    double m = mean_of(v, n), s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (v[i] - m) * (v[i] - m);
+    return sqrt(s / (double)(n - 1));
+}
+
+/* Scale a unit of time for axes: values in ns shown in the unit that fits 'max'. */
+static double time_scale(const char *unit, double max, const char **label)
+{
+    if (strcmp(unit, "ns")) {
+        *label = unit;
+        return 1;
+    }
+    if (max >= 1e9) {
+        *label = "s";
+        return 1e-9;
+    }
+    if (max >= 1e6) {
+        *label = "ms";
+        return 1e-6;
+    }
+    if (max >= 1e3) {
+        *label = "us";
+        return 1e-3;
+    }
+    *label = "ns";
+    return 1;
+}
+
+struct ctx {
+    const struct lab_scenario *sc;
+    const struct lab_run *runs;
+    size_t nruns;
+    const struct lab_plot *p;
+    const char *dir, *templates;
+    bool draw;
+    int *failed;
+    struct lab_err *err;
+    struct lab_arena *a;
+    size_t *match; /* indices of the runs that match where: */
+    size_t nmatch;
+};
+
+static void warn_empty(const struct ctx *c, const char *what)
+{
+    fprintf(stderr, "distlab: %s: plot '%s': %s\n", c->sc->file, c->p->name, what);
+}
+
+static int finish(struct ctx *c, struct gp *g, struct buf *b, const char *stem)
+{
+    g->data = lab_arena_printf(c->a, "%s/%s.dat", c->dir, stem);
+    g->out = lab_arena_printf(c->a, "%s/%s", c->dir, stem);
+    if (!g->title)
+        g->title = c->p->title ? c->p->title : lab_arena_printf(c->a, "%s: %s", c->sc->name,
+                                                                c->p->metric);
+    if (c->p->xlabel)
+        g->xlabel = c->p->xlabel;
+    if (c->p->ylabel)
+        g->ylabel = c->p->ylabel;
+    g->logx = c->p->logx;
+    g->logy = c->p->logy;
+    int rc = buf_write(b, g->data, c->err);
+    if (rc)
+        return rc;
+    return c->draw ? run_gnuplot(g, c->templates, c->failed) : 0;
+}
+
+/* Groups: the sweep points of the matching runs, in order (repeats merged). */
+static size_t groups(struct ctx *c, size_t **first)
+{
+    *first = lab_arena_alloc(c->a, (c->nmatch + 1) * sizeof(size_t));
+    size_t n = 0;
+    for (size_t i = 0; i < c->nmatch; i++) {
+        const struct lab_runspec *r = c->runs[c->match[i]].spec;
+        bool seen = false;
+        for (size_t g = 0; g < n && !seen; g++)
+            seen = c->runs[(*first)[g]].spec->point == r->point;
+        if (!seen)
+            (*first)[n++] = c->match[i];
+    }
+    return n;
+}
+
+static int plot_bars(struct ctx *c)
+{
+    size_t *first, ng = groups(c, &first), len = 0;
+    for (size_t i = 0; i < c->nmatch; i++) {
+        const struct lab_metric *m = lab_run_metric(&c->runs[c->match[i]], c->p->metric);
+        if (m && m->kind == LAB_M_ARRAY && m->n > len)
+            len = m->n;
+    }
+    if (!len) {
+        warn_empty(c, "no run recorded it as an array");
+        return 0;
+    }
+    struct buf b;
+    FILE *f = buf_open(&b);
+    double *vals = lab_arena_alloc(c->a, (c->nmatch + 1) * sizeof(double));
+    double *th = lab_arena_alloc(c->a, (c->nmatch + 1) * sizeof(double));
+    double w = 0.8 / (double)ng;
+    for (size_t g = 0; g < ng; g++) {
+        const struct lab_runspec *r0 = c->runs[first[g]].spec;
+        dat_string(f, "x");
+        fputc(' ', f);
+        dat_string(f, group_label(c->sc, c->p, r0));
+        fputs(" \"sd\" \"theory\" \"index\"\n", f);
+        for (size_t i = 0; i < len; i++) {
+            size_t nv = 0, nt = 0;
+            for (size_t k = 0; k < c->nmatch; k++) {
+                const struct lab_run *run = &c->runs[c->match[k]];
+                if (run->spec->point != r0->point)
+                    continue;
+                const struct lab_metric *m = lab_run_metric(run, c->p->metric);
+                if (m && m->kind == LAB_M_ARRAY && i < m->n)
+                    vals[nv++] = m->v[i];
+                const struct lab_metric *t = c->p->theory ? lab_run_metric(run, c->p->theory)
+                                                          : NULL;
+                if (t && t->kind == LAB_M_ARRAY && i < t->n)
+                    th[nt++] = t->v[i];
+            }
+            fprintf(f, "%.6g", (double)i - 0.4 + w * ((double)g + 0.5));
+            dat_number(f, mean_of(vals, nv));
+            dat_number(f, sd_of(vals, nv));
+            dat_number(f, mean_of(th, nt));
+            fprintf(f, " %zu\n", i);
+        }
+        fputs("\n\n", f);
+    }
+    struct gp g = {.kind = "bars", .n = (int)ng, .bw = w * 0.9, .xlabel = "index",
+                   .ylabel = c->p->metric};
+    return finish(c, &g, &b, c->p->name);
+}
+
+static int plot_cdf(struct ctx *c)
+{
+    size_t *first, ng = groups(c, &first);
+    struct hist **h = lab_arena_alloc(c->a, (ng + 1) * sizeof(*h));
+    const char *unit = "";
+    double max = 0;
+    size_t used = 0;
+    for (size_t g = 0; g < ng; g++) {
+        h[g] = hist_create();
+        if (!h[g])
+            abort();
+        for (size_t k = 0; k < c->nmatch; k++) {
+            const struct lab_run *run = &c->runs[c->match[k]];
+            const struct lab_metric *m = lab_run_metric(run, c->p->metric);
+            if (run->spec->point != c->runs[first[g]].spec->point || !m || m->kind != LAB_M_HIST)
+                continue;
+            hist_merge(h[g], m->hist);
+            unit = m->unit;
+        }
+        if (hist_count(h[g]))
+            used++;
+        if ((double)hist_max(h[g]) > max)
+            max = (double)hist_max(h[g]);
+    }
+    int rc = 0;
+    if (!used) {
+        warn_empty(c, "no run recorded it as a histogram");
+        goto out;
+    }
+    const char *ulabel;
+    double scale = time_scale(unit, max, &ulabel);
+    struct buf b;
+    FILE *f = buf_open(&b);
+    for (size_t g = 0; g < ng; g++) {
+        dat_string(f, "x");
+        fputc(' ', f);
+        dat_string(f, group_label(c->sc, c->p, c->runs[first[g]].spec));
+        fputc('\n', f);
+        size_t cur = 0;
+        int64_t lo, hi;
+        uint64_t cnt, cum = 0, total = hist_count(h[g]);
+        if (total)
+            fprintf(f, "%.10g 0\n", (double)hist_min(h[g]) * scale);
+        while (hist_next_bucket(h[g], &cur, &lo, &hi, &cnt)) {
+            cum += cnt;
+            double x = (double)(hi < hist_max(h[g]) ? hi : hist_max(h[g])) * scale;
+            fprintf(f, "%.10g %.10g\n", x, (double)cum / (double)total);
+        }
+        if (!total)
+            fputs("NaN NaN\n", f);
+        fputs("\n\n", f);
+    }
+    struct gp gp = {.kind = "cdf", .n = (int)ng,
+                    .xlabel = *ulabel ? lab_arena_printf(c->a, "%s (%s)", c->p->metric, ulabel)
+                                      : c->p->metric,
+                    .ylabel = "fraction <= x"};
+    rc = finish(c, &gp, &b, c->p->name);
+out:
+    for (size_t g = 0; g < ng; g++)
+        hist_destroy(h[g]);
+    return rc;
+}
+
+static void fault_shading(struct ctx *c, FILE *f, const struct lab_config *cfg)
+{
+    double end = (double)cfg->duration / 1e9;
+    for (size_t i = 0; i < cfg->nfaults; i++) {
+        const struct lab_fault *x = &cfg->faults[i];
+        double t0 = (double)x->at / 1e9, t1 = -1;
+        const char *what = "", *color = "#cc4444";
+        const char *who = x->node ? x->node : "";
+        switch (x->kind) {
+        case LAB_FAULT_PAUSE:
+            t1 = t0 + (double)x->dur / 1e9;
+            what = "pause";
+            color = "#4477cc";
+            break;
+        case LAB_FAULT_PARTITION:
+            t1 = x->dur < 0 ? end : t0 + (double)x->dur / 1e9;
+            what = "partition";
+            color = "#cc9922";
+            break;
+        case LAB_FAULT_CRASH:
+            what = "crash";
+            t1 = end;
+            if (x->dur > 0) {
+                t1 = t0 + (double)x->dur / 1e9;
+            } else {
+                for (size_t j = i + 1; j < cfg->nfaults; j++) {
+                    const struct lab_fault *y = &cfg->faults[j];
+                    if (y->kind == LAB_FAULT_RESTART && !strcmp(y->node, x->node)) {
+                        t1 = (double)y->at / 1e9;
+                        break;
+                    }
+                }
+            }
+            break;
+        case LAB_FAULT_CLOCK_STEP:
+            what = "clock step";
+            break;
+        case LAB_FAULT_DRIFT:
+            what = "drift";
+            break;
+        default:
+            continue; /* a restart ends a crash's shading */
+        }
+        if (t1 >= 0)
+            fprintf(f, "set object rect from %.9g, graph 0 to %.9g, graph 1 behind "
+                       "fc rgb '%s' fs transparent solid 0.15 noborder\n", t0, t1, color);
+        else
+            fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 "
+                       "lc rgb '%s'\n", t0, t0, color);
+        fprintf(f, "set label ");
+        gp_string(f, lab_arena_printf(c->a, "%s %s", what, who));
+        fprintf(f, " at %.9g, graph 0.97 left offset 0.3,0 font ',8' tc rgb '%s'\n", t0, color);
+    }
+}
+
+static int plot_timeseries(struct ctx *c)
+{
+    struct buf b;
+    FILE *f = buf_open(&b);
+    const char *stat = c->p->stat ? c->p->stat : "sum", *unit = "";
+    int n = 0;
+    for (size_t k = 0; k < c->nmatch; k++) {
+        const struct lab_run *run = &c->runs[c->match[k]];
+        const struct lab_metric *m = lab_run_metric(run, c->p->metric);
+        if (!m || m->kind != LAB_M_SERIES)
+            continue;
+        const struct series *s = m->series;
+        unit = m->unit;
+        const char *label = group_label(c->sc, c->p, run->spec);
+        if (c->sc->repeat > 1)
+            label = lab_arena_printf(c->a, "%s #%d", label, run->spec->repeat);
+        dat_string(f, "t");
+        fputc(' ', f);
+        dat_string(f, label);
+        fputc('\n', f);
+        for (size_t i = 0; i < series_len(s); i++) {
+            uint64_t cnt = series_count(s, i);
+            double v = !strcmp(stat, "count") ? (double)cnt
+                       : !strcmp(stat, "mean") ? (cnt ? series_sum(s, i) / (double)cnt : NAN)
+                                               : series_sum(s, i);
+            fprintf(f, "%.9g", ((double)i + 0.5) * (double)series_bin_ns(s) / 1e9);
+            dat_number(f, v);
+            fputc('\n', f);
+        }
+        if (!series_len(s))
+            fputs("NaN NaN\n", f);
+        fputs("\n\n", f);
+        n++;
+    }
+    if (!n) {
+        fclose(b.f);
+        free(b.s);
+        warn_empty(c, "no run recorded it as a series");
+        return 0;
+    }
+    struct buf fb;
+    FILE *ff = buf_open(&fb);
+    fault_shading(c, ff, c->runs[c->match[0]].spec->cfg);
+    const char *extra = lab_arena_printf(c->a, "%s/%s.faults.gp", c->dir, c->p->name);
+    int rc = buf_write(&fb, extra, c->err);
+    if (rc) {
+        fclose(b.f);
+        free(b.s);
+        return rc;
+    }
+    struct gp g = {.kind = "timeseries", .n = n, .extra = extra, .xlabel = "time (s)",
+                   .ylabel = lab_arena_printf(c->a, "%s, %s per bin%s%s%s", c->p->metric, stat,
+                                              *unit ? " (" : "", unit, *unit ? ")" : "")};
+    return finish(c, &g, &b, c->p->name);
+}
+
+static int plot_heatmap(struct ctx *c)
+{
+    int drawn = 0, rc = 0;
+    for (size_t k = 0; k < c->nmatch && !rc; k++) {
+        const struct lab_run *run = &c->runs[c->match[k]];
+        const struct lab_metric *m = lab_run_metric(run, c->p->metric);
+        if (!m || m->kind != LAB_M_MATRIX)
+            continue;
+        const char *stem = c->p->name;
+        const char *label = c->p->by ? lab_run_key_text(c->sc, run->spec, c->p->by) : NULL;
+        size_t same = 0; /* matching runs with this label: more than one needs a suffix */
+        for (size_t j = 0; j < c->nmatch; j++) {
+            const char *l = c->p->by ? lab_run_key_text(c->sc, c->runs[c->match[j]].spec,
+                                                        c->p->by) : NULL;
+            same += !label || (l && !strcmp(l, label));
+        }
+        if (label)
+            stem = lab_arena_printf(c->a, "%s-%s", stem, stem_part(c->a, label));
+        if (same > 1)
+            stem = lab_arena_printf(c->a, "%s-run%zu", stem, run->spec->index);
+        struct buf b;
+        FILE *f = buf_open(&b);
+        for (size_t r = 0; r < m->rows; r++) {
+            for (size_t col = 0; col < m->cols; col++)
+                dat_number(f, m->v[r * m->cols + col]);
+            fputc('\n', f);
+        }
+        const char *title = c->p->title ? c->p->title
+                                        : lab_arena_printf(c->a, "%s: %s", c->sc->name,
+                                                           c->p->metric);
+        if (label)
+            title = lab_arena_printf(c->a, "%s (%s = %s)", title, c->p->by, label);
+        struct gp g = {.kind = "heatmap", .n = 1, .title = title, .xlabel = "column",
+                       .ylabel = "row"};
+        rc = finish(c, &g, &b, stem);
+        drawn++;
+    }
+    if (!drawn)
+        warn_empty(c, "no run recorded it as a matrix");
+    return rc;
+}
+
+static int plot_sweep(struct ctx *c)
+{
+    /* Lines: distinct `by` labels; points: distinct x values. */
+    size_t n = c->nmatch;
+    const char **lines = lab_arena_alloc(c->a, (n + 1) * sizeof(*lines));
+    const char **xs = lab_arena_alloc(c->a, (n + 1) * sizeof(*xs));
+    double *xnum = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
+    size_t nl = 0, nx = 0;
+    bool numeric = true, duration = false;
+    for (size_t k = 0; k < n; k++) {
+        const struct lab_runspec *r = c->runs[c->match[k]].spec;
+        const char *l = c->p->by ? lab_run_key_text(c->sc, r, c->p->by) : c->p->metric;
+        const char *x = lab_run_key_text(c->sc, r, c->p->x);
+        l = l ? l : "-";
+        x = x ? x : "-";
+        size_t i;
+        for (i = 0; i < nl && strcmp(lines[i], l); i++)
+            ;
+        if (i == nl)
+            lines[nl++] = l;
+        for (i = 0; i < nx && strcmp(xs[i], x); i++)
+            ;
+        if (i == nx) {
+            double d;
+            char *end;
+            d = strtod(x, &end);
+            if (*x && !*end) {
+                xnum[nx] = d;
+            } else if (lab_key_number(c->sc, r, c->p->x, &d)) {
+                xnum[nx] = d / 1e9; /* a duration, in seconds */
+                duration = true;
+            } else {
+                numeric = false;
+            }
+            xs[nx++] = x;
+        }
+    }
+    if (!numeric)
+        for (size_t i = 0; i < nx; i++)
+            xnum[i] = (double)i;
+    /* Sort the x values (insertion sort: sweeps are short). */
+    for (size_t i = 1; numeric && i < nx; i++)
+        for (size_t j = i; j > 0 && xnum[j - 1] > xnum[j]; j--) {
+            double t = xnum[j];
+            xnum[j] = xnum[j - 1];
+            xnum[j - 1] = t;
+            const char *s = xs[j];
+            xs[j] = xs[j - 1];
+            xs[j - 1] = s;
+        }
+    double *vals = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
+    double *th = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
+    struct buf b;
+    FILE *f = buf_open(&b);
+    size_t points = 0;
+    for (size_t l = 0; l < nl; l++) {
+        fputs("\"x\" ", f);
+        dat_string(f, c->p->by ? lab_arena_printf(c->a, "%s=%s", c->p->by, lines[l]) : lines[l]);
+        fputs(" \"sd\" \"theory\" \"label\"\n", f);
+        for (size_t xi = 0; xi < nx; xi++) {
+            size_t nv = 0, nt = 0;
+            for (size_t k = 0; k < n; k++) {
+                const struct lab_run *run = &c->runs[c->match[k]];
+                const char *lab = c->p->by ? lab_run_key_text(c->sc, run->spec, c->p->by)
+                                           : c->p->metric;
+                const char *x = lab_run_key_text(c->sc, run->spec, c->p->x);
+                if (strcmp(lab ? lab : "-", lines[l]) || strcmp(x ? x : "-", xs[xi]))
+                    continue;
+                const struct lab_metric *m = lab_run_metric(run, c->p->metric);
+                if (m && m->kind == LAB_M_SCALAR)
+                    vals[nv++] = m->scalar;
+                const struct lab_metric *t = c->p->theory ? lab_run_metric(run, c->p->theory)
+                                                          : NULL;
+                if (t && t->kind == LAB_M_SCALAR)
+                    th[nt++] = t->scalar;
+            }
+            if (!nv && !nt)
+                continue;
+            points += nv;
+            fprintf(f, "%.10g", xnum[xi]);
+            dat_number(f, mean_of(vals, nv));
+            dat_number(f, sd_of(vals, nv));
+            dat_number(f, mean_of(th, nt));
+            fputc(' ', f);
+            dat_string(f, xs[xi]);
+            fputc('\n', f);
+        }
+        fputs("\n\n", f);
+    }
+    if (!points) {
+        fclose(b.f);
+        free(b.s);
+        warn_empty(c, "no run recorded it as a scalar");
+        return 0;
+    }
+    struct gp g = {.kind = "sweep", .n = (int)nl, .xticlabels = !numeric,
+                   .xlabel = duration ? lab_arena_printf(c->a, "%s (s)", c->p->x) : c->p->x,
+                   .ylabel = c->p->metric};
+    return finish(c, &g, &b, c->p->name);
+}
+
+int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, size_t nruns,
+                   const char *dir, const char *templates, bool *no_gnuplot, int *failed,
+                   struct lab_err *err)
+{
+    if (sc->nplots == 0)
+        return 0;
+    int rc = lab_mkdirs(dir);
+    if (rc) {
+        snprintf(err->msg, sizeof(err->msg), "%s: cannot create: %s", dir, strerror(-rc));
+        return rc;
+    }
+    bool draw = find_gnuplot();
+    if (!draw)
+        *no_gnuplot = true;
+    struct lab_arena a = {0};
+    for (size_t i = 0; i < sc->nplots && !rc; i++) {
+        struct ctx c = {.sc = sc, .runs = runs, .nruns = nruns, .p = &sc->plots[i], .dir = dir,
+                        .templates = templates, .draw = draw, .failed = failed, .err = err,
+                        .a = &a};
+        c.match = lab_arena_alloc(&a, (nruns + 1) * sizeof(size_t));
+        for (size_t r = 0; r < nruns; r++)
+            if (lab_where_match(sc, runs[r].spec, c.p->where, c.p->nwhere))
+                c.match[c.nmatch++] = r;
+        if (!c.nmatch) {
+            warn_empty(&c, "no run matches its 'where'");
+            continue;
+        }
+        switch (c.p->kind) {
+        case LAB_PLOT_BARS: rc = plot_bars(&c); break;
+        case LAB_PLOT_CDF: rc = plot_cdf(&c); break;
+        case LAB_PLOT_TIMESERIES: rc = plot_timeseries(&c); break;
+        case LAB_PLOT_HEATMAP: rc = plot_heatmap(&c); break;
+        case LAB_PLOT_SWEEP: rc = plot_sweep(&c); break;
+        }
+    }
+    lab_arena_free(&a);
+    return rc;
+}

@@ -1,0 +1,422 @@
+/* run.c - what a workload can ask of its run (lab.h): parameters, identity, faults,
+ * metrics, notes, failure and progress. The workload's misuse (an undeclared parameter,
+ * a bad metric name) fails the run with a message rather than crashing it. */
+#include "lab/run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lab/hist.h"
+#include "lab/series.h"
+
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *s = lab_xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+    vsnprintf(s, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap);
+    return s;
+}
+
+static void bug(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bug(struct lab_run *run, const char *fmt, ...)
+{
+    if (run->bug)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    run->bug = vformat(fmt, ap);
+    va_end(ap);
+}
+
+void lab_run_init(struct lab_run *run, const struct lab_scenario *sc,
+                  const struct lab_runspec *spec, unsigned world)
+{
+    memset(run, 0, sizeof(*run));
+    run->sc = sc;
+    run->spec = spec;
+    run->world = world;
+}
+
+int lab_run_exec(struct lab_run *run)
+{
+    const struct lab_workload *wl = run->spec->cfg->wl;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = wl->run(run);
+    lab__sim_end(run);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    run->wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (run->bug && !run->fail) {
+        size_t len = strlen(run->sc->file) + strlen(run->bug) + 64;
+        run->fail = lab_xmalloc(len);
+        snprintf(run->fail, len, "%s: internal error in workload '%s': %s", run->sc->file,
+                 wl->name, run->bug);
+        return -EINVAL;
+    }
+    if (rc == 0 && run->fail)
+        rc = -EINVAL;
+    if (rc < 0 && !run->fail) {
+        size_t len = strlen(run->sc->file) + 128;
+        run->fail = lab_xmalloc(len);
+        snprintf(run->fail, len, "%s: workload '%s' failed: %s", run->sc->file, wl->name,
+                 strerror(-rc));
+    }
+    if (rc > 0)
+        rc = -EINVAL;
+    return rc;
+}
+
+void lab_run_cleanup(struct lab_run *run)
+{
+    lab__sim_end(run);
+    for (size_t i = 0; i < run->nmetrics; i++) {
+        struct lab_metric *m = &run->metrics[i];
+        free(m->name);
+        free(m->unit);
+        free(m->v);
+        hist_destroy(m->hist);
+        series_destroy(m->series);
+    }
+    free(run->metrics);
+    for (size_t i = 0; i < run->nnotes; i++)
+        free(run->notes[i]);
+    free(run->notes);
+    for (size_t i = 0; i < run->nchecks; i++)
+        free(run->checks[i].message);
+    free(run->checks);
+    free(run->fail);
+    free(run->bug);
+    memset(run, 0, sizeof(*run));
+}
+
+const struct lab_workload *lab_workload_find(const char *name)
+{
+    for (size_t i = 0; lab_workloads[i]; i++)
+        if (!strcmp(lab_workloads[i]->name, name))
+            return lab_workloads[i];
+    return NULL;
+}
+
+/* ---- Parameters ------------------------------------------------------------------- */
+
+static const struct lab_value *param(struct lab_run *run, const char *name, const char *want)
+{
+    const struct lab_config *c = run->spec->cfg;
+    for (size_t i = 0; c->wl->params && c->wl->params[i].name; i++)
+        if (!strcmp(c->wl->params[i].name, name))
+            return &c->params[i];
+    bug(run, "%s(\"%s\"): the workload declares no parameter '%s'", want, name, name);
+    return NULL;
+}
+
+static bool typed(struct lab_run *run, const struct lab_value *v, const char *fn,
+                  const char *name, unsigned mask)
+{
+    if (!v)
+        return false;
+    if (mask & (1u << v->type))
+        return true;
+    bug(run, "%s(\"%s\"): the parameter has another type", fn, name);
+    return false;
+}
+
+int64_t lab_int(struct lab_run *run, const char *name)
+{
+    const struct lab_value *v = param(run, name, "lab_int");
+    return typed(run, v, "lab_int", name, 1u << LAB_INT) ? v->i : 0;
+}
+
+double lab_float(struct lab_run *run, const char *name)
+{
+    const struct lab_value *v = param(run, name, "lab_float");
+    unsigned ok = 1u << LAB_INT | 1u << LAB_FLOAT | 1u << LAB_DURATION;
+    return typed(run, v, "lab_float", name, ok) ? v->f : 0;
+}
+
+bool lab_bool(struct lab_run *run, const char *name)
+{
+    const struct lab_value *v = param(run, name, "lab_bool");
+    return typed(run, v, "lab_bool", name, 1u << LAB_BOOL) ? v->b : false;
+}
+
+int64_t lab_duration(struct lab_run *run, const char *name)
+{
+    const struct lab_value *v = param(run, name, "lab_duration");
+    return typed(run, v, "lab_duration", name, 1u << LAB_DURATION) ? v->i : 0;
+}
+
+const char *lab_str(struct lab_run *run, const char *name)
+{
+    const struct lab_value *v = param(run, name, "lab_str");
+    return v ? v->text : "";
+}
+
+size_t lab_list_len(struct lab_run *run, const char *name)
+{
+    const struct lab_value *v = param(run, name, "lab_list_len");
+    return typed(run, v, "lab_list_len", name, 1u << LAB_LIST) ? v->n : 0;
+}
+
+double lab_list_float(struct lab_run *run, const char *name, size_t i)
+{
+    const struct lab_value *v = param(run, name, "lab_list_float");
+    if (!typed(run, v, "lab_list_float", name, 1u << LAB_LIST))
+        return 0;
+    if (i >= v->n || isnan(v->fitems[i])) {
+        bug(run, "lab_list_float(\"%s\", %zu): %s", name, i,
+            i >= v->n ? "past the end" : "not a number");
+        return 0;
+    }
+    return v->fitems[i];
+}
+
+const char *lab_list_str(struct lab_run *run, const char *name, size_t i)
+{
+    const struct lab_value *v = param(run, name, "lab_list_str");
+    if (!typed(run, v, "lab_list_str", name, 1u << LAB_LIST))
+        return "";
+    if (i >= v->n) {
+        bug(run, "lab_list_str(\"%s\", %zu): past the end", name, i);
+        return "";
+    }
+    return v->items[i];
+}
+
+uint64_t lab_seed(struct lab_run *run)
+{
+    return run->spec->seed;
+}
+
+unsigned lab_world(struct lab_run *run)
+{
+    return run->world;
+}
+
+int64_t lab_duration_total(struct lab_run *run)
+{
+    return run->spec->cfg->duration;
+}
+
+const char *lab_scenario_name(struct lab_run *run)
+{
+    return run->sc->name;
+}
+
+int lab_world_cores(struct lab_run *run)
+{
+    return run->spec->cfg->world.cores;
+}
+
+int lab_world_nodes(struct lab_run *run)
+{
+    return run->spec->cfg->world.nodes;
+}
+
+const char *lab_world_str(struct lab_run *run, const char *key)
+{
+    const struct lab_world_cfg *w = &run->spec->cfg->world;
+    if (!strcmp(key, "redis"))
+        return w->redis;
+    if (!strcmp(key, "etcd"))
+        return w->etcd;
+    if (!strcmp(key, "zookeeper"))
+        return w->zookeeper;
+    bug(run, "lab_world_str(\"%s\"): not a world address (redis, etcd, zookeeper)", key);
+    return NULL;
+}
+
+size_t lab_fault_count(struct lab_run *run)
+{
+    return run->spec->cfg->nfaults;
+}
+
+const struct lab_fault *lab_fault_get(struct lab_run *run, size_t i)
+{
+    if (i >= run->spec->cfg->nfaults) {
+        bug(run, "lab_fault_get(%zu): there are %zu faults", i, run->spec->cfg->nfaults);
+        return NULL;
+    }
+    return &run->spec->cfg->faults[i];
+}
+
+/* ---- Metrics ---------------------------------------------------------------------- */
+
+static bool metric_name_ok(const char *name)
+{
+    if (!*name)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+const struct lab_metric *lab_run_metric(const struct lab_run *run, const char *name)
+{
+    for (size_t i = 0; i < run->nmetrics; i++)
+        if (!strcmp(run->metrics[i].name, name))
+            return &run->metrics[i];
+    return NULL;
+}
+
+/* The metric 'name' of 'kind', created if new. NULL (and a bug recorded) on a bad name
+ * or a name already used for another kind. */
+static struct lab_metric *metric(struct lab_run *run, const char *name, enum lab_metric_kind k)
+{
+    if (!metric_name_ok(name)) {
+        bug(run, "metric name '%s' is not made of [a-z0-9_]", name);
+        return NULL;
+    }
+    struct lab_metric *m = (struct lab_metric *)lab_run_metric(run, name);
+    if (m) {
+        if (m->kind != k) {
+            bug(run, "metric '%s' recorded as two different kinds", name);
+            return NULL;
+        }
+        return m;
+    }
+    if (run->nmetrics == run->capm) {
+        run->capm = run->capm ? run->capm * 2 : 16;
+        run->metrics = lab_xrealloc(run->metrics, run->capm * sizeof(*run->metrics));
+    }
+    m = &run->metrics[run->nmetrics++];
+    memset(m, 0, sizeof(*m));
+    m->name = lab_xstrdup(name);
+    m->kind = k;
+    return m;
+}
+
+void lab_metric(struct lab_run *run, const char *name, double value)
+{
+    struct lab_metric *m = metric(run, name, LAB_M_SCALAR);
+    if (m)
+        m->scalar = value;
+}
+
+void lab_metric_array(struct lab_run *run, const char *name, const double *v, size_t n)
+{
+    struct lab_metric *m = metric(run, name, LAB_M_ARRAY);
+    if (!m)
+        return;
+    free(m->v);
+    m->v = lab_xmalloc(n * sizeof(double));
+    if (n)
+        memcpy(m->v, v, n * sizeof(double));
+    m->n = n;
+}
+
+void lab_metric_matrix(struct lab_run *run, const char *name, const double *v, size_t rows,
+                       size_t cols)
+{
+    struct lab_metric *m = metric(run, name, LAB_M_MATRIX);
+    if (!m)
+        return;
+    free(m->v);
+    m->v = lab_xmalloc(rows * cols * sizeof(double));
+    if (rows && cols)
+        memcpy(m->v, v, rows * cols * sizeof(double));
+    m->n = rows * cols;
+    m->rows = rows;
+    m->cols = cols;
+}
+
+/* Handed out when the workload misuses a name, so it can go on without crashing; the
+ * run fails afterwards. One per thread of runs. */
+static _Thread_local struct hist *scratch_hist;
+static _Thread_local struct series *scratch_series;
+
+struct hist *lab_hist(struct lab_run *run, const char *name, const char *unit)
+{
+    struct lab_metric *m = metric(run, name, LAB_M_HIST);
+    if (!m) {
+        if (!scratch_hist && !(scratch_hist = hist_create()))
+            abort();
+        return scratch_hist;
+    }
+    if (!m->hist) {
+        m->hist = hist_create();
+        if (!m->hist) {
+            fputs("distlab: out of memory\n", stderr);
+            abort();
+        }
+        m->unit = lab_xstrdup(unit ? unit : "");
+    }
+    return m->hist;
+}
+
+struct series *lab_series(struct lab_run *run, const char *name, int64_t bin_ns,
+                          const char *unit)
+{
+    struct lab_metric *m = bin_ns > 0 ? metric(run, name, LAB_M_SERIES) : NULL;
+    if (bin_ns <= 0)
+        bug(run, "lab_series(\"%s\"): bin_ns must be > 0", name);
+    if (m && m->series && series_bin_ns(m->series) != bin_ns) {
+        bug(run, "lab_series(\"%s\"): asked again with another bin", name);
+        m = NULL;
+    }
+    if (!m) {
+        if (!scratch_series && !(scratch_series = series_create(1000000)))
+            abort();
+        return scratch_series;
+    }
+    if (!m->series) {
+        m->series = series_create(bin_ns);
+        if (!m->series) {
+            fputs("distlab: out of memory\n", stderr);
+            abort();
+        }
+        m->unit = lab_xstrdup(unit ? unit : "");
+    }
+    return m->series;
+}
+
+void lab_note(struct lab_run *run, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = vformat(fmt, ap);
+    va_end(ap);
+    run->notes = lab_xrealloc(run->notes, (run->nnotes + 1) * sizeof(*run->notes));
+    run->notes[run->nnotes++] = s;
+}
+
+void lab_fail(struct lab_run *run, const char *fmt, ...)
+{
+    if (run->fail)
+        return; /* the first failure is the cause */
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap);
+    va_end(ap);
+    size_t len = strlen(run->sc->file) + strlen(msg) + 3;
+    run->fail = lab_xmalloc(len);
+    snprintf(run->fail, len, "%s: %s", run->sc->file, msg);
+    free(msg);
+}
+
+int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt, ...)
+{
+    if (run->fail)
+        return -EINVAL;
+    struct lab_err err;
+    va_list ap;
+    va_start(ap, fmt);
+    lab_verrf(&err, at, fmt, ap);
+    va_end(ap);
+    run->fail = lab_xstrdup(err.msg);
+    return -EINVAL;
+}
+
+void lab_progress(struct lab_run *run, double fraction)
+{
+    if (run->progress)
+        run->progress(run->progress_user, run, fraction < 0 ? 0 : fraction > 1 ? 1 : fraction);
+}

@@ -1,0 +1,224 @@
+/* simworld.c - a run's simulated world (lab.h): built from `world:`, clocks, links and
+ * faults resolved by node name once the workload has added its nodes, then run to the
+ * scenario's duration in slices so that progress can be shown. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lab/run.h"
+#include "sim/sim.h"
+
+struct sim *lab_sim_begin(struct lab_run *run)
+{
+    if (run->world != LAB_WORLD_SIM) {
+        lab_fail(run, "workload '%s' asked for a simulated world in a live run",
+                 run->spec->cfg->wl->name);
+        return NULL;
+    }
+    if (run->sim) {
+        lab_fail(run, "lab_sim_begin called twice in one run");
+        return NULL;
+    }
+    const struct lab_world_cfg *w = &run->spec->cfg->world;
+    struct sim_config cfg = {
+        .seed = run->spec->seed,
+        .stack_size = w->stack,
+        .slice_ns = w->slice_ns,
+        .network = w->network,
+    };
+    run->sim = sim_create(&cfg);
+    if (!run->sim)
+        lab_fail(run, "cannot create the simulated world: out of memory");
+    run->sim_set_up = false;
+    return run->sim;
+}
+
+void lab__sim_end(struct lab_run *run)
+{
+    if (run->sim) {
+        sim_destroy(run->sim);
+        run->sim = NULL;
+    }
+}
+
+/* "a, b, c" (the first 20) for messages. */
+static const char *node_list(struct sim *sim, char *buf, size_t cap)
+{
+    int n = sim_node_count(sim);
+    size_t off = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && off + 8 < cap; i++) {
+        if (i == 20) {
+            snprintf(buf + off, cap - off, ", ... (%d in all)", n);
+            break;
+        }
+        int k = snprintf(buf + off, cap - off, "%s%s", i ? ", " : "", sim_node_name(sim, i));
+        if (k < 0)
+            break;
+        off += (size_t)k < cap - off ? (size_t)k : cap - off - 1;
+    }
+    return n ? buf : "none";
+}
+
+static int find_node(struct lab_run *run, const char *name, const struct lab_node *at,
+                     const char *what)
+{
+    int id = sim_node_find(run->sim, name);
+    if (id >= 0)
+        return id;
+    char buf[1024];
+    return lab__fail_at(run, at, "unknown node '%s' in %s (nodes: %s)", name, what,
+                        node_list(run->sim, buf, sizeof(buf)));
+}
+
+/* Resolve names or fnmatch patterns to ids, without duplicates. */
+static int resolve_side(struct lab_run *run, const char *const *names, const struct lab_node *at,
+                        int **ids, int *n)
+{
+    int count = sim_node_count(run->sim);
+    *ids = lab_xmalloc((size_t)(count + 1) * sizeof(int));
+    *n = 0;
+    char *seen = calloc((size_t)count + 1, 1);
+    if (!seen)
+        abort();
+    for (; *names; names++) {
+        int matched = 0;
+        for (int i = 0; i < count; i++) {
+            if (fnmatch(*names, sim_node_name(run->sim, i), 0))
+                continue;
+            matched++;
+            if (!seen[i]) {
+                seen[i] = 1;
+                (*ids)[(*n)++] = i;
+            }
+        }
+        if (!matched) {
+            free(seen);
+            char buf[1024];
+            return lab__fail_at(run, at, "no node matches '%s' in this partition (nodes: %s)",
+                                *names, node_list(run->sim, buf, sizeof(buf)));
+        }
+    }
+    free(seen);
+    return 0;
+}
+
+static int set_up(struct lab_run *run)
+{
+    const struct lab_config *c = run->spec->cfg;
+    struct sim *sim = run->sim;
+    int rc;
+    for (size_t i = 0; i < c->world.nclocks; i++) {
+        const struct lab_clock_cfg *k = &c->world.clocks[i];
+        int matched = 0;
+        for (int n = 0; n < sim_node_count(sim); n++) {
+            if (fnmatch(k->pattern, sim_node_name(sim, n), 0))
+                continue;
+            matched++;
+            if ((rc = sim_clock_set(sim, n, k->offset, k->ppm)) < 0)
+                return lab__fail_at(run, k->node, "cannot set this clock: %s", strerror(-rc));
+        }
+        if (!matched) {
+            char buf[1024];
+            return lab__fail_at(run, k->node, "no node matches '%s' (nodes: %s)", k->pattern,
+                                node_list(sim, buf, sizeof(buf)));
+        }
+    }
+    for (size_t i = 0; i < c->world.nlinks; i++) {
+        const struct lab_link_cfg *l = &c->world.links[i];
+        int from = find_node(run, l->from, l->node, "this link");
+        int to = from < 0 ? from : find_node(run, l->to, l->node, "this link");
+        if (from < 0 || to < 0)
+            return -EINVAL;
+        if ((rc = sim_link_set(sim, from, to, &l->link)) < 0 ||
+            (l->both && (rc = sim_link_set(sim, to, from, &l->link)) < 0))
+            return lab__fail_at(run, l->node, "cannot set this link: %s", strerror(-rc));
+    }
+    for (size_t i = 0; i < c->nfaults; i++) {
+        const struct lab_fault *f = &c->faults[i];
+        const struct lab_node *at = c->fault_nodes[i];
+        if (f->kind == LAB_FAULT_PARTITION) {
+            int *a = NULL, *b = NULL, na, nb;
+            rc = resolve_side(run, f->side_a, at, &a, &na);
+            if (!rc)
+                rc = resolve_side(run, f->side_b, at, &b, &nb);
+            if (!rc)
+                rc = sim_fault_partition(sim, f->at, f->dur < 0 ? -1 : f->at + f->dur, a, na, b,
+                                         nb, f->oneway);
+            free(a);
+            free(b);
+            if (rc == -EINVAL && run->fail)
+                return rc;
+            if (rc < 0)
+                return lab__fail_at(run, at, "cannot schedule this partition: %s",
+                                    strerror(-rc));
+            continue;
+        }
+        int node = find_node(run, f->node, at, "this fault");
+        if (node < 0)
+            return -EINVAL;
+        switch (f->kind) {
+        case LAB_FAULT_CRASH:
+            rc = sim_fault_crash(sim, f->at, node);
+            if (rc >= 0 && f->dur > 0)
+                rc = sim_fault_restart(sim, f->at + f->dur, node);
+            break;
+        case LAB_FAULT_RESTART:
+            rc = sim_fault_restart(sim, f->at, node);
+            break;
+        case LAB_FAULT_PAUSE:
+            rc = sim_fault_pause(sim, f->at, node, f->dur);
+            break;
+        case LAB_FAULT_CLOCK_STEP:
+            rc = sim_fault_clock_step(sim, f->at, node, f->step);
+            break;
+        case LAB_FAULT_DRIFT:
+            rc = sim_fault_drift(sim, f->at, node, f->ppm);
+            break;
+        default:
+            rc = -EINVAL;
+            break;
+        }
+        if (rc < 0)
+            return lab__fail_at(run, at, "cannot schedule this fault: %s", strerror(-rc));
+    }
+    return 0;
+}
+
+int lab_sim_go(struct lab_run *run, int64_t until)
+{
+    if (!run->sim) {
+        if (!run->fail)
+            lab_fail(run, "lab_sim_go without a world from lab_sim_begin");
+        return -EINVAL;
+    }
+    if (!run->sim_set_up) {
+        int rc = set_up(run);
+        if (rc < 0)
+            return rc;
+        run->sim_set_up = true;
+    }
+    int64_t end = until > 0 ? until : run->spec->cfg->duration;
+    int64_t start = sim_now(run->sim);
+    int64_t step = (end - start) / 100;
+    if (step < 1)
+        step = 1;
+    for (int64_t t = start; t < end;) {
+        int64_t next = end - t > step ? t + step : end;
+        enum sim_stop stop = sim_run(run->sim, next);
+        if (stop == SIM_STOP_HANG || stop == SIM_STOP_ERROR) {
+            const char *why = sim_error(run->sim);
+            lab_fail(run, "the simulation %s at %.9gs: %s",
+                     stop == SIM_STOP_HANG ? "hung" : "stopped",
+                     (double)sim_now(run->sim) / 1e9, why ? why : "(no reason given)");
+            return -EINVAL;
+        }
+        lab_progress(run, (double)(next - start) / (double)(end - start));
+        if (stop == SIM_STOP_IDLE)
+            break;
+        t = next;
+    }
+    return 0;
+}

@@ -1,0 +1,14 @@
+/* workloads.c - every workload the distlab executable knows, one line each.
+ * Each helper adds its workload's extern declaration and its table entry (and appends
+ * its source to lab_workload_sources in lab/meson.build). lab_workload_find is in
+ * liblab (run.c), so that tests can link liblab with a table of their own. */
+#include <stddef.h>
+
+#include "lab/lab.h"
+
+/* extern const struct lab_workload lab_wl_example; */
+
+const struct lab_workload *const lab_workloads[] = {
+    /* &lab_wl_example, */
+    NULL,
+};

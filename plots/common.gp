@@ -1,0 +1,34 @@
+# common.gp - shared by the plot templates: defaults for the variables distlab passes
+# with -e (lib is the directory of the templates), the line colours. Not run on its own.
+if (!exists("title")) title = ""
+if (!exists("xlabel")) xlabel = ""
+if (!exists("ylabel")) ylabel = ""
+if (!exists("extra")) extra = ""
+if (!exists("logx")) logx = 0
+if (!exists("logy")) logy = 0
+if (!exists("n")) n = 1
+if (!exists("bw")) bw = 0.8
+if (!exists("xticlabels")) xticlabels = 0
+set encoding utf8
+set title title noenhanced
+set xlabel xlabel noenhanced
+set ylabel ylabel noenhanced
+set key noenhanced
+set grid ytics lc rgb "#dddddd"
+set border 3
+set tics nomirror
+set format x "%g"
+set format y "%g"
+if (logx) set logscale x
+if (logy) set logscale y
+set linetype 1 lc rgb "#1f77b4" lw 2
+set linetype 2 lc rgb "#ff7f0e" lw 2
+set linetype 3 lc rgb "#2ca02c" lw 2
+set linetype 4 lc rgb "#d62728" lw 2
+set linetype 5 lc rgb "#9467bd" lw 2
+set linetype 6 lc rgb "#8c564b" lw 2
+set linetype 7 lc rgb "#e377c2" lw 2
+set linetype 8 lc rgb "#7f7f7f" lw 2
+set linetype 9 lc rgb "#bcbd22" lw 2
+set linetype 10 lc rgb "#17becf" lw 2
+set linetype cycle 10

@@ -1,0 +1,27 @@
+# sweep.gp - a scalar metric against a sweep parameter: one line per `by` value (a data
+# block each: x, mean, sd, theory, label), error bars across repeats, theory dashed.
+# With xticlabels=1 the x values are labels (column 5) at positions 0, 1, ...
+#   gnuplot -e "data='d.dat'; out='plots/x/sweep-ratio'; n=2; ..." sweep.gp
+load lib."/common.gp"
+set key outside right top
+set offsets graph 0.02, graph 0.02, graph 0.05, graph 0.02
+do for [fmt in "svg png"] {
+    if (fmt eq "svg") {
+        set terminal svg size 960,540 dynamic noenhanced font "sans,12" background rgb "white"
+    } else {
+        set terminal pngcairo size 960,540 noenhanced font "sans,10"
+    }
+    set output out.".".fmt
+    if (xticlabels) {
+        plot for [i=0:n-1] data index i using 1:2:3:xtic(5) with yerrorlines lt (i+1) pt 7 \
+                 title columnheader(2), \
+             for [i=0:n-1] data index i using 1:4 with lines lt (i+1) dt 2 lw 1.5 \
+                 title (i == 0 ? "theory (dashed)" : "")
+    } else {
+        plot for [i=0:n-1] data index i using 1:2:3 with yerrorlines lt (i+1) pt 7 \
+                 title columnheader(2), \
+             for [i=0:n-1] data index i using 1:4 with lines lt (i+1) dt 2 lw 1.5 \
+                 title (i == 0 ? "theory (dashed)" : "")
+    }
+    unset output
+}

@@ -1,0 +1,16 @@
+# timeseries.gp - one line per run (a data block each: bin centre in s, value), fault
+# intervals shaded by the commands in 'extra' (written by distlab beside the data).
+#   gnuplot -e "data='d.dat'; out='plots/x/timeseries-rps'; n=1; extra='f.gp'" timeseries.gp
+load lib."/common.gp"
+if (strlen(extra) > 0) load extra
+set key outside right top
+do for [fmt in "svg png"] {
+    if (fmt eq "svg") {
+        set terminal svg size 960,540 dynamic noenhanced font "sans,12" background rgb "white"
+    } else {
+        set terminal pngcairo size 960,540 noenhanced font "sans,10"
+    }
+    set output out.".".fmt
+    plot for [i=0:n-1] data index i using 1:2 with lines lt (i+1) title columnheader(2)
+    unset output
+}

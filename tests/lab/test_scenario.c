@@ -1,0 +1,360 @@
+/* test_scenario.c - the loader: bad inputs pinned to their messages (file:line:col and
+ * what was expected), sweep expansion and where-matching, --set overrides, durations. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lab/scenario.h"
+#include "workloads_test.h"
+
+#define BASE "name: t\nworkload:\n  primitive: test/compute\n"
+#define COMPUTE_KEYS                                                                     \
+    "(expected one of: primitive, n, samples, rate, fast, wait, mode, label, weights, fail)"
+
+struct bad {
+    const char *yaml;
+    const char *set; /* a --set, or NULL */
+    const char *msg; /* after "<file>" (starting with ':'), or the whole --set message */
+};
+
+static const struct bad bad_inputs[] = {
+    {"name: t\nnmae: x\nworkload:\n  primitive: test/compute\n", NULL,
+     ":2:1: unknown key 'nmae' (expected one of: name, about, seed, duration, repeat, world, "
+     "workload, faults, sweep, plots, expect)"},
+    {"workload:\n  primitive: test/compute\n", NULL,
+     ":1:1: missing required key 'name' (it names results/<name>/)"},
+    {"name: t\n", NULL,
+     ":1:1: missing required key 'workload' (a map with 'primitive:' and its parameters)"},
+    {"name: t\nworkload:\n  primitive: test/nope\n", NULL,
+     ":3:14: unknown primitive 'test/nope' (known: test/compute, test/sim, test/live-only, "
+     "test/required)"},
+    {BASE "  clinets: 3\n", NULL, ":4:3: unknown key 'clinets' in workload 'test/compute' "
+     COMPUTE_KEYS},
+    {BASE "  n: abc\n", NULL, ":4:6: 'n' must be an integer, got 'abc'"},
+    {BASE "  n: 0\n", NULL, ":4:6: 'n' must be between 1 and 64, got 0"},
+    {BASE "  rate: high\n", NULL, ":4:9: 'rate' must be a number, got 'high'"},
+    {BASE "  rate: 1.5\n", NULL, ":4:9: 'rate' must be between 0 and 1, got 1.5"},
+    {BASE "  fast: yes\n", NULL, ":4:9: 'fast' must be true or false, got 'yes'"},
+    {BASE "  wait: 5\n", NULL,
+     ":4:9: 'wait' must be a duration with a unit (ns, us, ms, s, m), got '5'"},
+    {BASE "  wait: 5h\n", NULL,
+     ":4:9: 'wait' must be a duration with a unit (ns, us, ms, s, m), got '5h'"},
+    {BASE "  wait: 11s\n", NULL, ":4:9: 'wait' must be between 0ns and 10s, got 11s"},
+    {BASE "  mode: d\n", NULL, ":4:9: 'mode' must be one of: a, b, c; got 'd'"},
+    {BASE "  weights: 3\n", NULL, ":4:12: 'weights' must be a list, like [1, 2], got '3'"},
+    {BASE "  weights: [1, 200]\n", NULL, ":4:16: 'weights' must be between 0 and 100, got 200"},
+    {"name: t\nworkload:\n  primitive: test/required\n", NULL,
+     ":2:1: missing required key 'x' in workload 'test/required' (a required integer)"},
+    {"name: t\nworkload:\n  primitive: test/live-only\n", NULL,
+     ":3:14: primitive 'test/live-only' does not run in the sim world (it runs in: live)"},
+    {BASE "world:\n  coers: 2\n", NULL,
+     ":5:3: unknown key 'coers' in world (expected one of: cores, nodes, slice, stack, network, "
+     "links, clocks, redis, etcd, zookeeper)"},
+    {BASE "world:\n  cores: 0\n", NULL, ":5:10: 'cores' must be between 1 and 4096, got 0"},
+    {BASE "world:\n  stack: 12q\n", NULL,
+     ":5:10: 'stack' must be a size in bytes (like 65536, 128k, 1M), got '12q'"},
+    {BASE "world:\n  network: { loss: 1.5 }\n", NULL,
+     ":5:20: 'loss' must be between 0 and 1, got 1.5"},
+    {BASE "world:\n  network:\n    latency: { dist: pareto }\n", NULL,
+     ":6:22: 'dist' must be one of: const, uniform, lognormal; got 'pareto'"},
+    {BASE "world:\n  network:\n    latency: { dist: uniform, min: 1ms }\n", NULL,
+     ":6:14: latency with dist: uniform needs 'max'"},
+    {BASE "world:\n  network:\n    latency: { dist: uniform, min: 1ms, max: 2ms }\n"
+          "    jitter: 1ms\n",
+     NULL,
+     ":7:13: 'jitter' goes with a plain latency (like 1ms), not with a distribution"},
+    {BASE "faults:\n  - { at: 1s }\n", NULL,
+     ":5:5: a fault needs one of: crash, restart, pause, clock, drift, partition"},
+    {BASE "faults:\n  - { at: 1s, crash: n0, pause: n1, for: 1s }\n", NULL,
+     ":5:26: a fault has one kind, but this one has both 'crash' and 'pause'"},
+    {BASE "faults:\n  - { at: 1s, pause: n1 }\n", NULL,
+     ":5:5: 'pause' needs 'for: DURATION'"},
+    {BASE "faults:\n  - { at: 1s, pause: n1, for: 1s, step: 1ms }\n", NULL,
+     ":5:35: 'step' does not go with 'pause:'"},
+    {BASE "faults:\n  - { at: 1s, partition: [[a, b]] }\n", NULL,
+     ":5:26: 'partition' takes two sides, like [[a, b], [c]]"},
+    {BASE "faults:\n  - { crash: n0 }\n", NULL,
+     ":5:5: a fault needs 'at: DURATION' (when it happens)"},
+    {BASE "faults:\n  - { at: 2m, crash: n0 }\n", NULL,
+     ":5:5: this fault is at 2m, after the end of the run (duration 60s)"},
+    {BASE "sweep:\n  n: 3\n", NULL,
+     ":5:6: a sweep key takes a non-empty list of values, like n: [1, 2, 4]"},
+    {BASE "sweep:\n  n: [1, 0]\n", NULL, ":5:10: 'n' must be between 1 and 64, got 0"},
+    {BASE "sweep:\n  bogus: [1]\n", NULL,
+     ":5:3: unknown key 'bogus' in workload 'test/compute' " COMPUTE_KEYS},
+    {BASE "sweep:\n  name: [a, b]\n", NULL,
+     ":5:3: cannot sweep 'name' (sweep workload parameters, seed, duration, world.*, faults)"},
+    {BASE "repeat: 0\n", NULL, ":4:9: 'repeat' must be between 1 and 100000, got 0"},
+    {BASE "plots:\n  - { kind: pie, metric: x }\n", NULL,
+     ":5:13: 'kind' must be one of: bars, cdf, timeseries, heatmap, sweep; got 'pie'"},
+    {BASE "plots:\n  - { kind: bars, metric: share, by: picker }\n", NULL,
+     ":5:38: 'picker' is not a sweep key, a parameter of 'test/compute', seed, duration, "
+     "world.cores or world.nodes (sweep keys: repeat)"},
+    {BASE "plots:\n  - { kind: sweep, metric: total }\n", NULL,
+     ":5:5: a sweep plot needs 'x: KEY' (a sweep key)"},
+    {BASE "expect:\n  - { metric: total, op: \"=<\", value: 1 }\n", NULL,
+     ":5:27: 'op' must be one of: <, <=, >, >=, ==, !=, ~; got '=<'"},
+    {BASE "expect:\n  - { metric: total, op: \"~\", value: 1 }\n", NULL,
+     ":5:27: op \"~\" needs 'tol: NUMBER' or 'tol: \"N%\"'"},
+    {BASE "expect:\n  - { metric: \"load[\", op: \">\", value: 1 }\n", NULL,
+     ":5:16: 'load[' is not a metric expression (expected name, name[i] or name.stat)"},
+    {BASE "expect:\n  - { metric: lat.p95, op: \">\", value: 1 }\n", NULL,
+     ":5:15: unknown statistic 'p95' in 'lat.p95' (expected one of: max, min, sum, mean, "
+     "count, p50, p90, p99, p999)"},
+    {BASE "sweep:\n  n: [1, 2]\nexpect:\n  - { metric: total, op: \">\", value: 1, "
+          "where: { n: 5 } }\n",
+     NULL, ":7:48: no run matches this 'where' (check the values against the sweep)"},
+    {BASE "expect:\n  - { metric: total, op: \">\", value: 1, tol: 5% }\n", NULL,
+     ":5:46: 'tol' goes with op: \"~\""},
+    {"name: t\nname: u\n", NULL, ":2:1: duplicate key 'name' (first at line 1)"},
+    {"name: a/b\nworkload:\n  primitive: test/compute\n", NULL,
+     ":1:7: 'name' must be a file name stem ([A-Za-z0-9_.-], not starting with '.'), got 'a/b'"},
+    {"- a\n- b\n", NULL, ":1:1: a scenario is a map of keys (name, workload, ...)"},
+    {"name: [oops\n", NULL, ":2:1: flow sequence without a closing bracket"},
+    {BASE, "workload.clinets=3",
+     "--set workload.clinets=3: unknown key 'clinets' in workload 'test/compute' " COMPUTE_KEYS},
+    {BASE, "n=abc", "--set n=abc: 'n' must be an integer, got 'abc'"},
+    {BASE, "foo", "--set foo: expected key.path=value"},
+    {BASE, "name.x=1", "--set name.x=1: cannot set 'name.x': 'name' is not a map"},
+    {BASE, "seed=-1", "--set seed=-1: 'seed' must be at least 0, got -1"},
+};
+
+Test(loader, bad_inputs_name_their_place_and_what_was_expected)
+{
+    char *dir = t_tmpdir();
+    size_t n = sizeof(bad_inputs) / sizeof(bad_inputs[0]);
+    cr_assert_geq(n, 20);
+    for (size_t i = 0; i < n; i++) {
+        const struct bad *b = &bad_inputs[i];
+        char name[32];
+        snprintf(name, sizeof(name), "bad%zu.yaml", i);
+        char *path = t_write(dir, name, b->yaml);
+        const char *sets[] = {b->set};
+        struct lab_load_opts o = {.sets = sets, .nsets = b->set ? 1 : 0};
+        struct lab_err err;
+        struct lab_scenario *sc = lab_scenario_load(path, &o, &err);
+        cr_expect_null(sc, "row %zu: loaded", i);
+        lab_scenario_free(sc);
+        char want[4096];
+        snprintf(want, sizeof(want), "%s%s", b->set ? "" : path, b->msg);
+        cr_expect_str_eq(err.msg, want, "row %zu:\n   got %s\n  want %s", i, err.msg, want);
+        free(path);
+    }
+    t_cleanup(dir);
+}
+
+Test(loader, empty_and_missing_files)
+{
+    char *dir = t_tmpdir();
+    char *path = t_write(dir, "empty.yaml", "");
+    struct lab_err err;
+    cr_expect_null(lab_scenario_load(path, NULL, &err));
+    char want[4096];
+    snprintf(want, sizeof(want), "%s: empty file (expected a scenario map)", path);
+    cr_expect_str_eq(err.msg, want);
+    cr_expect_null(lab_scenario_load("/nonexistent/x.yaml", NULL, &err));
+    cr_expect_str_eq(err.msg, "/nonexistent/x.yaml: cannot read: No such file or directory");
+    free(path);
+    t_cleanup(dir);
+}
+
+static struct lab_scenario *load(const char *yaml, const char *const *sets, size_t nsets)
+{
+    char *dir = t_tmpdir();
+    char *path = t_write(dir, "s.yaml", yaml);
+    struct lab_load_opts o = {.sets = sets, .nsets = nsets};
+    struct lab_err err;
+    struct lab_scenario *sc = lab_scenario_load(path, &o, &err);
+    cr_assert_not_null(sc, "%s", err.msg);
+    free(path);
+    t_cleanup(dir);
+    return sc;
+}
+
+static const struct lab_value *param(const struct lab_runspec *r, const char *name)
+{
+    for (size_t i = 0; r->cfg->wl->params[i].name; i++)
+        if (!strcmp(r->cfg->wl->params[i].name, name))
+            return &r->cfg->params[i];
+    cr_assert_fail("no parameter %s", name);
+    return NULL;
+}
+
+Test(sweep, cartesian_product_with_the_first_key_outermost)
+{
+    struct lab_scenario *sc = load(BASE "seed: 42\nrepeat: 2\nsweep:\n  mode: [a, b, c]\n"
+                                        "  n: [2, 3]\n", NULL, 0);
+    cr_assert_eq(sc->nruns, 12);
+    cr_assert_eq(sc->npoints, 6);
+    const char *modes = "abc";
+    for (size_t i = 0; i < 12; i++) {
+        const struct lab_runspec *r = &sc->runs[i];
+        cr_expect_eq(r->index, i);
+        cr_expect_eq(r->repeat, (int)(i % 2));
+        cr_expect_eq(r->point, i / 2);
+        cr_expect_eq(param(r, "mode")->text[0], modes[i / 4], "run %zu", i);
+        cr_expect_eq(param(r, "n")->i, (int64_t)(2 + (i / 2) % 2), "run %zu", i);
+        cr_expect_eq(r->seed, r->repeat == 0 ? 42 : lab_repeat_seed(42, 1));
+    }
+    cr_expect_neq(lab_repeat_seed(42, 1), 42);
+    cr_expect_neq(lab_repeat_seed(42, 1), lab_repeat_seed(42, 2));
+    lab_scenario_free(sc);
+}
+
+static size_t count_matches(struct lab_scenario *sc, const char *yaml_where)
+{
+    struct lab_arena a = {0};
+    struct lab_err err;
+    struct lab_node *w = lab_node_parse_string(&a, yaml_where, "test", &err);
+    cr_assert_not_null(w, "%s", err.msg);
+    struct lab_where ws[8];
+    for (size_t i = 0; i < w->n; i++)
+        ws[i] = (struct lab_where){w->keys[i]->text, w->keys[i], w->items[i]};
+    size_t n = 0;
+    for (size_t i = 0; i < sc->nruns; i++)
+        n += lab_where_match(sc, &sc->runs[i], ws, w->n);
+    lab_arena_free(&a);
+    return n;
+}
+
+Test(sweep, where_matches_by_typed_value)
+{
+    struct lab_scenario *sc = load(BASE "repeat: 2\nsweep:\n  mode: [a, b, c]\n"
+                                        "  wait: [1ms, 2ms]\n  world.network.loss: [0, 0.5]\n",
+                                   NULL, 0);
+    cr_assert_eq(sc->nruns, 24);
+    cr_expect_eq(count_matches(sc, "{mode: b}"), 8);
+    cr_expect_eq(count_matches(sc, "{mode: b, wait: 2ms}"), 4);
+    cr_expect_eq(count_matches(sc, "{wait: 2000us}"), 12); /* durations compare by value */
+    cr_expect_eq(count_matches(sc, "{workload.wait: 0.002s}"), 12);
+    cr_expect_eq(count_matches(sc, "{repeat: 1}"), 12);
+    cr_expect_eq(count_matches(sc, "{world.network.loss: 0.50}"), 12);
+    cr_expect_eq(count_matches(sc, "{n: 4}"), 24); /* an unswept parameter: its value */
+    cr_expect_eq(count_matches(sc, "{n: 5}"), 0);
+    cr_expect_eq(count_matches(sc, "{mode: d}"), 0);
+    cr_expect_eq(count_matches(sc, "{fast: false, seed: 1}"), 24);
+    cr_expect_str_eq(lab_run_key_text(sc, &sc->runs[3], "wait"), "1ms");
+    cr_expect_str_eq(lab_run_key_text(sc, &sc->runs[4], "wait"), "2ms");
+    cr_expect_str_eq(lab_run_key_text(sc, &sc->runs[3], "world.network.loss"), "0.5");
+    lab_scenario_free(sc);
+}
+
+Test(set, overrides_any_value_before_validation)
+{
+    const char *sets[] = {"n=7", "world.cores=3", "seed=9", "duration=10s",
+                          "world.redis=redis://127.0.0.1:7000", "workload.mode=c",
+                          "world.network.latency=2ms", "weights=[4, 5]"};
+    struct lab_scenario *sc = load(BASE "seed: 1\n  # comment\nworld:\n  cores: 1\n", sets, 8);
+    const struct lab_runspec *r = &sc->runs[0];
+    cr_expect_eq(param(r, "n")->i, 7);
+    cr_expect_str_eq(param(r, "mode")->text, "c");
+    cr_expect_eq(param(r, "weights")->n, 2);
+    cr_expect_eq(param(r, "weights")->fitems[1], 5);
+    cr_expect_eq(r->cfg->world.cores, 3);
+    cr_expect_eq(r->cfg->seed, 9);
+    cr_expect_eq(r->seed, 9);
+    cr_expect_eq(r->cfg->duration, 10000000000LL);
+    cr_expect_str_eq(r->cfg->world.redis, "redis://127.0.0.1:7000");
+    cr_expect_eq(r->cfg->world.network.latency.kind, SIM_DIST_CONST);
+    cr_expect_eq(r->cfg->world.network.latency.a, 2000000);
+    lab_scenario_free(sc);
+}
+
+Test(set, fixes_a_bad_value_and_replaces_a_sweep)
+{
+    const char *sets[] = {"n=5", "sweep.mode=[b]"};
+    struct lab_scenario *sc = load(BASE "  n: 1000\nsweep:\n  mode: [a, b, c]\n", sets, 2);
+    cr_assert_eq(sc->nruns, 1);
+    cr_expect_eq(param(&sc->runs[0], "n")->i, 5);
+    cr_expect_str_eq(param(&sc->runs[0], "mode")->text, "b");
+    lab_scenario_free(sc);
+}
+
+Test(loader, defaults_and_world)
+{
+    struct lab_scenario *sc = load(
+        BASE "world:\n  nodes: 3\n  slice: 1ms\n  stack: 64k\n"
+             "  network: { latency: 500us, jitter: 200us, loss: 0.01 }\n"
+             "  links: [ { from: a, to: b, latency: { dist: lognormal, median: 1ms, p99: 9ms },"
+             " both: true } ]\n"
+             "  clocks: [ { node: 'c*', offset: -5ms, drift: 20 } ]\n",
+        NULL, 0);
+    const struct lab_config *c = sc->runs[0].cfg;
+    cr_expect_eq(c->seed, 1);
+    cr_expect_eq(c->duration, 60000000000LL);
+    cr_expect_eq(sc->repeat, 1);
+    cr_expect_eq(c->world.cores, 2);
+    cr_expect_eq(c->world.nodes, 3);
+    cr_expect_eq(c->world.slice_ns, 1000000);
+    cr_expect_eq(c->world.stack, 65536);
+    cr_expect_eq(c->world.network.latency.kind, SIM_DIST_UNIFORM);
+    cr_expect_eq(c->world.network.latency.a, 300000);
+    cr_expect_eq(c->world.network.latency.b, 700000);
+    cr_expect_float_eq(c->world.network.loss, 0.01, 1e-12);
+    cr_assert_eq(c->world.nlinks, 1);
+    cr_expect_eq(c->world.links[0].link.latency.kind, SIM_DIST_LOGNORMAL);
+    cr_expect_eq(c->world.links[0].link.latency.b, 9000000);
+    cr_expect_float_eq(c->world.links[0].link.loss, 0.01, 1e-12); /* from the network */
+    cr_expect(c->world.links[0].both);
+    cr_assert_eq(c->world.nclocks, 1);
+    cr_expect_str_eq(c->world.clocks[0].pattern, "c*");
+    cr_expect_eq(c->world.clocks[0].offset, -5000000);
+    cr_expect_float_eq(c->world.clocks[0].ppm, 20, 1e-12);
+    cr_expect_eq(param(&sc->runs[0], "wait")->i, 10000000);
+    cr_expect_str_eq(param(&sc->runs[0], "label")->text, "x");
+    lab_scenario_free(sc);
+}
+
+Test(loader, faults_are_parsed_and_sorted_by_time)
+{
+    struct lab_scenario *sc = load(
+        BASE "faults:\n"
+             "  - { at: 20s, restart: n1 }\n"
+             "  - { at: 5s, partition: [[a, b], c], until: 9s, oneway: true }\n"
+             "  - { at: 10s, crash: n1 }\n"
+             "  - { at: 10s, pause: n2, for: 1.5s }\n"
+             "  - { at: 12s, clock: n3, step: -200ms }\n"
+             "  - { at: 13s, drift: n3, ppm: 50 }\n",
+        NULL, 0);
+    const struct lab_config *c = sc->runs[0].cfg;
+    cr_assert_eq(c->nfaults, 6);
+    cr_expect_eq(c->faults[0].kind, LAB_FAULT_PARTITION);
+    cr_expect_eq(c->faults[0].dur, 4000000000LL);
+    cr_expect(c->faults[0].oneway);
+    cr_expect_str_eq(c->faults[0].side_a[1], "b");
+    cr_expect_null(c->faults[0].side_a[2]);
+    cr_expect_str_eq(c->faults[0].side_b[0], "c");
+    cr_expect_eq(c->faults[1].kind, LAB_FAULT_CRASH); /* stable: crash written first */
+    cr_expect_eq(c->faults[1].dur, -1);
+    cr_expect_eq(c->faults[2].kind, LAB_FAULT_PAUSE);
+    cr_expect_eq(c->faults[2].dur, 1500000000LL);
+    cr_expect_eq(c->faults[3].step, -200000000LL);
+    cr_expect_float_eq(c->faults[4].ppm, 50, 1e-12);
+    cr_expect_eq(c->faults[5].kind, LAB_FAULT_RESTART);
+    cr_expect_eq(c->faults[5].line, 5);
+    cr_expect_eq(c->faults[5].col, 5);
+    lab_scenario_free(sc);
+}
+
+Test(duration, parses_units_exactly)
+{
+    static const struct {
+        const char *text;
+        bool ok;
+        int64_t ns;
+    } cases[] = {
+        {"250ms", true, 250000000}, {"1.5s", true, 1500000000}, {"-200ms", true, -200000000},
+        {"0", true, 0},             {"1.5us", true, 1500},      {"0.1s", true, 100000000},
+        {"2m", true, 120000000000}, {"7ns", true, 7},           {".5ms", true, 500000},
+        {"5", false, 0},            {"5h", false, 0},           {"ms", false, 0},
+        {"", false, 0},             {"1.2.3s", false, 0},       {"1 s", false, 0},
+        {"99999999999999999999s", false, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t ns = 0;
+        cr_expect_eq(lab_parse_duration(cases[i].text, &ns), cases[i].ok, "'%s'", cases[i].text);
+        if (cases[i].ok)
+            cr_expect_eq(ns, cases[i].ns, "'%s': %lld", cases[i].text, (long long)ns);
+    }
+}
