@@ -53,6 +53,7 @@ struct sim__stack {
     unsigned char *lo; /* lowest usable byte: the canary lives here when unguarded */
     size_t size;       /* usable bytes, from lo up to this struct */
     bool guarded;      /* a PROT_NONE page lies below lo */
+    struct sim_actor *actor; /* the actor using this stack lives here, above the frames */
 #if SIM__UCONTEXT
     ucontext_t uc;
 #endif
@@ -162,7 +163,9 @@ static int grow(struct sim__stackpool *p)
         st = (struct sim__stack *)(void *)((uintptr_t)st & ~(uintptr_t)63);
         st->guarded = guarded;
         st->lo = region + p->page;
-        st->size = (size_t)((unsigned char *)st - st->lo);
+        st->actor = (struct sim_actor *)(void *)(((uintptr_t)st - sizeof(struct sim_actor)) &
+                                                 ~(uintptr_t)63);
+        st->size = (size_t)((unsigned char *)st->actor - st->lo);
         st->next_free = p->free;
         p->free = st;
     }
@@ -212,22 +215,30 @@ static _Noreturn void actor_entry(void)
     sim__exit_current(a);
 }
 
-int sim__actor_start(struct sim *sim, struct sim_actor *a)
+struct sim_actor *sim__actor_new(struct sim *sim)
 {
     struct sim__stackpool *p = sim->stacks;
     if (!p->free && grow(p) < 0)
-        return -ENOMEM;
+        return NULL;
     struct sim__stack *st = p->free;
     p->free = st->next_free;
-    a->stack = st;
 #if SIM__ASAN
     /* A reused stack still carries the poisoned redzones of its last owner's frames. */
-    __asan_unpoison_memory_region(st->lo, st->size);
+    __asan_unpoison_memory_region(st->lo, st->size + sizeof(struct sim_actor));
 #endif
+    struct sim_actor *a = st->actor;
+    memset(a, 0, sizeof(*a));
+    a->stack = st;
     if (!st->guarded) {
         uint64_t canary = STACK_CANARY;
         memcpy(st->lo, &canary, sizeof(canary));
     }
+    return a;
+}
+
+int sim__actor_prime(struct sim_actor *a)
+{
+    struct sim__stack *st = a->stack;
 #if SIM__UCONTEXT
     if (getcontext(&st->uc) < 0)
         return -ENOMEM;
@@ -247,13 +258,11 @@ int sim__actor_start(struct sim *sim, struct sim_actor *a)
     return 0;
 }
 
-void sim__actor_free_stack(struct sim *sim, struct sim_actor *a)
+void sim__actor_free(struct sim *sim, struct sim_actor *a)
 {
-    if (!a->stack)
-        return;
-    a->stack->next_free = sim->stacks->free;
-    sim->stacks->free = a->stack;
-    a->stack = NULL;
+    struct sim__stack *st = a->stack;
+    st->next_free = sim->stacks->free;
+    sim->stacks->free = st;
 }
 
 #if SIM__UCONTEXT

@@ -447,7 +447,7 @@ int64_t sim_spawn(struct sim *sim, int node, const char *name, env_fn fn, void *
         return -EINVAL;
     if (!n->up)
         return -EHOSTDOWN;
-    struct sim_actor *a = calloc(1, sizeof(*a));
+    struct sim_actor *a = sim__actor_new(sim);
     if (!a)
         return -ENOMEM;
     a->env.ops = &sim_env_ops;
@@ -460,10 +460,10 @@ int64_t sim_spawn(struct sim *sim, int node, const char *name, env_fn fn, void *
     a->spin_time = -1;
     a->name = strdup(name ? name : "actor");
     rng_seed_stream(&a->rng, sim->cfg.seed, (uint64_t)a->id);
-    if (!a->name || sim__actor_start(sim, a) < 0)
+    if (!a->name || sim__actor_prime(a) < 0)
         goto err_free;
     if (sim__ports_bind_actor(sim, a) < 0)
-        goto err_stack;
+        goto err_free;
     a->node_next = n->actors;
     if (n->actors)
         n->actors->node_prev = a;
@@ -472,11 +472,9 @@ int64_t sim_spawn(struct sim *sim, int node, const char *name, env_fn fn, void *
     sim->stats.live++;
     sim__make_runnable(sim, a);
     return a->id;
-err_stack:
-    sim__actor_free_stack(sim, a);
 err_free:
     free(a->name);
-    free(a);
+    sim__actor_free(sim, a);
     return -ENOMEM;
 }
 
@@ -500,10 +498,9 @@ static void actor_destroy(struct sim *sim, struct sim_actor *a)
         n->actors = a->node_next;
     if (a->node_next)
         a->node_next->node_prev = a->node_prev;
-    sim__actor_free_stack(sim, a);
     sim->stats.live--;
     free(a->name);
-    free(a);
+    sim__actor_free(sim, a); /* last: the actor lives on its stack */
 }
 
 int sim_env_atexit(struct env *e, void (*fn)(void *), void *arg)

@@ -206,8 +206,11 @@ void sim__timer_cancel(struct sim *sim, struct sim_actor *a);
 /* actor.c: coroutines and their stacks */
 struct sim__stackpool *sim__stackpool_create(size_t stack_size);
 void sim__stackpool_destroy(struct sim__stackpool *p);
-int sim__actor_start(struct sim *sim, struct sim_actor *a); /* allocate stack, prime */
-void sim__actor_free_stack(struct sim *sim, struct sim_actor *a);
+/* A zeroed actor living at the top of a fresh stack (NULL on -ENOMEM); prime its stack
+ * to enter the actor's function; give both back (the actor is gone after this). */
+struct sim_actor *sim__actor_new(struct sim *sim);
+int sim__actor_prime(struct sim_actor *a);
+void sim__actor_free(struct sim *sim, struct sim_actor *a);
 void sim__resume(struct sim *sim, struct sim_actor *a);   /* scheduler -> actor */
 void sim__suspend(struct sim_actor *a);                   /* actor -> scheduler */
 _Noreturn void sim__exit_current(struct sim_actor *a);    /* actor ends */
