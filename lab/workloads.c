@@ -7,8 +7,10 @@
 #include "lab/lab.h"
 
 /* extern const struct lab_workload lab_wl_example; */
+extern const struct lab_workload lab_wl_lb;
 
 const struct lab_workload *const lab_workloads[] = {
     /* &lab_wl_example, */
+    &lab_wl_lb,
     NULL,
 };
