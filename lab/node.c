@@ -76,16 +76,22 @@ char *lab_arena_strdup(struct lab_arena *a, const char *s)
     return lab_arena_strndup(a, s, strlen(s));
 }
 
+char *lab_xvprintf(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        out_of_memory();
+    return s;
+}
+
 char *lab_arena_printf(struct lab_arena *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *s = lab_xvprintf(fmt, ap);
     va_end(ap);
-    char *d = lab_arena_alloc(a, (size_t)(n < 0 ? 0 : n) + 1);
-    va_start(ap, fmt);
-    vsnprintf(d, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap);
-    va_end(ap);
+    char *d = lab_arena_strdup(a, s);
+    free(s);
     return d;
 }
 

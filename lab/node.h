@@ -28,6 +28,7 @@ void lab_arena_free(struct lab_arena *a);
 void *lab_xmalloc(size_t n);
 void *lab_xrealloc(void *p, size_t n);
 char *lab_xstrdup(const char *s);
+char *lab_xvprintf(const char *fmt, va_list ap); /* malloc'd, like vasprintf */
 
 /* ---- Errors ----------------------------------------------------------------------- */
 

@@ -14,16 +14,6 @@
 #include "lab/hist.h"
 #include "lab/series.h"
 
-static char *vformat(const char *fmt, va_list ap)
-{
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    char *s = lab_xmalloc((size_t)(n < 0 ? 0 : n) + 1);
-    vsnprintf(s, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap);
-    return s;
-}
 
 static void bug(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void bug(struct lab_run *run, const char *fmt, ...)
@@ -32,7 +22,7 @@ static void bug(struct lab_run *run, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    run->bug = vformat(fmt, ap);
+    run->bug = lab_xvprintf(fmt, ap);
     va_end(ap);
 }
 
@@ -382,7 +372,7 @@ void lab_note(struct lab_run *run, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = vformat(fmt, ap);
+    char *s = lab_xvprintf(fmt, ap);
     va_end(ap);
     run->notes = lab_xrealloc(run->notes, (run->nnotes + 1) * sizeof(*run->notes));
     run->notes[run->nnotes++] = s;
@@ -394,7 +384,7 @@ void lab_fail(struct lab_run *run, const char *fmt, ...)
         return; /* the first failure is the cause */
     va_list ap;
     va_start(ap, fmt);
-    char *msg = vformat(fmt, ap);
+    char *msg = lab_xvprintf(fmt, ap);
     va_end(ap);
     size_t len = strlen(run->sc->file) + strlen(msg) + 3;
     run->fail = lab_xmalloc(len);

@@ -643,7 +643,7 @@ static int parse_fault(struct lab_arena *a, struct lab_err *err, const struct la
                                        "partition", "for", "step", "ppm", "until", "oneway",
                                        NULL};
     static const char *const kinds[] = {"crash", "restart", "pause", "clock", "drift",
-                                        "partition"};
+                                        "partition", NULL};
     static const enum lab_fault_kind kind_of[] = {LAB_FAULT_CRASH, LAB_FAULT_RESTART,
                                                   LAB_FAULT_PAUSE, LAB_FAULT_CLOCK_STEP,
                                                   LAB_FAULT_DRIFT, LAB_FAULT_PARTITION};
