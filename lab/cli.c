@@ -156,7 +156,9 @@ static void on_progress(void *user, const struct lab_run *run, double fraction)
 {
     struct progress *p = user;
     pthread_mutex_lock(&p->mu);
-    p->frac[run->spec->index] = fraction;
+    /* The workload and lab_sim_go may both report: show the furthest. */
+    if (fraction > p->frac[run->spec->index])
+        p->frac[run->spec->index] = fraction;
     progress_show(p, false);
     pthread_mutex_unlock(&p->mu);
 }

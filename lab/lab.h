@@ -83,6 +83,8 @@ const char *lab_world_str(struct lab_run *run, const char *key); /* e.g. "redis"
 
 /* ---- Faults (the scenario's `faults:` list) -------------------------------------- */
 
+/* LAB_FAULT_HEAL is never produced: a partition's `until:` gives its end (dur). A
+ * crash with `for:` has dur set too, and the lab schedules its restart. */
 enum lab_fault_kind {
     LAB_FAULT_CRASH, LAB_FAULT_RESTART, LAB_FAULT_PAUSE, LAB_FAULT_CLOCK_STEP,
     LAB_FAULT_DRIFT, LAB_FAULT_PARTITION, LAB_FAULT_HEAL,
@@ -91,7 +93,8 @@ struct lab_fault {
     enum lab_fault_kind kind;
     int64_t at;          /* true time, ns from the start of the run */
     const char *node;    /* target node name (crash, restart, pause, clock, drift) */
-    int64_t dur;         /* pause: length; partition: until - at (or -1: never heals) */
+    int64_t dur;         /* pause: length; partition: until - at (or -1: never heals);
+                          * crash: for (or -1: until a restart) */
     int64_t step;        /* clock step, ns */
     double ppm;          /* drift */
     const char *const *side_a, *const *side_b; /* partition: node names, NULL-terminated */

@@ -11,11 +11,7 @@ set offsets 0.5, 0.5, 0, 0
 set key outside right top
 set yrange [0:*]
 do for [fmt in "svg png"] {
-    if (fmt eq "svg") {
-        set terminal svg size 960,540 dynamic noenhanced font "sans,12" background rgb "white"
-    } else {
-        set terminal pngcairo size 960,540 noenhanced font "sans,10"
-    }
+    eval term(fmt)
     set output out.".".fmt
     plot for [i=0:n-1] data index i using 1:2:3 with boxerrorbars lt (i+1) \
              title columnheader(2), \

@@ -9,6 +9,11 @@ if (!exists("logy")) logy = 0
 if (!exists("n")) n = 1
 if (!exists("bw")) bw = 0.8
 if (!exists("xticlabels")) xticlabels = 0
+if (!exists("size")) size = "960,540"
+# `eval term(fmt)` sets the terminal for "svg" or "png" output.
+svg_opts = 'dynamic noenhanced font "sans,12" background rgb "white"'
+term(fmt) = fmt eq "svg" ? sprintf('set terminal svg size %s %s', size, svg_opts) \
+                         : sprintf('set terminal pngcairo size %s noenhanced font "sans,10"', size)
 set encoding utf8
 set title title noenhanced
 set xlabel xlabel noenhanced

@@ -1,6 +1,7 @@
 # heatmap.gp - a matrix (rows of numbers, row 0 first) as an image: x = column,
 # y = row, colour = value.
 #   gnuplot -e "data='m.dat'; out='plots/x/heatmap-pos'; title='...'" heatmap.gp
+size = "760,640"
 load lib."/common.gp"
 set view map
 set size ratio -1
@@ -14,11 +15,7 @@ set grid noytics
 set border 15
 set cblabel "value" noenhanced
 do for [fmt in "svg png"] {
-    if (fmt eq "svg") {
-        set terminal svg size 760,640 dynamic noenhanced font "sans,12" background rgb "white"
-    } else {
-        set terminal pngcairo size 760,640 noenhanced font "sans,10"
-    }
+    eval term(fmt)
     set output out.".".fmt
     plot data matrix with image notitle
     unset output

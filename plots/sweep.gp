@@ -6,11 +6,7 @@ load lib."/common.gp"
 set key outside right top
 set offsets graph 0.02, graph 0.02, graph 0.05, graph 0.02
 do for [fmt in "svg png"] {
-    if (fmt eq "svg") {
-        set terminal svg size 960,540 dynamic noenhanced font "sans,12" background rgb "white"
-    } else {
-        set terminal pngcairo size 960,540 noenhanced font "sans,10"
-    }
+    eval term(fmt)
     set output out.".".fmt
     if (xticlabels) {
         plot for [i=0:n-1] data index i using 1:2:3:xtic(5) with yerrorlines lt (i+1) pt 7 \

@@ -5,11 +5,7 @@ load lib."/common.gp"
 if (strlen(extra) > 0) load extra
 set key outside right top
 do for [fmt in "svg png"] {
-    if (fmt eq "svg") {
-        set terminal svg size 960,540 dynamic noenhanced font "sans,12" background rgb "white"
-    } else {
-        set terminal pngcairo size 960,540 noenhanced font "sans,10"
-    }
+    eval term(fmt)
     set output out.".".fmt
     plot for [i=0:n-1] data index i using 1:2 with lines lt (i+1) title columnheader(2)
     unset output

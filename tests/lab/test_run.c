@@ -512,3 +512,22 @@ Test(cli, out_dir_and_default_dirs)
     free(path);
     t_cleanup(dir);
 }
+
+Test(cli, without_gnuplot_the_data_is_written_and_one_warning_says_so)
+{
+    char *dir = t_tmpdir();
+    char *path = t_write(dir, "ok.yaml", scenario_ok);
+    setenv("PATH", "/nonexistent", 1);
+    cr_expect_eq(t_distlab(dir, "run", path, "--out", dir, "-q", NULL), 0);
+    cr_expect(exists(dir, "ok/bars-share.dat"));
+    cr_expect(exists(dir, "ok/cdf-lat.dat"));
+    cr_expect_not(exists(dir, "ok/bars-share.png"));
+    char *err = t_read_in(dir, "err.txt");
+    char want[4096];
+    snprintf(want, sizeof(want), "distlab: gnuplot is not in PATH: plot data written to %s/ok, "
+             "no images drawn\n", dir);
+    cr_expect_str_eq(err, want);
+    free(err);
+    free(path);
+    t_cleanup(dir);
+}

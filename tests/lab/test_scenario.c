@@ -12,6 +12,7 @@
 #define COMPUTE_KEYS                                                                     \
     "(expected one of: primitive, n, samples, rate, fast, wait, mode, label, weights, fail)"
 
+/* Columns: a quoted scalar is placed at its first character inside the quotes. */
 struct bad {
     const char *yaml;
     const char *set; /* a --set, or NULL */
