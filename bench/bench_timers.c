@@ -89,8 +89,8 @@ struct ours {
 static void *tq_open(const struct load *L, int kind)
 {
     struct ours *o = xcalloc(1, sizeof(*o));
-    o->cfg = (struct tq_config){.kind = (enum tq_kind)kind, .tick_ns = WHEEL_TICK,
-                                .slots = WHEEL_SLOTS, .start_ns = 0};
+    o->cfg = (struct tq_config){
+        .kind = (enum tq_kind)kind, .tick_ns = WHEEL_TICK, .slots = WHEEL_SLOTS, .start_ns = 0};
     o->t = xcalloc(L->n, sizeof(*o->t));
     return o;
 }
@@ -127,8 +127,8 @@ static double tq_fire_all(void *s, const struct load *L)
     tq_expire(o->q, L->max_when + WHEEL_TICK, count_one, &o->fired);
     int64_t t1 = now_ns();
     if (o->fired != L->n || tq_size(o->q) != 0) {
-        fprintf(stderr, "bench-timers: %s fired %" PRIu64 " of %zu\n", tq_name(o->q),
-                o->fired, L->n);
+        fprintf(stderr, "bench-timers: %s fired %" PRIu64 " of %zu\n", tq_name(o->q), o->fired,
+                L->n);
         exit(1);
     }
     /* a fresh structure for the next repetition: the heaps' arrays regrow in 'insert' */
@@ -318,21 +318,16 @@ static void ev_close(void *s)
 #endif
 
 static const struct impl impls[] = {
-    {"heap2", tq_open, tq_insert_all, tq_cancel_all, tq_fire_all, tq_bytes_per, tq_close,
-     TQ_HEAP2},
-    {"heap4", tq_open, tq_insert_all, tq_cancel_all, tq_fire_all, tq_bytes_per, tq_close,
-     TQ_HEAP4},
-    {"wheel", tq_open, tq_insert_all, tq_cancel_all, tq_fire_all, tq_bytes_per, tq_close,
-     TQ_WHEEL},
+    {"heap2", tq_open, tq_insert_all, tq_cancel_all, tq_fire_all, tq_bytes_per, tq_close, TQ_HEAP2},
+    {"heap4", tq_open, tq_insert_all, tq_cancel_all, tq_fire_all, tq_bytes_per, tq_close, TQ_HEAP4},
+    {"wheel", tq_open, tq_insert_all, tq_cancel_all, tq_fire_all, tq_bytes_per, tq_close, TQ_WHEEL},
     {"hwheel", tq_open, tq_insert_all, tq_cancel_all, tq_fire_all, tq_bytes_per, tq_close,
      TQ_HWHEEL},
 #if HAVE_LIBUV
-    {"libuv", uv_open, uv_insert_all, uv_cancel_all, uv_fire_all, uv_bytes_per, uv_close_all,
-     0},
+    {"libuv", uv_open, uv_insert_all, uv_cancel_all, uv_fire_all, uv_bytes_per, uv_close_all, 0},
 #endif
 #if HAVE_LIBEVENT
-    {"libevent", ev_open, ev_insert_all, ev_cancel_all, ev_fire_all, ev_bytes_per, ev_close,
-     0},
+    {"libevent", ev_open, ev_insert_all, ev_cancel_all, ev_fire_all, ev_bytes_per, ev_close, 0},
 #endif
 };
 enum { NIMPL = sizeof(impls) / sizeof(impls[0]), NOPS = 3 };
@@ -458,8 +453,7 @@ int main(int argc, char **argv)
                     printf("{\"bench\":\"timers\",\"impl\":\"%s\",\"n\":%zu,"
                            "\"deadlines\":\"%s\",\"op\":\"%s\",\"ns_per_op\":%.2f,"
                            "\"bytes_per_timer\":%.1f}\n",
-                           impls[i].name, L.n, L.kind, op_names[k], res[ni][shared][i][k],
-                           bytes);
+                           impls[i].name, L.n, L.kind, op_names[k], res[ni][shared][i][k], bytes);
                 fflush(stdout);
             }
             free(L.when);
@@ -480,8 +474,7 @@ int main(int argc, char **argv)
                                "\"n\":%zu,\"deadlines\":\"%s\",\"op\":\"%s\","
                                "\"speedup\":%.2f}\n",
                                ours[a], theirs[b], ns[ni], shared ? "shared" : "random",
-                               op_names[k],
-                               res[ni][shared][ib][k] / res[ni][shared][ia][k]);
+                               op_names[k], res[ni][shared][ib][k] / res[ni][shared][ia][k]);
                 }
     /* The goals, at 1e6 pending with random deadlines, when that size was run. */
     for (int ni = 0; ni < nn; ni++) {

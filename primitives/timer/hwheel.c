@@ -21,7 +21,7 @@
 
 #define HW_BITS 6
 #define HW_SLOTS 64
-#define HW_LEVELS 11 /* 66 bits >= any 64-bit tick */
+#define HW_LEVELS 11                  /* 66 bits >= any 64-bit tick */
 #define HW_DUE (HW_LEVELS * HW_SLOTS) /* id of the due array */
 #define HW_NONE UINT32_MAX            /* no slot is being drained */
 
@@ -37,8 +37,8 @@ struct hwheel {
     uint64_t cur; /* the last tick expired: timers in slots have a later tick */
     uint64_t seq; /* next insertion number */
     size_t n;
-    uint32_t draining;       /* slot being fired: never compacted under the walk */
-    uint64_t occ[HW_LEVELS]; /* bit s set when slot s may hold timers (cleared lazily) */
+    uint32_t draining;           /* slot being fired: never compacted under the walk */
+    uint64_t occ[HW_LEVELS];     /* bit s set when slot s may hold timers (cleared lazily) */
     struct slotv sv[HW_DUE + 1]; /* [level * 64 + slot], then the due array */
 };
 

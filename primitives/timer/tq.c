@@ -149,11 +149,10 @@ static void hq_destroy(struct tq *q)
     free(h);
 }
 
-#define HEAP_OPS(kind)                                                                     \
-    {                                                                                      \
-        .name = kind, .add = hq_add, .cancel = hq_cancel, .next = hq_next,                 \
-        .expire = hq_expire, .size = hq_size, .bytes = hq_bytes, .check = hq_check,        \
-        .destroy = hq_destroy,                                                             \
+#define HEAP_OPS(kind)                                                                             \
+    {                                                                                              \
+        .name = kind, .add = hq_add, .cancel = hq_cancel, .next = hq_next, .expire = hq_expire,    \
+        .size = hq_size, .bytes = hq_bytes, .check = hq_check, .destroy = hq_destroy,              \
     }
 static const struct tq_ops heap2_ops = HEAP_OPS("heap2");
 static const struct tq_ops heap4_ops = HEAP_OPS("heap4");

@@ -8,7 +8,7 @@
 
 #include "timer/tq.h"
 
-#define tq__of(l) ((struct tq_timer *)((char *)(l) - offsetof(struct tq_timer, link)))
+#define tq__of(l) ((struct tq_timer *)((char *)(l)-offsetof(struct tq_timer, link)))
 
 static inline void tq__list_init(struct tq_link *h)
 {

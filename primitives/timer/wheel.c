@@ -19,8 +19,8 @@ struct wheel {
     uint64_t seq;  /* next insertion number */
     uint64_t mask; /* slots - 1 */
     size_t n;
-    size_t words;    /* of occ */
-    uint64_t *occ;   /* bit s set when slot s may be non-empty (cleared lazily) */
+    size_t words;       /* of occ */
+    uint64_t *occ;      /* bit s set when slot s may be non-empty (cleared lazily) */
     struct tq_link due; /* tick already reached: fire at the next expire, in order */
     struct tq_link *slot;
 };
@@ -177,8 +177,7 @@ static size_t wh_bytes(const struct tq *q)
 
 /* One chain: back-links, insertion order, each timer in its tick's slot (s > mask: the
  * due chain). Adds the chain's length to *count. */
-static bool chain_ok(const struct wheel *w, const struct tq_link *head, uint64_t s,
-                     size_t *count)
+static bool chain_ok(const struct wheel *w, const struct tq_link *head, uint64_t s, size_t *count)
 {
     uint64_t last_seq = 0;
     bool first = true;

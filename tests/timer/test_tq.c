@@ -18,7 +18,7 @@ struct ref {
     int id;
     int64_t when;
     uint64_t seq;
-    int64_t key; /* heaps: when; wheels: the tick it fires at (max(ceil tick, cur at add)) */
+    int64_t key;      /* heaps: when; wheels: the tick it fires at (max(ceil tick, cur at add)) */
     bool done[KINDS]; /* fired by that structure */
 };
 
@@ -30,11 +30,11 @@ struct world {
     struct ref *ref;
     size_t nref;
     uint64_t seq;
-    int64_t cur;          /* the wheels' last expired tick */
+    int64_t cur;              /* the wheels' last expired tick */
     int64_t *fired_at[KINDS]; /* per id: index of the expire call that fired it, or -1 */
-    int *order;           /* scratch: ids fired by one structure in one call */
+    int *order;               /* scratch: ids fired by one structure in one call */
     size_t norder;
-    int kind;             /* whose callback is running */
+    int kind; /* whose callback is running */
 };
 
 static int64_t ref_tick(int64_t when, int64_t tick)
@@ -62,8 +62,8 @@ static void world_init(struct world *w, int nids, int64_t tick, uint32_t slots)
     w->nids = nids;
     w->tick = tick;
     for (int k = 0; k < KINDS; k++) {
-        struct tq_config cfg = {.kind = (enum tq_kind)k, .hint = 4, .tick_ns = tick,
-                                .slots = slots, .start_ns = 0};
+        struct tq_config cfg = {
+            .kind = (enum tq_kind)k, .hint = 4, .tick_ns = tick, .slots = slots, .start_ns = 0};
         w->q[k] = tq_create(&cfg);
         cr_assert_not_null(w->q[k]);
         w->t[k] = calloc((size_t)nids, sizeof(struct tq_timer));
@@ -231,8 +231,7 @@ static void run_random(uint64_t seed, int64_t tick, uint32_t slots, int steps)
             op_expire(&w, now, calls++, scratch);
         }
         for (int k = 0; k < KINDS; k++) {
-            cr_assert(tq_check(w.q[k]), "%s invariants broken at step %d", tq_name(w.q[k]),
-                      step);
+            cr_assert(tq_check(w.q[k]), "%s invariants broken at step %d", tq_name(w.q[k]), step);
             /* next: exact for heaps, a lower bound for wheels */
             int64_t nx = tq_next(w.q[k]);
             int64_t best = INT64_MAX;
@@ -258,8 +257,8 @@ static void run_random(uint64_t seed, int64_t tick, uint32_t slots, int steps)
                 int64_t c = w.fired_at[k][i];
                 if (c < 0)
                     continue;
-                cr_assert(h >= 0 && c >= h, "%s fired timer %d before a heap did",
-                          tq_name(w.q[k]), i);
+                cr_assert(h >= 0 && c >= h, "%s fired timer %d before a heap did", tq_name(w.q[k]),
+                          i);
                 if (c > add_call[i])
                     cr_assert_lt(now_of_call[c - 1], when_of[i] + tick,
                                  "%s held timer %d more than a tick", tq_name(w.q[k]), i);
@@ -445,8 +444,7 @@ Test(tq, driver_on_next_fires_within_a_tick)
         /* a hashed wheel wakes for each occupied slot each round (4096 rounds of 64 slots
          * here): the cost of deadlines far beyond its span; the others about once a timer */
         int bound = k == TQ_WHEEL ? N + 64 * 64 * 64 : 2 * N;
-        cr_assert_leq(wakeups, bound, "%s woke %d times for %d timers", tq_name(q), wakeups,
-                      N);
+        cr_assert_leq(wakeups, bound, "%s woke %d times for %d timers", tq_name(q), wakeups, N);
         tq_destroy(q);
         free(t);
         free(s.at);
@@ -473,8 +471,8 @@ Test(tq, heap_pops_sift_about_log_d_n_levels)
             tq_expire(q, tq_next(q), count_fire, &fired);
         double per = (double)(tq_stats(q)->sift_levels - before) / fired;
         double depth = k == TQ_HEAP2 ? 16.0 : 8.0; /* log2(2^16), log4(2^16) */
-        cr_assert(per > depth - 2.5 && per <= depth + 0.01, "%s: %.2f levels per pop",
-                  tq_name(q), per);
+        cr_assert(per > depth - 2.5 && per <= depth + 0.01, "%s: %.2f levels per pop", tq_name(q),
+                  per);
         /* inserting random keys moves few levels: expected O(1) */
         before = tq_stats(q)->sift_levels;
         for (int i = 0; i < fired; i++)
@@ -497,8 +495,8 @@ Test(tq, reciprocal_division_is_exact)
         struct tq__ticks k;
         tq__ticks_init(&k, 0, tick);
         uint64_t x = rng_next(&r) >> rng_below(&r, 64);
-        cr_assert_eq(tq__div(&k, x), x / (uint64_t)tick, "%llu / %lld",
-                     (unsigned long long)x, (long long)tick);
+        cr_assert_eq(tq__div(&k, x), x / (uint64_t)tick, "%llu / %lld", (unsigned long long)x,
+                     (long long)tick);
     }
 }
 
