@@ -160,7 +160,7 @@ int dq_start(struct env *e, struct dq *d)
 int dq_submit(struct env *e, struct dq *d, struct dq_task *t, int64_t due)
 {
     env_mutex_lock(e, &d->m);
-    int64_t was = tq_size(d->q) ? tq_next(d->q) : INT64_MAX;
+    int64_t was = tq_next(d->q); /* INT64_MAX when empty */
     t->due = due;
     t->attempts = 0;
     int rc = tq_add(d->q, &t->timer, due);
