@@ -1,0 +1,42 @@
+#!/bin/sh
+# scenarios.sh TAPFILE [WORLD] - run `distlab check` on every scenario under scenarios/ and
+# write TAP: one line per expectation (PASS/FAIL), one per scenario for the run itself
+# (exit 0 or 1 is a run that happened; 2 or 3 is a broken scenario or an unreachable
+# world). With WORLD=live, scenarios whose primitive has no live world are skipped.
+set -u
+tap=$1
+world=${2:-sim}
+src=${DISTLAB_SOURCE_ROOT:?}
+bin=${DISTLAB_BUILD_ROOT:?}/lab/distlab
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+n=0
+: >"$tap.part"
+for f in "$src"/scenarios/*.yaml; do
+    name=$(basename "$f" .yaml)
+    start=$(date +%s)
+    (cd "$work" && "$bin" check --world "$world" --out "$work/out" -j 2 "$f") \
+        >"$work/out.txt" 2>"$work/err.txt"
+    rc=$?
+    if [ "$world" = live ] && [ $rc -eq 2 ] && grep -q 'does not run in the live world' "$work/err.txt"; then
+        continue
+    fi
+    secs=$(( $(date +%s) - start ))
+    while IFS= read -r line; do
+        case "$line" in
+        PASS\ *) n=$((n + 1)); printf 'ok %d - %s\n' "$n" "${line#PASS }" >>"$tap.part" ;;
+        FAIL\ *) n=$((n + 1)); printf 'not ok %d - %s\n' "$n" "${line#FAIL }" >>"$tap.part" ;;
+        esac
+    done <"$work/out.txt"
+    n=$((n + 1))
+    if [ $rc -le 1 ]; then
+        printf 'ok %d - %s (%s world) ran in %ss\n' "$n" "$name" "$world" "$secs" >>"$tap.part"
+    else
+        printf 'not ok %d - %s (%s world) exited %d\n' "$n" "$name" "$world" "$rc" >>"$tap.part"
+        sed 's/^/# /' "$work/err.txt" >>"$tap.part"
+    fi
+    [ $rc -ne 0 ] && { echo "$name ($world): exit $rc"; cat "$work/err.txt"; grep '^FAIL' "$work/out.txt"; }
+done
+{ echo "TAP version 13"; echo "1..$n"; cat "$tap.part"; } >"$tap"
+rm -f "$tap.part"
+! grep -q '^not ok' "$tap"
