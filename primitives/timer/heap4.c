@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAD 3 /* logical slot i lives at h->slot[i + PAD] */
+#define PAD TQ4__PAD /* logical slot i lives at h->slot[i + PAD] */
 
 static inline bool slot_less(const struct tq4_slot *a, const struct tq4_slot *b)
 {

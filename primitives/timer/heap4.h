@@ -55,15 +55,25 @@ int tq4_push(struct tq4 *h, struct tq_node *t, int64_t when);
 void tq4_cancel(struct tq4 *h, struct tq_node *t);
 
 /* Earliest node, or NULL when empty. O(1): the top check the seed describes. */
+/* The array keeps three unused slots in front (see heap4.c): logical slot i is here. */
+#define TQ4__PAD 3
+
 static inline struct tq_node *tq4_peek(const struct tq4 *h)
 {
-    return h->n ? h->slot[3].node : NULL; /* slot 0 is stored at index 3: see heap4.c */
+    return h->n ? h->slot[TQ4__PAD].node : NULL;
+}
+
+/* The node at position i (0 = the root, n - 1 = the last, which a pop or a cancel moves
+ * into the hole). For adaptors that count sift levels; i must be < tq4_size(h). */
+static inline struct tq_node *tq4_node_at(const struct tq4 *h, uint32_t i)
+{
+    return h->slot[i + TQ4__PAD].node;
 }
 
 /* Whether 't' is queued in this heap (not merely in some heap). O(1). */
 static inline bool tq4_holds(const struct tq4 *h, const struct tq_node *t)
 {
-    return t->pos != 0 && t->pos <= h->n && h->slot[t->pos - 1 + 3].node == t;
+    return t->pos != 0 && t->pos <= h->n && h->slot[t->pos - 1 + TQ4__PAD].node == t;
 }
 
 /* Remove and return the earliest node, or NULL. O(log4 n). */

@@ -11,7 +11,6 @@
 struct heapq {
     struct tq base;
     bool four;     /* tq4, else tq2 */
-    uint32_t root; /* heap4: array index of its root */
     union {
         struct tq2 h2;
         struct tq4 h4;
@@ -37,30 +36,13 @@ static inline uint32_t hq_n(const struct heapq *h)
     return h->four ? h->u.h4.n : h->u.h2.n;
 }
 
-/* Where heap4 stores its root in its array: it keeps its layout to itself (it may pad
- * the front), so ask tq4_peek about a one-element heap of labelled slots. */
-static uint32_t heap4_root_index(void)
-{
-    static struct tq_node label[8];
-    struct tq4_slot s[8];
-    memset(s, 0, sizeof(s));
-    for (int i = 0; i < 8; i++)
-        s[i].node = &label[i];
-    struct tq4 fake;
-    memset(&fake, 0, sizeof(fake));
-    fake.slot = s;
-    fake.n = 1;
-    fake.cap = 1;
-    return (uint32_t)(tq4_peek(&fake) - label);
-}
-
 /* The node at the heap's last position: the one a pop or cancel moves. */
 static inline struct tq_node *hq_last(const struct heapq *h)
 {
     uint32_t n = hq_n(h);
     if (!h->four)
         return h->u.h2.slot[n - 1].node;
-    return h->u.h4.slot[h->root + n - 1].node;
+    return tq4_node_at(&h->u.h4, n - 1);
 }
 
 static inline struct tq_node *hq_top(const struct heapq *h)
@@ -163,7 +145,6 @@ struct tq *tq__heap_create(const struct tq_config *cfg)
     if (!h)
         return NULL;
     h->four = cfg->kind == TQ_HEAP4;
-    h->root = h->four ? heap4_root_index() : 0;
     h->base.ops = h->four ? &heap4_ops : &heap2_ops;
     int rc = h->four ? tq4_init(&h->u.h4, cfg->hint) : tq2_init(&h->u.h2, cfg->hint);
     if (rc < 0) {
