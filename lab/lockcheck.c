@@ -102,6 +102,29 @@ int lockcheck_access(struct lockcheck *c, int64_t lease, bool write, bool accept
     return rc;
 }
 
+size_t lockcheck_leases(struct lockcheck *c)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t n = c->nlease;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+bool lockcheck_lease(struct lockcheck *c, size_t i, int64_t end, int *client, int64_t *from,
+                     int64_t *to)
+{
+    pthread_mutex_lock(&c->mu);
+    bool ok = i < c->nlease;
+    if (ok) {
+        const struct lc_lease *l = &c->lease[i];
+        *client = l->client;
+        *from = l->t_acq;
+        *to = l->released ? l->t_rel : end > l->t_acq ? end : l->t_acq;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}
+
 bool lockcheck_check(struct lockcheck *c)
 {
     pthread_mutex_lock(&c->mu);

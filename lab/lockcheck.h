@@ -24,6 +24,7 @@
 #define DISTLAB_LOCKCHECK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct lockcheck;
@@ -58,6 +59,12 @@ int lockcheck_access(struct lockcheck *c, int64_t lease, bool write, bool accept
  * resource's value at the end (the counter starts at 0). Returns 0 or -ENOMEM. */
 int lockcheck_result(struct lockcheck *c, int64_t end, int64_t final_counter,
                      struct lockcheck_result *out);
+
+/* Lease i (0 <= i < lockcheck_leases), for plots: its client and holding interval, a
+ * lease still held ending at 'end'. Returns false when i is out of range. */
+size_t lockcheck_leases(struct lockcheck *c);
+bool lockcheck_lease(struct lockcheck *c, size_t i, int64_t end, int *client, int64_t *from,
+                     int64_t *to);
 
 /* Invariants: every lease and access refers to a known lease, releases do not precede
  * acquisitions. */

@@ -75,9 +75,9 @@ int sf_layout_check(const struct sf_layout *l, int64_t now_ns, char *err, size_t
         return fail(err, errlen, "time unit %lld ns: must be positive", (long long)l->unit_ns);
     if (l->epoch_ns > now_ns)
         return fail(err, errlen,
-                    "epoch %lld ns is %lld ns in the future: no current time could be "
-                    "encoded",
-                    (long long)l->epoch_ns, (long long)((sf_i128)l->epoch_ns - now_ns));
+                    "the epoch (Unix %lld ns) is %.3f s in the future: no current time "
+                    "could be encoded",
+                    (long long)l->epoch_ns, (double)((sf_i128)l->epoch_ns - now_ns) * 1e-9);
     return 0;
 }
 
@@ -250,11 +250,19 @@ static inline int64_t unit_start(const struct sf_gen *g, int64_t ts)
     return g->epoch + ts * g->unit; /* ts <= ts_lim + 1: fits, see create */
 }
 
+/* How far ahead of the clock the generator may run on loans: borrow absorbs a clock up
+ * to borrow_max behind its last ID, and so does every policy with on_full = borrow,
+ * since its own loans put it up to that far ahead already. */
+static inline int64_t loan(const struct sf_gen *g)
+{
+    return g->policy == SF_BORROW || g->on_full == SF_FULL_BORROW ? g->borrow_max : 0;
+}
+
 /* How far ahead of the clock the unit after a used-up one may start: while the clock is
- * behind the used-up unit (hold: no limit; borrow: its bound), and while it is in it. */
+ * behind the used-up unit (hold: no limit; else the loan), and while it is in it. */
 static inline int64_t behind_bound(const struct sf_gen *g)
 {
-    return g->policy == SF_HOLD ? INT64_MAX : g->borrow_max;
+    return g->policy == SF_HOLD ? INT64_MAX : loan(g);
 }
 static inline int64_t full_bound(const struct sf_gen *g)
 {
@@ -263,12 +271,12 @@ static inline int64_t full_bound(const struct sf_gen *g)
 
 /* Unit 'last' is used up and at clock time 'now' the next one cannot be taken: the
  * first later clock time at which it can. While behind 'last', that is when the next
- * unit's lead falls to behind_bound, if that comes before the clock reaches 'last' (a
- * bound over one unit); else, in 'last', when its lead falls to full_bound. */
+ * unit's lead falls to the loan, if that comes before the clock reaches 'last' (a loan
+ * over one unit); else, in 'last', when its lead falls to full_bound. Not for hold,
+ * which never waits while behind. */
 static inline int64_t next_unit_at(const struct sf_gen *g, int64_t last, int64_t now)
 {
-    int64_t start = unit_start(g, last), next = unit_start(g, last + 1);
-    int64_t bb = g->policy == SF_BORROW ? g->borrow_max : -1; /* hold never waits here */
+    int64_t start = unit_start(g, last), next = unit_start(g, last + 1), bb = loan(g);
     if (bb > g->unit && next - bb > now)
         return next - bb;
     int64_t t = next - full_bound(g);
@@ -298,32 +306,24 @@ static inline int step(const struct sf_gen *g, uint64_t s, int64_t now, uint64_t
     }
     if ((int64_t)t < last) { /* the clock is behind the last ID */
         behind = unit_start(g, last) - now;
-        switch (g->policy) {
-        case SF_NONE:
-            ts = (int64_t)t;
-            seq = 0;
-            goto issue;
-        case SF_REFUSE:
-            goto refuse;
-        case SF_WAIT:
-            if (behind > g->wait_max)
+        int64_t over = behind - loan(g); /* beyond what loans may account for */
+        if (g->policy != SF_HOLD && over > 0) {
+            switch (g->policy) {
+            case SF_NONE:
+                ts = (int64_t)t;
+                seq = 0;
+                goto issue;
+            case SF_REFUSE:
                 goto refuse;
-            wait_to = seq < g->seq_max ? unit_start(g, last) : next_unit_at(g, last, now);
-            goto wait;
-        case SF_HOLD:
-            break;
-        case SF_BORROW:
-            if (behind > g->borrow_max) {
-                if (behind - g->borrow_max > g->wait_max)
+            default: /* wait, borrow: until the lead is down to the loan */
+                if (over > g->wait_max)
                     goto refuse;
-                wait_to = seq < g->seq_max ? unit_start(g, last) - g->borrow_max
-                                           : next_unit_at(g, last, now);
+                wait_to = seq < g->seq_max ? now + over : next_unit_at(g, last, now);
                 goto wait;
             }
-            break;
         }
     }
-    /* Go on in unit 'last' (the clock is in it, or behind it under hold/borrow). */
+    /* Go on in unit 'last' (the clock is in it, or behind it under hold or a loan). */
     if (seq < g->seq_max) {
         ts = last;
         seq++;

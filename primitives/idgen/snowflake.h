@@ -82,8 +82,9 @@ enum sf_policy {
     SF_NONE,   /* unsafe, the naive generator: forget the last ID and restart the sequence
                   at the clock's unit, re-issuing IDs already issued. For comparison. */
     SF_REFUSE, /* -ERANGE, with how far the clock is behind. */
-    SF_WAIT,   /* -EAGAIN until the clock is back in the last ID's unit, if that is at
-                  most wait_max_ns away; else -ERANGE. */
+    SF_WAIT,   /* -EAGAIN until the clock is back in the last ID's unit (or within the
+                  loan, see SF_FULL_BORROW), if that is at most wait_max_ns away; else
+                  -ERANGE. */
     SF_HOLD,   /* keep the last ID's unit and go on with its sequence; when the sequence
                   is used up take the next unit at once: a logical clock that never goes
                   back and runs ahead of the clock without bound (but only by one unit
@@ -98,7 +99,10 @@ enum sf_policy {
 enum sf_full {
     SF_FULL_WAIT,   /* -EAGAIN until the clock reaches the next unit */
     SF_FULL_BORROW, /* take the next unit at once if it starts at most borrow_max_ns after
-                       the clock; else -EAGAIN until it does */
+                       the clock; else -EAGAIN until it does. The generator's own loans
+                       then put the clock behind its last ID by up to borrow_max_ns, so
+                       under every policy a clock that far behind is treated as a loan
+                       (as SF_BORROW treats it), and the policy acts on what lies beyond. */
 };
 
 struct sf_config {

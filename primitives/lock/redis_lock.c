@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,10 @@ struct rlock {
     int64_t next_extend; /* owner's monotonic clock */
     bool lost;
     uint64_t wd_handle;
-    struct rlock_stats st;
+    struct redis *wd_conn; /* the watchdog's connection, opened in its own actor */
+    struct rlock_stats st; /* the owner's counters */
+    /* The watchdog's counters: atomic, so the owner reads them without the mutex. */
+    _Atomic uint64_t extends, extend_errors, lost_count;
 };
 
 static const char *const algo_names[] = {"seed", "safe", "fenced", "renewing", "redlock"};
@@ -138,6 +142,7 @@ static void watchdog(struct env *e, void *arg)
     struct rlock *l = arg;
     struct redis *c = l->cfg.connect(e, 0, l->cfg.connect_arg);
     env_mutex_lock(e, &l->mu);
+    l->wd_conn = c;
     while (!l->wd_quit) {
         if (!l->wd_held || l->lost || !c) {
             env_cond_wait(e, &l->cv, &l->mu, -1);
@@ -158,14 +163,15 @@ static void watchdog(struct env *e, void *arg)
         if (gen != l->gen || !l->wd_held)
             continue;
         if (rc == 1) {
-            l->st.extends++;
+            atomic_fetch_add(&l->extends, 1);
         } else if (rc == 0) {
             l->lost = true;
-            l->st.lost++;
+            atomic_fetch_add(&l->lost_count, 1);
         } else {
-            l->st.extend_errors++;
+            atomic_fetch_add(&l->extend_errors, 1);
         }
     }
+    l->wd_conn = NULL;
     env_mutex_unlock(e, &l->mu);
     redis_close(c);
 }
@@ -354,9 +360,20 @@ uint64_t rlock_last_attempts(const struct rlock *l)
     return l->last_attempts;
 }
 
-void rlock_get_stats(struct rlock *l, struct rlock_stats *out)
+void rlock_get_stats(const struct rlock *l, struct rlock_stats *out)
 {
-    env_mutex_lock(l->e, &l->mu);
     *out = l->st;
-    env_mutex_unlock(l->e, &l->mu);
+    out->extends = atomic_load(&l->extends);
+    out->extend_errors = atomic_load(&l->extend_errors);
+    out->lost = atomic_load(&l->lost_count);
+}
+
+void rlock_abandon(struct rlock *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->nconn; i++)
+        redis_close(l->conn[i]);
+    redis_close(l->wd_conn);
+    free(l);
 }

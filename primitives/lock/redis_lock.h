@@ -109,7 +109,14 @@ const char *rlock_token(const struct rlock *l);
 int64_t rlock_validity(const struct rlock *l);
 /* Attempts made by the last rlock_acquire (or 1 after rlock_try). */
 uint64_t rlock_last_attempts(const struct rlock *l);
-void rlock_get_stats(struct rlock *l, struct rlock_stats *out);
+/* Counters so far. The owner may call it at any time; anyone may once the owner and its
+ * watchdog are stopped (the end of a simulated run). */
+void rlock_get_stats(const struct rlock *l, struct rlock_stats *out);
+
+/* Free l and close its connections (the watchdog's too) without any env call and without
+ * waiting: only for when its owner and watchdog are dead (their node crashed, or the world
+ * is being torn down; e.g. from a sim_env_atexit handler). rlock_destroy otherwise. */
+void rlock_abandon(struct rlock *l);
 
 /* "seed", "safe", ... <-> enum. parse returns 0 or -EINVAL. */
 int rlock_algo_parse(const char *s, enum rlock_algo *out);

@@ -414,17 +414,24 @@ static int ref_decide(const struct ref *r, int64_t now, int64_t *ts, int64_t *se
     int64_t behind = l->epoch_ns + r->last * unit - now; /* > 0 iff t < last */
     bool is_behind = r->last >= 0 && t < r->last;
     *behind_ns = is_behind ? behind : 0;
-    if (t > r->last || (is_behind && r->c.policy == SF_NONE)) {
-        *ts = t; /* a new unit, or the unsafe generator forgetting the old ones */
+    if (t > r->last) { /* a new unit */
+        *ts = t;
         *seq = 0;
         return 0;
     }
-    if (is_behind && r->c.policy == SF_REFUSE)
+    /* A clock behind by no more than the generator's loans is a loan, not a step. */
+    int64_t allow =
+        r->c.policy == SF_BORROW || r->c.on_full == SF_FULL_BORROW ? r->c.borrow_max_ns : 0;
+    bool stepped = is_behind && r->c.policy != SF_HOLD && behind > allow;
+    if (stepped && r->c.policy == SF_NONE) {
+        *ts = t;
+        *seq = 0;
+        return 0;
+    }
+    if (stepped && r->c.policy == SF_REFUSE)
         return -ERANGE;
-    if (is_behind && r->c.policy == SF_WAIT)
-        return behind > r->c.wait_max_ns ? -ERANGE : -EAGAIN;
-    if (is_behind && r->c.policy == SF_BORROW && behind > r->c.borrow_max_ns)
-        return behind - r->c.borrow_max_ns > r->c.wait_max_ns ? -ERANGE : -EAGAIN;
+    if (stepped) /* wait, borrow */
+        return behind - allow > r->c.wait_max_ns ? -ERANGE : -EAGAIN;
     if (r->seq < seq_max) { /* the clock is in unit last, or behind it under hold/borrow */
         *ts = r->last;
         *seq = r->seq + 1;
@@ -432,7 +439,7 @@ static int ref_decide(const struct ref *r, int64_t now, int64_t *ts, int64_t *se
     }
     int64_t bound;
     if (is_behind)
-        bound = r->c.policy == SF_HOLD ? INT64_MAX : r->c.borrow_max_ns;
+        bound = r->c.policy == SF_HOLD ? INT64_MAX : allow;
     else
         bound = r->c.on_full == SF_FULL_BORROW ? r->c.borrow_max_ns : 0;
     if (r->last + 1 > ts_max)

@@ -223,3 +223,20 @@ Test(lockcheck, stale_accesses_of_random_histories_match_the_definition)
         free(start);
     }
 }
+
+Test(lockcheck, reports_each_lease_interval)
+{
+    struct lockcheck *c = lockcheck_create();
+    int64_t a = lockcheck_acquired(c, 4, 10);
+    lockcheck_acquired(c, 5, 20);
+    lockcheck_released(c, a, 15, true);
+    cr_assert_eq(lockcheck_leases(c), 2);
+    int client;
+    int64_t from, to;
+    cr_assert(lockcheck_lease(c, 0, 100, &client, &from, &to));
+    cr_assert(client == 4 && from == 10 && to == 15);
+    cr_assert(lockcheck_lease(c, 1, 100, &client, &from, &to));
+    cr_assert(client == 5 && from == 20 && to == 100, "a lease still held ends at 'end'");
+    cr_assert_not(lockcheck_lease(c, 2, 100, &client, &from, &to));
+    lockcheck_destroy(c);
+}
