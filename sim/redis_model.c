@@ -27,6 +27,10 @@ struct sim_redis {
     struct rkey **bucket;
     size_t nbucket, count;
     struct sim_redis_stats st;
+    /* sim_redis_crash_after_grant */
+    bool armed;
+    char armed_key[REDIS_KEY_MAX + 1];
+    int64_t armed_from, armed_delay, armed_down;
 };
 
 #define STORE_KEY "redis.snapshot"
@@ -264,6 +268,19 @@ static struct rkey **lookup(struct sim_redis *m, struct env *e, const char *key,
     return p;
 }
 
+/* The armed crash, once a grant of its key comes at or after its time. */
+static void fire_armed(struct sim_redis *m, struct env *e)
+{
+    int64_t now = sim_env_true_now(e);
+    if (now < m->armed_from)
+        return;
+    m->armed = false;
+    m->st.armed_grant = now;
+    sim_fault_crash(m->sim, now + m->armed_delay, m->node);
+    if (m->armed_down > 0)
+        sim_fault_restart(m->sim, now + m->armed_delay + m->armed_down, m->node);
+}
+
 /* INCR's parse: the whole value must be a decimal int64. */
 static bool parse_int(const char *s, int64_t *out)
 {
@@ -304,6 +321,8 @@ static bool execute(struct sim_redis *m, struct env *e, struct sim_redis_msg *r)
         }
         propagate(m, e, SIM_REDIS_PUT, *slot(m, r->key), r->key);
         r->status = 1;
+        if ((r->flags & REDIS_NX) && m->armed && !strcmp(r->key, m->armed_key))
+            fire_armed(m, e);
         return true;
     case SIM_REDIS_GET:
         if (!k) {
@@ -515,6 +534,7 @@ struct sim_redis *sim_redis_create(struct sim *sim, int node, const struct sim_r
         m->cfg.peer = -1;
     m->role = m->cfg.role;
     m->st.promoted_at = -1;
+    m->st.armed_grant = -1;
     m->nbucket = 16;
     m->bucket = calloc(m->nbucket, sizeof(*m->bucket));
     if (!m->bucket || sim_node_main(sim, node, "redis", server_main, m) < 0) {
@@ -532,6 +552,19 @@ void sim_redis_destroy(struct sim_redis *m)
     flush(m);
     free(m->bucket);
     free(m);
+}
+
+int sim_redis_crash_after_grant(struct sim_redis *m, const char *key, int64_t from,
+                                int64_t delay, int64_t down_for)
+{
+    if (!key || strlen(key) > REDIS_KEY_MAX || delay < 0)
+        return -EINVAL;
+    snprintf(m->armed_key, sizeof(m->armed_key), "%s", key);
+    m->armed_from = from;
+    m->armed_delay = delay;
+    m->armed_down = down_for;
+    m->armed = true;
+    return 0;
 }
 
 struct sim_addr sim_redis_addr(const struct sim_redis *m)

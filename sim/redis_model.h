@@ -57,6 +57,8 @@ struct sim_redis_stats {
     int64_t promoted_at;   /* true time of the last promotion, or -1 */
     uint64_t repl_applied; /* replication effects applied (replica) */
     uint64_t rejected;     /* client writes refused with -EROFS */
+    int64_t armed_grant;   /* true time of the grant that fired sim_redis_crash_after_grant,
+                            * or -1 */
 };
 
 struct sim_redis;
@@ -80,6 +82,13 @@ void sim_redis_stats(const struct sim_redis *m, struct sim_redis_stats *out);
  * the node is down). For tests and checkers. */
 int sim_redis_peek(const struct sim_redis *m, const char *key, char *val, size_t cap,
                    int64_t *when_ms);
+
+/* A scripted fault: the first SET NX that sets 'key' at or after true time 'from' makes
+ * this node crash 'delay' later, and restart 'down_for' after that (<= 0: never). With
+ * delay just under the replication lag, the replica has everything before the grant and
+ * not the grant. Returns 0, or -EINVAL (key too long, negative delay). */
+int sim_redis_crash_after_grant(struct sim_redis *m, const char *key, int64_t from,
+                                int64_t delay, int64_t down_for);
 
 /* Invariants of the keyspace (hashing, counts, bounded strings). */
 bool sim_redis_check(const struct sim_redis *m);

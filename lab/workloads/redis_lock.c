@@ -35,8 +35,9 @@
  *
  * `holder_fault` is a fault aimed at the lock: at the first acquisition at or after
  * `fault_at`, the new holder's node pauses for `fault_for` right after it read the counter
- * (pause), or the first `fault_servers` Redis nodes crash right after the grant (restarting
- * after `fault_for`, 0: never), or their clocks step by `fault_step` right after the grant.
+ * (pause), or the first `fault_servers` Redis nodes crash after the grant (restarting
+ * after `fault_for`, 0: never; see arm_crash for when), or their clocks step by
+ * `fault_step` right after the grant.
  *
  * Every random draw comes from the actors' (threads') seeded streams. */
 #include <errno.h>
@@ -259,8 +260,8 @@ static void holder_fault(struct rl_client *c, struct env *e, bool after_read)
 {
     struct rl *w = c->w;
     if (w->hfault == HF_NONE || atomic_load(&w->fault_fired) ||
-        after_read != (w->hfault == HF_PAUSE))
-        return;
+        after_read != (w->hfault == HF_PAUSE) || (w->hfault == HF_CRASH && !w->live))
+        return; /* a simulated crash is armed on the servers (arm_crash) */
     int64_t now = true_now(w, e);
     if (now < w->fault_at || atomic_exchange(&w->fault_fired, true))
         return;
@@ -281,15 +282,22 @@ static void holder_fault(struct rl_client *c, struct env *e, bool after_read)
         sim_fault_pause(sim, t, c->node, w->fault_for);
         return;
     }
-    for (int i = 0; i < w->fault_servers; i++) {
-        if (w->hfault == HF_CLOCK) {
-            sim_fault_clock_step(sim, t, w->redis_node[i], w->fault_step);
-        } else {
-            sim_fault_crash(sim, t, w->redis_node[i]);
-            if (w->fault_for > 0)
-                sim_fault_restart(sim, t + w->fault_for, w->redis_node[i]);
-        }
-    }
+    for (int i = 0; i < w->fault_servers; i++)
+        sim_fault_clock_step(sim, t, w->redis_node[i], w->fault_step);
+}
+
+/* crash-master in the simulation: each of the first fault_servers servers crashes after
+ * its first grant at or after fault_at, just before that grant's replication would leave
+ * (repl_lag - 10 us: a command takes the server at least its service time, so the write
+ * before the grant has left), or right after the grant without a replica. */
+static int arm_crash(struct rl *w)
+{
+    int64_t delay = w->replica && w->repl_lag > 10 * SIM_US ? w->repl_lag - 10 * SIM_US : 0;
+    for (int i = 0; i < w->fault_servers; i++)
+        if (sim_redis_crash_after_grant(w->model[i], "counter_lock", w->fault_at, delay,
+                                        w->fault_for) < 0)
+            return -EINVAL;
+    return 0;
 }
 
 /* ---- A client ---------------------------------------------------------------------- */
@@ -528,9 +536,14 @@ static int report(struct rl *w, int64_t end)
         static const char *const what[] = {"", "paused for", "crashed the master, down for",
                                            "stepped the master's clock by"};
         int64_t amount = w->hfault == HF_CLOCK ? w->fault_step : w->fault_for;
-        lab_note(run, "%s: client-%d held the lock at %.3f s; the fault %s %.3f s",
-                 rlock_algo_name(w->algo), w->fault_client, (double)w->fault_fired_at / 1e9,
-                 what[w->hfault], (double)amount / 1e9);
+        if (w->fault_client >= 0)
+            lab_note(run, "%s: client-%d held the lock at %.3f s; the fault %s %.3f s",
+                     rlock_algo_name(w->algo), w->fault_client,
+                     (double)w->fault_fired_at / 1e9, what[w->hfault], (double)amount / 1e9);
+        else
+            lab_note(run, "%s: redis-0 granted the lock at %.3f s and crashed, down for %.3f s",
+                     rlock_algo_name(w->algo), (double)w->fault_fired_at / 1e9,
+                     (double)amount / 1e9);
     } else if (w->hfault != HF_NONE) {
         lab_note(run, "%s: the holder fault never fired (no acquisition after %.3f s)",
                  rlock_algo_name(w->algo), (double)w->fault_at / 1e9);
@@ -594,12 +607,21 @@ static int run_sim(struct rl *w)
     }
     if (sim_node_main(sim, w->res_node, "resource", resource_main, w) < 0)
         goto err_nomem;
+    if (w->hfault == HF_CRASH && arm_crash(w) < 0)
+        goto err_nomem;
     for (int k = 0; k < w->clients; k++)
         if (sim_node_main(sim, w->client[k].node, "client", client_main_sim, &w->client[k]) < 0)
             goto err_nomem;
     int rc = lab_sim_go(run, 0);
     if (rc < 0)
         return rc;
+    struct sim_redis_stats st;
+    sim_redis_stats(w->model[0], &st);
+    if (w->hfault == HF_CRASH && st.armed_grant >= 0) {
+        atomic_store(&w->fault_fired, true);
+        w->fault_fired_at = st.armed_grant;
+        w->fault_client = -1;
+    }
     return report(w, sim_now(sim));
 err_nomem:
     lab_fail(run, "out of memory building the simulated world");

@@ -424,3 +424,32 @@ Test(redis_model, failover_promotes_a_replica_that_lacks_the_latest_lock)
     cr_assert_str_eq(val, "b");
     done(&w);
 }
+
+static void armed_script(struct env *e, struct redis *r, struct script *s)
+{
+    until(e, 50 * SIM_MS);
+    s->rc[0] = redis_set(r, "lock", "early", REDIS_NX, 10 * SIM_S); /* before 'from' */
+    until(e, 150 * SIM_MS);
+    s->rc[1] = redis_del(r, "lock");
+    s->rc[2] = redis_set(r, "lock", "grant", REDIS_NX, 10 * SIM_S); /* executed at 153 ms */
+}
+
+Test(redis_model, an_armed_crash_loses_the_grant_but_not_the_write_before_it)
+{
+    struct world w;
+    replica_world(&w, 50 * SIM_MS, 0);
+    cr_assert_eq(sim_redis_crash_after_grant(w.m, "lock", 100 * SIM_MS,
+                                             50 * SIM_MS - 10 * SIM_US, 0), 0);
+    struct script s = {.fn = armed_script};
+    run_script(&w, &s, SIM_S);
+    cr_assert_eq(s.rc[0], 1);
+    cr_assert_eq(s.rc[1], 1);
+    cr_assert_eq(s.rc[2], 1);
+    struct sim_redis_stats st;
+    sim_redis_stats(w.m, &st);
+    cr_assert_eq(st.armed_grant, 153 * SIM_MS); /* DEL at 151 ms, its reply, the SET at 153 */
+    cr_assert_not(sim_node_up(w.sim, w.rnode));
+    cr_assert_eq(sim_redis_peek(w.rep, "lock", NULL, 0, NULL), -ENOENT,
+                 "the replica saw the grant, or missed the delete before it");
+    done(&w);
+}
