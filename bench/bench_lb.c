@@ -34,6 +34,13 @@ static double now_s(void)
         (out_ns) = best_;                                                                 \
     } while (0)
 
+/* Calls that take about 20 ms at one_ns each (at least 1, at most 2e6). */
+static uint64_t iters_for(double one_ns)
+{
+    double k = 2e7 / (one_ns > 1 ? one_ns : 1);
+    return k < 1 ? 1 : k > 2e6 ? 2000000 : (uint64_t)k;
+}
+
 static void bench_picker(enum lb_policy p, size_t n)
 {
     struct lb *lb = lb_create(p, n, NULL);
@@ -44,14 +51,16 @@ static void bench_picker(enum lb_policy p, size_t n)
     }
     struct rng r;
     rng_seed(&r, 1);
-    /* About 20 ms of work per repetition whatever the per-call cost. */
-    uint64_t iters = n <= 16 ? 2000000 : 20000;
-    if (p == LB_RR || p == LB_RANDOM || p == LB_P2C)
-        iters = 2000000; /* O(1) picks even at n = 1000 */
-    double pick_ns, order_ns;
+    /* About 20 ms of work per repetition whatever the per-call cost: one call is timed
+     * first to size the loops (swrr's whole order at n = 1000 takes about 1 ms). */
+    double one_ns;
     uint64_t acc = 0;
+    BEST_OF(1, 1, one_ns, lb_order(lb, &r, order));
+    uint64_t oiters = iters_for(one_ns);
+    BEST_OF(1, 1, one_ns, acc += lb_pick(lb, &r));
+    uint64_t iters = iters_for(one_ns);
+    double pick_ns, order_ns;
     BEST_OF(5, iters, pick_ns, acc += lb_pick(lb, &r));
-    uint64_t oiters = n <= 16 ? iters : 20000;
     BEST_OF(5, oiters, order_ns, {
         lb_order(lb, &r, order);
         acc += order[0];
@@ -74,15 +83,21 @@ static void bench_fisher_yates(size_t n)
     lb_identity(a, n);
     struct rng r;
     rng_seed(&r, 2);
-    double fy_ns, rng_ns;
+    double fy_ns = 1e300, rng_ns = 1e300;
     uint64_t acc = 0;
     /* The shuffle works on the array it left last time: a permutation is as good a
-     * start as the identity, and re-initialising would add a pass to the timing. */
-    BEST_OF(7, 1, fy_ns, lb_shuffle_fisher_yates(a, n, &r));
-    BEST_OF(7, 1, rng_ns, {
-        for (size_t i = n; i > 0; i--)
-            acc += rng_below(&r, i);
-    });
+     * start as the identity, and re-initialising would add a pass to the timing. The two
+     * loops alternate, best of 15 each, so that a busy machine disturbs both alike. */
+    for (int rep = 0; rep < 15; rep++) {
+        double t, dt;
+        BEST_OF(1, 1, dt, lb_shuffle_fisher_yates(a, n, &r));
+        fy_ns = dt < fy_ns ? dt : fy_ns;
+        BEST_OF(1, 1, t, {
+            for (size_t i = n; i > 0; i--)
+                acc += rng_below(&r, i);
+        });
+        rng_ns = t < rng_ns ? t : rng_ns;
+    }
     sink += acc + a[n / 2];
     fy_ns /= (double)n;
     rng_ns /= (double)n;

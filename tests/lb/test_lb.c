@@ -83,6 +83,33 @@ Test(lb, shuffles_output_permutations)
     }
 }
 
+/* Long shuffles draw ahead to prefetch; the result must be the plain loop's, draw for
+ * draw, on both sides of the length where the prefetching starts. */
+Test(lb, long_fisher_yates_equals_the_plain_loop)
+{
+    static const size_t ns[] = {4095, 4096, 4097, 100000};
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        size_t n = ns[k];
+        uint32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        struct rng ra, rb;
+        rng_seed(&ra, 99 + n);
+        rb = ra;
+        lb_identity(a, n);
+        lb_identity(b, n);
+        lb_shuffle_fisher_yates(a, n, &ra);
+        for (size_t i = n; i > 0; i--) {
+            size_t j = rng_below(&rb, i);
+            uint32_t t = b[i - 1];
+            b[i - 1] = b[j];
+            b[j] = t;
+        }
+        cr_assert(memcmp(a, b, n * sizeof *a) == 0, "n=%zu", n);
+        cr_assert(memcmp(&ra, &rb, sizeof ra) == 0, "n=%zu: same number of draws", n);
+        free(a);
+        free(b);
+    }
+}
+
 /* Every picker: each order is a permutation, the state stays valid, and lb_pick gives
  * the order's first endpoint with the same draws and the same state change. */
 Test(lb, every_order_is_a_permutation_and_pick_matches_order)
