@@ -116,6 +116,8 @@ struct gp {
     bool logx, logy, xticlabels;
     int n;
     double bw;
+    bool has_range;
+    double lo, hi;
 };
 
 static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
@@ -138,6 +140,8 @@ static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
     gp_string(f, templates);
     fprintf(f, "; logx=%d; logy=%d; n=%d; bw=%.6g; xticlabels=%d", g->logx, g->logy, g->n,
             g->bw, g->xticlabels);
+    if (g->has_range)
+        fprintf(f, "; rlo=%.17g; rhi=%.17g", g->lo, g->hi);
     fclose(f);
     char *tpl = lab_xmalloc(strlen(templates) + 32);
     sprintf(tpl, "%s/%s.gp", templates, g->kind);
@@ -231,6 +235,9 @@ static int finish(struct ctx *c, struct gp *g, struct buf *b, const char *stem)
         g->ylabel = c->p->ylabel;
     g->logx = c->p->logx;
     g->logy = c->p->logy;
+    g->has_range = c->p->has_range;
+    g->lo = c->p->range_lo;
+    g->hi = c->p->range_hi;
     int rc = buf_write(b, g->data, c->err);
     if (rc)
         return rc;

@@ -37,7 +37,8 @@
  *   plots:
  *     - { kind: bars|cdf|timeseries|heatmap|sweep, metric: M, by: KEY, x: KEY,
  *         theory: M, where: { KEY: VALUE }, name: STEM, title: T, logx: b, logy: b,
- *         xlabel: T, ylabel: T, stat: sum|mean|count (timeseries) }
+ *         xlabel: T, ylabel: T, stat: sum|mean|count (timeseries),
+ *         range: [LOW, HIGH] (the value axis: y, x for a cdf, colour for a heatmap) }
  *   expect:
  *     - { metric: EXPR, op: "<"|"<="|">"|">="|"=="|"!="|"~", value: NUMBER|DURATION|EXPR,
  *         tol: NUMBER|"N%" (with ~), where: { KEY: VALUE }, why: TEXT }
@@ -1200,7 +1201,7 @@ static int parse_plot(struct lab_scenario *sc, struct lab_err *err, const struct
 {
     static const char *const keys[] = {"kind", "metric", "by", "x", "theory", "where", "name",
                                        "title", "logx", "logy", "stat", "xlabel", "ylabel",
-                                       NULL};
+                                       "range", NULL};
     static const char *const kinds[] = {"bars", "cdf", "timeseries", "heatmap", "sweep", NULL};
     struct lab_arena *a = &sc->arena;
     int rc = want_map(err, n, "a plot");
@@ -1238,6 +1239,20 @@ static int parse_plot(struct lab_scenario *sc, struct lab_err *err, const struct
         return rc;
     if (p->by && (rc = check_key(sc, err, lab_node_get(n, "by", NULL), p->by)))
         return rc;
+    struct lab_node *r = lab_node_get(n, "range", NULL);
+    if (r) {
+        struct lab_value lo, hi;
+        if (r->kind != LAB_NODE_SEQ || r->n != 2)
+            return lab_errf(err, r, "'range' must be [LOW, HIGH]");
+        if ((rc = parse_value(a, err, r->items[0], "range", LAB_FLOAT, 1, 0, NULL, &lo)) ||
+            (rc = parse_value(a, err, r->items[1], "range", LAB_FLOAT, 1, 0, NULL, &hi)))
+            return rc;
+        if (!(lo.f < hi.f))
+            return lab_errf(err, r, "'range' must be [LOW, HIGH] with LOW < HIGH");
+        p->has_range = true;
+        p->range_lo = lo.f;
+        p->range_hi = hi.f;
+    }
     if (p->kind == LAB_PLOT_SWEEP && !p->x)
         return lab_errf(err, n, "a sweep plot needs 'x: KEY' (a sweep key)");
     if (p->x && p->kind != LAB_PLOT_SWEEP)

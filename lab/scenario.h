@@ -98,6 +98,8 @@ struct lab_plot {
     enum lab_plot_kind kind;
     const char *metric, *by, *x, *theory, *name, *title, *stat, *xlabel, *ylabel;
     bool logx, logy;
+    bool has_range;            /* `range: [lo, hi]`: the value axis (colour for heatmaps) */
+    double range_lo, range_hi;
     struct lab_where *where;
     size_t nwhere;
     const struct lab_node *node;

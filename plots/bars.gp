@@ -10,6 +10,8 @@ set autoscale xfix
 set offsets 0.5, 0.5, 0, 0
 set key outside right top
 set yrange [0:*]
+# `range: [lo, hi]` in the scenario fixes the value axis.
+if (exists("rlo")) set yrange [rlo:rhi]
 do for [fmt in "svg png"] {
     eval term(fmt)
     set output out.".".fmt

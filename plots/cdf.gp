@@ -4,6 +4,8 @@
 load lib."/common.gp"
 set yrange [0:1.02]
 set key right bottom
+# `range: [lo, hi]` in the scenario fixes the value axis.
+if (exists("rlo")) set xrange [rlo:rhi]
 do for [fmt in "svg png"] {
     eval term(fmt)
     set output out.".".fmt

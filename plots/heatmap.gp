@@ -14,6 +14,8 @@ set autoscale yfix
 set grid noytics
 set border 15
 set cblabel "value" noenhanced
+# `range: [lo, hi]` in the scenario fixes the value axis.
+if (exists("rlo")) set cbrange [rlo:rhi]
 do for [fmt in "svg png"] {
     eval term(fmt)
     set output out.".".fmt

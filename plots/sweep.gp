@@ -5,6 +5,8 @@
 load lib."/common.gp"
 set key outside right top
 set offsets graph 0.02, graph 0.02, graph 0.05, graph 0.02
+# `range: [lo, hi]` in the scenario fixes the value axis.
+if (exists("rlo")) set yrange [rlo:rhi]
 do for [fmt in "svg png"] {
     eval term(fmt)
     set output out.".".fmt

@@ -4,6 +4,8 @@
 load lib."/common.gp"
 if (strlen(extra) > 0) load extra
 set key outside right top
+# `range: [lo, hi]` in the scenario fixes the value axis.
+if (exists("rlo")) set yrange [rlo:rhi]
 do for [fmt in "svg png"] {
     eval term(fmt)
     set output out.".".fmt
