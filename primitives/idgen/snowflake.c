@@ -259,10 +259,11 @@ static inline int64_t loan(const struct sf_gen *g)
 }
 
 /* How far ahead of the clock the unit after a used-up one may start: while the clock is
- * behind the used-up unit (hold: no limit; else the loan), and while it is in it. */
-static inline int64_t behind_bound(const struct sf_gen *g)
+ * behind the used-up unit by 'behind' (hold, beyond its loans: no limit; else the loan),
+ * and while it is in it. */
+static inline int64_t behind_bound(const struct sf_gen *g, int64_t behind)
 {
-    return g->policy == SF_HOLD ? INT64_MAX : loan(g);
+    return g->policy == SF_HOLD && behind > loan(g) ? INT64_MAX : loan(g);
 }
 static inline int64_t full_bound(const struct sf_gen *g)
 {
@@ -272,8 +273,8 @@ static inline int64_t full_bound(const struct sf_gen *g)
 /* Unit 'last' is used up and at clock time 'now' the next one cannot be taken: the
  * first later clock time at which it can. While behind 'last', that is when the next
  * unit's lead falls to the loan, if that comes before the clock reaches 'last' (a loan
- * over one unit); else, in 'last', when its lead falls to full_bound. Not for hold,
- * which never waits while behind. */
+ * over one unit); else, in 'last', when its lead falls to full_bound. (Hold waits only
+ * within its loans.) */
 static inline int64_t next_unit_at(const struct sf_gen *g, int64_t last, int64_t now)
 {
     int64_t start = unit_start(g, last), next = unit_start(g, last + 1), bb = loan(g);
@@ -330,7 +331,7 @@ static inline int step(const struct sf_gen *g, uint64_t s, int64_t now, uint64_t
         goto issue;
     }
     /* Unit 'last' is used up: take the next one if its lead is within the bound. */
-    bound = (int64_t)t < last ? behind_bound(g) : full_bound(g);
+    bound = (int64_t)t < last ? behind_bound(g, behind) : full_bound(g);
     if ((uint64_t)last + 1 > g->ts_lim)
         return -EOVERFLOW;
     if (unit_start(g, last + 1) - now <= bound) { /* the lead, > 0: now is in unit <= last */

@@ -89,7 +89,8 @@ enum sf_policy {
                   is used up take the next unit at once: a logical clock that never goes
                   back and runs ahead of the clock without bound (but only by one unit
                   per 2^seq_bits IDs while the clock is behind). A step back never
-                  makes it wait or fail; a full unit the clock is in follows on_full. */
+                  makes it wait or fail; a full unit the clock is in follows on_full,
+                  and so does one it is behind only by its own loans. */
     SF_BORROW, /* as hold while the last ID's unit starts at most borrow_max_ns after the
                   clock; beyond that, wait until it is (-EAGAIN), if at most wait_max_ns;
                   else -ERANGE. */
