@@ -1,0 +1,163 @@
+/* bench_redis_lock.c - Redis lock cycles (acquire + release) per second beside raw SET
+ * commands per second, measured by one harness in one run against a redis-server it
+ * starts on a unix socket, at 1 and 16 clients. A cycle is two round trips where a SET is
+ * one, so the ratio cannot pass 50 %; the goal is 45 %. Two locks: `safe` (SET NX PX,
+ * then an EVALSHA compare-and-delete: a Lua script, dearer on the server than a plain
+ * command) and the seed's (SET NX PX, then DEL), which shows what the script costs.
+ * Prints one JSON object per line on stdout; reads the system clock, which only
+ * benchmarks may do.
+ *
+ * Each client is a thread of the live world with its own connection and its own key (the
+ * cost of the mechanism, not of contention: the scenarios measure that). The three loops
+ * take turns in short slices (SLICES of each, 200 ms by default) and each rate is the sum
+ * of its slices, so load from elsewhere on the machine falls on all three alike. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "live/live.h"
+#include "live/redis_hiredis.h"
+#include "live/redis_server.h"
+#include "lock/redis_lock.h"
+
+#define MAX_CLIENTS 64
+#define SLICES 10
+#define TIMEOUT_NS 2000000000LL
+
+enum mode { MODE_SET, MODE_SAFE, MODE_SEED };
+
+struct harness {
+    const char *addr;
+    enum mode mode;
+    int64_t secs_ns;
+    atomic_int failures;
+};
+
+struct client {
+    struct harness *h;
+    int index;
+    uint64_t ops;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static struct redis *connect_one(struct env *e, size_t i, void *arg)
+{
+    return live_redis_connect(arg, TIMEOUT_NS);
+}
+
+/* One client: as many operations as fit in secs_ns, counting only successes. */
+static void client(struct env *e, void *arg)
+{
+    struct client *c = arg;
+    struct harness *h = c->h;
+    char key[64];
+    static const char *const prefix[] = {"set", "safe", "seed"};
+    snprintf(key, sizeof(key), "bench:%s:%d", prefix[h->mode], c->index);
+    struct redis *r = NULL;
+    struct rlock *l = NULL;
+    if (h->mode == MODE_SET) {
+        r = live_redis_connect(h->addr, TIMEOUT_NS);
+    } else {
+        struct rlock_config cfg = {.algo = h->mode == MODE_SAFE ? RLOCK_SAFE : RLOCK_SEED,
+                                   .key = key, .ttl_ns = 10000000000LL,
+                                   .connect = connect_one, .connect_arg = (void *)h->addr};
+        l = rlock_create(e, &cfg);
+    }
+    if (!r && !l) {
+        atomic_fetch_add(&h->failures, 1);
+        return;
+    }
+    /* warm up: connect, load the script */
+    if (r)
+        redis_set(r, key, "v", 0, 0);
+    else if (rlock_try(l) == 0)
+        rlock_release(l);
+    int64_t end = mono_ns() + h->secs_ns;
+    uint64_t ops = 0;
+    while (mono_ns() < end) {
+        if (r) {
+            ops += redis_set(r, key, "v", 0, 0) == 1;
+        } else if (rlock_try(l) == 0) {
+            ops += rlock_release(l) == 0;
+        }
+    }
+    c->ops = ops;
+    redis_close(r);
+    rlock_destroy(l);
+}
+
+/* Operations per second of 'n' clients in 'mode'. */
+static double measure(const char *addr, enum mode mode, int n, int64_t secs_ns)
+{
+    struct harness h = {.addr = addr, .mode = mode, .secs_ns = secs_ns};
+    struct client cl[MAX_CLIENTS];
+    struct live_world *w = live_world_create(1);
+    if (!w)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        cl[i] = (struct client){.h = &h, .index = i};
+        if (live_spawn(w, "bench", client, &cl[i], NULL) < 0)
+            atomic_fetch_add(&h.failures, 1);
+    }
+    live_join_all(w);
+    live_world_destroy(w);
+    if (atomic_load(&h.failures))
+        return -1;
+    uint64_t ops = 0;
+    for (int i = 0; i < n; i++)
+        ops += cl[i].ops;
+    /* each client ran its loop for secs_ns; spawning and joining are outside it */
+    return (double)ops / ((double)secs_ns / 1e9);
+}
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? atof(argv[1]) : 0.2;
+    if (secs <= 0 || argc > 2) {
+        fprintf(stderr, "usage: bench-redis-lock [SECONDS_PER_SLICE]\n");
+        return 2;
+    }
+    struct live_redis_server *srv;
+    char err[512];
+    if (live_redis_server_start(false, &srv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "bench-redis-lock: %s\n", err);
+        return 3;
+    }
+    const char *addr = live_redis_server_addr(srv);
+    const int clients[] = {1, 16};
+    static const char *const name[] = {"set", "safe", "seed"};
+    for (size_t k = 0; k < sizeof(clients) / sizeof(clients[0]); k++) {
+        int n = clients[k];
+        double rate[3] = {0, 0, 0}; /* mean rate over the slices */
+        for (int r = 0; r < SLICES; r++) {
+            for (int m = MODE_SET; m <= MODE_SEED; m++) {
+                double v = measure(addr, (enum mode)m, n, (int64_t)(secs * 1e9));
+                if (v <= 0) {
+                    fprintf(stderr, "bench-redis-lock: clients could not reach %s\n", addr);
+                    live_redis_server_stop(srv);
+                    return 3;
+                }
+                rate[m] += v / SLICES;
+            }
+        }
+        printf("{\"bench\":\"redis_set\",\"clients\":%d,\"ops_per_s\":%.0f}\n", n, rate[0]);
+        for (int m = MODE_SAFE; m <= MODE_SEED; m++) {
+            double ratio = rate[m] / rate[MODE_SET];
+            printf("{\"bench\":\"redis_lock_cycle\",\"clients\":%d,\"algorithm\":\"%s\","
+                   "\"cycles_per_s\":%.0f,\"ratio_to_set\":%.3f,\"goal\":0.45,\"limit\":0.5,"
+                   "\"ok\":%s}\n", n, name[m], rate[m], ratio, ratio >= 0.45 ? "true" : "false");
+        }
+        fflush(stdout);
+    }
+    live_redis_server_stop(srv);
+    return 0;
+}
