@@ -8,6 +8,7 @@
 
 /* extern const struct lab_workload lab_wl_example; */
 extern const struct lab_workload lab_wl_lb;
+extern const struct lab_workload lab_wl_snowflake;
 extern const struct lab_workload lab_wl_lock_counter, lab_wl_lock_trylock, lab_wl_lock_contention;
 extern const struct lab_workload lab_wl_delay_timers, lab_wl_delay_dispatch;
 extern const struct lab_workload lab_wl_redis_lock;
@@ -15,6 +16,7 @@ extern const struct lab_workload lab_wl_redis_lock;
 const struct lab_workload *const lab_workloads[] = {
     /* &lab_wl_example, */
     &lab_wl_lb,
+    &lab_wl_snowflake,
     &lab_wl_lock_counter, &lab_wl_lock_trylock, &lab_wl_lock_contention,
     &lab_wl_delay_timers, &lab_wl_delay_dispatch,
     &lab_wl_redis_lock,
