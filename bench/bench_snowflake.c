@@ -129,7 +129,17 @@ static void *sat_run(void *arg)
     return NULL;
 }
 
-static int bench_saturated(enum sf_sync sync, int threads, int window_ms)
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* 'windows' windows of window_ms whole units, one after the other on one generator. A
+ * unit is lost when no thread runs through its start (the OS took the CPU), so the best
+ * window measures the generator and the worst one the machine; both are printed. Every
+ * ID of every window is checked for uniqueness. */
+static int bench_saturated(enum sf_sync sync, int threads, int window_ms, int windows)
 {
     struct sf_config c = config(12);
     struct sf_gen *g = sf_gen_create(&c, sync);
@@ -137,35 +147,60 @@ static int bench_saturated(enum sf_sync sync, int threads, int window_ms)
         die("cannot create the generator");
     int64_t unit = c.layout.unit_ns;
     size_t cap = (size_t)window_ms * 4096;
-    struct sat s = {.g = g};
     struct sat_thread t[2];
+    uint64_t *all[2];
+    size_t lens[2] = {0, 0};
     for (int i = 0; i < threads; i++)
-        t[i] = (struct sat_thread){.s = &s, .ids = xmalloc(cap * sizeof(uint64_t)), .cap = cap};
-    s.start = (wall_ns() / unit + 20) * unit; /* 20 ms from now, on a unit boundary */
-    s.end = s.start + (int64_t)window_ms * unit;
-    for (int i = 0; i < threads; i++)
-        if (pthread_create(&t[i].th, NULL, sat_run, &t[i]) != 0)
-            die("cannot start a thread");
-    atomic_store_explicit(&s.go, 1, memory_order_release);
-    uint64_t total = 0, eagain = 0;
-    uint64_t *parts[2];
-    size_t lens[2];
-    for (int i = 0; i < threads; i++) {
-        pthread_join(t[i].th, NULL);
-        total += t[i].n;
-        eagain += t[i].eagain;
-        parts[i] = t[i].ids;
-        lens[i] = t[i].n;
+        all[i] = xmalloc((size_t)windows * cap * sizeof(uint64_t));
+    double *share = xmalloc((size_t)windows * sizeof(double));
+    uint64_t total = 0, eagain = 0, full_units = 0;
+    uint32_t *per_unit = xmalloc((size_t)window_ms * sizeof(uint32_t));
+    for (int wdw = 0; wdw < windows; wdw++) {
+        struct sat s = {.g = g};
+        for (int i = 0; i < threads; i++)
+            t[i] = (struct sat_thread){.s = &s, .ids = all[i] + lens[i], .cap = cap};
+        s.start = (wall_ns() / unit + 20) * unit; /* 20 ms from now, on a unit boundary */
+        s.end = s.start + (int64_t)window_ms * unit;
+        for (int i = 0; i < threads; i++)
+            if (pthread_create(&t[i].th, NULL, sat_run, &t[i]) != 0)
+                die("cannot start a thread");
+        atomic_store_explicit(&s.go, 1, memory_order_release);
+        uint64_t n = 0;
+        memset(per_unit, 0, (size_t)window_ms * sizeof(uint32_t));
+        uint64_t first;
+        sf_layout_unit(&c.layout, s.start, &first);
+        for (int i = 0; i < threads; i++) {
+            pthread_join(t[i].th, NULL);
+            n += t[i].n;
+            eagain += t[i].eagain;
+            for (size_t k = 0; k < t[i].n; k++) {
+                struct sf_fields f;
+                sf_decompose(&c.layout, t[i].ids[k], &f);
+                if (f.ts >= first && f.ts - first < (uint64_t)window_ms)
+                    per_unit[f.ts - first]++;
+            }
+            lens[i] += t[i].n;
+        }
+        for (int k = 0; k < window_ms; k++)
+            full_units += per_unit[k] == 4096;
+        total += n;
+        share[wdw] = (double)n / ((double)window_ms * 4096.0);
     }
-    uint64_t dup = duplicates(parts, lens, threads);
-    double per_ms = (double)total / window_ms;
+    uint64_t dup = duplicates(all, lens, threads);
+    qsort(share, (size_t)windows, sizeof(double), cmp_double);
+    double best = share[windows - 1];
     printf("{\"bench\":\"snowflake\",\"mode\":\"saturated\",\"impl\":\"%s\",\"threads\":%d,"
-           "\"window_ms\":%d,\"ids\":%" PRIu64 ",\"ids_per_ms_per_worker\":%.1f,"
-           "\"ceiling\":4096,\"share\":%.5f,\"eagain\":%" PRIu64 ",\"duplicates\":%" PRIu64 "}\n",
-           sf_sync_name(sync), threads, window_ms, total, per_ms, per_ms / 4096.0, eagain, dup);
+           "\"window_ms\":%d,\"windows\":%d,\"ids\":%" PRIu64 ",\"ids_per_ms_per_worker\":%.1f,"
+           "\"ceiling\":4096,\"share\":%.5f,\"share_median\":%.5f,\"share_worst\":%.5f,"
+           "\"full_units\":%.5f,\"eagain\":%" PRIu64 ",\"duplicates\":%" PRIu64 "}\n",
+           sf_sync_name(sync), threads, window_ms, windows, total, best * 4096.0, best,
+           share[windows / 2], share[0], (double)full_units / ((double)windows * window_ms), eagain,
+           dup);
     fflush(stdout);
     for (int i = 0; i < threads; i++)
-        free(t[i].ids);
+        free(all[i]);
+    free(share);
+    free(per_unit);
     sf_gen_destroy(g);
     return dup ? 1 : 0;
 }
@@ -256,9 +291,11 @@ static int bench_idcheck(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench-snowflake [--window-ms N] [--ids N] [--reps N] [--idcheck]\n"
-               "                       [--only clock|saturated|uncapped]\n"
-               "  --window-ms N  saturated window, whole ms (default 1000)\n"
+    fprintf(f, "usage: bench-snowflake [--window-ms N] [--windows N] [--ids N] [--reps N]\n"
+               "                       [--idcheck] [--only clock|saturated|uncapped]\n"
+               "  --window-ms N  saturated window, whole ms (default 200)\n"
+               "  --windows N    saturated windows; share is the best, share_median and\n"
+               "                 share_worst the others (default 5)\n"
                "  --ids N        IDs per uncapped repetition (default 10000000)\n"
                "  --reps N       uncapped repetitions, best kept (default 3)\n"
                "  --idcheck      also time the uniqueness checker on 1e8 IDs in 64 MB\n");
@@ -278,13 +315,15 @@ static long arg_long(const char *opt, const char *v, long min, long max)
 
 int main(int argc, char **argv)
 {
-    int window_ms = 1000, reps = 3;
+    int window_ms = 200, windows = 5, reps = 3;
     size_t nids = 10000000;
     bool idcheck = false;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--window-ms") == 0)
             window_ms = (int)arg_long(argv[i], argv[i + 1], 1, 600000), i++;
+        else if (strcmp(argv[i], "--windows") == 0)
+            windows = (int)arg_long(argv[i], argv[i + 1], 1, 1000), i++;
         else if (strcmp(argv[i], "--ids") == 0)
             nids = (size_t)arg_long(argv[i], argv[i + 1], 1, 1000000000), i++;
         else if (strcmp(argv[i], "--reps") == 0)
@@ -304,8 +343,8 @@ int main(int argc, char **argv)
     if (WANT("clock"))
         bench_clock();
     for (int threads = 1; threads <= 2 && WANT("saturated"); threads++) {
-        bad |= bench_saturated(SF_SYNC_CAS, threads, window_ms);
-        bad |= bench_saturated(SF_SYNC_MUTEX, threads, window_ms);
+        bad |= bench_saturated(SF_SYNC_CAS, threads, window_ms, windows);
+        bad |= bench_saturated(SF_SYNC_MUTEX, threads, window_ms, windows);
     }
     enum sf_sync kinds[3] = {SF_SYNC_NONE, SF_SYNC_CAS, SF_SYNC_MUTEX};
     for (int k = 0; k < 3 && WANT("uncapped"); k++) {
