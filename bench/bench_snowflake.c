@@ -135,10 +135,11 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* 'windows' windows of window_ms whole units, one after the other on one generator. A
- * unit is lost when no thread runs through its start (the OS took the CPU), so the best
- * window measures the generator and the worst one the machine; both are printed. Every
- * ID of every window is checked for uniqueness. */
+/* 'windows' windows of window_ms whole units, one after the other on one generator.
+ * Units are lost, or cut short, only while no generator thread holds a CPU (the OS ran
+ * something else), so the best window measures the generator and the others the
+ * machine; all three are printed, with the fraction of units filled to 4096. Every ID
+ * of every window is checked for uniqueness. */
 static int bench_saturated(enum sf_sync sync, int threads, int window_ms, int windows)
 {
     struct sf_config c = config(12);
