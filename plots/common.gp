@@ -24,6 +24,8 @@ set border 3
 set tics nomirror
 set format x "%g"
 set format y "%g"
+# Empty bins are written as NaN: missing, so they neither plot nor stretch the axes.
+set datafile missing "NaN"
 if (logx) set logscale x
 if (logy) set logscale y
 set linetype 1 lc rgb "#1f77b4" lw 2
