@@ -233,7 +233,8 @@ int lockcheck_result(struct lockcheck *c, int64_t end_t, int64_t final_counter,
             out->max_holders = holders;
     }
 
-    memcpy(acc, c->acc, c->nacc * sizeof(*acc));
+    if (c->nacc)
+        memcpy(acc, c->acc, c->nacc * sizeof(*acc));
     qsort(acc, c->nacc, sizeof(*acc), by_time);
     size_t maxrank = 0;
     bool any = false;

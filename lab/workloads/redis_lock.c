@@ -837,7 +837,8 @@ static int run_live(struct rl *w)
             goto out;
         }
     }
-    qsort(acts.v, acts.n, sizeof(*acts.v), by_at);
+    if (acts.n)
+        qsort(acts.v, acts.n, sizeof(*acts.v), by_at);
     size_t next = 0;
     int64_t now;
     while ((now = live_true_now() - w->t0) < w->duration) {
@@ -848,7 +849,8 @@ static int run_live(struct rl *w)
                 live_redis_server_crash(w->srv[i]);
                 if (w->fault_for > 0) {
                     act_add(&acts, now + w->fault_for, ACT_RESTART, i, 0);
-                    qsort(acts.v + next, acts.n - next, sizeof(*acts.v), by_at);
+                    if (acts.n > next)
+                        qsort(acts.v + next, acts.n - next, sizeof(*acts.v), by_at);
                 }
             }
         }
