@@ -194,7 +194,10 @@ Test(redis_live, safe_lock) { exclusion(RLOCK_SAFE, 1, 5000 * MS, 0); }
 Test(redis_live, fenced_lock) { exclusion(RLOCK_FENCED, 1, 5000 * MS, 0); }
 Test(redis_live, redlock_over_three_servers) { exclusion(RLOCK_REDLOCK, 3, 5000 * MS, 0); }
 /* ttl 300 ms held for 1 s: only the watchdog (every 100 ms) keeps it */
-Test(redis_live, renewing_lock_outlives_its_ttl) { exclusion(RLOCK_RENEWING, 1, 300 * MS, 1000 * MS); }
+Test(redis_live, renewing_lock_outlives_its_ttl)
+{
+    exclusion(RLOCK_RENEWING, 1, 300 * MS, 1000 * MS);
+}
 
 Test(redis_live, the_seeds_del_removes_a_successors_lock)
 {
