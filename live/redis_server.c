@@ -41,7 +41,7 @@ struct live_redis_server {
 static struct {
     volatile sig_atomic_t pid; /* 0: free or not running */
     volatile sig_atomic_t used;
-    char dir[64], sock[128], log[128];
+    char dir[64], sock[128], log[128], owner[128];
 } slots[MAX_SERVERS];
 static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction old_int, old_term;
@@ -61,6 +61,7 @@ static void kill_all(void)
         if (slots[i].sock[0])
             unlink(slots[i].sock);
         unlink(slots[i].log);
+        unlink(slots[i].owner);
         rmdir(slots[i].dir);
         slots[i].used = 0;
     }
@@ -87,6 +88,7 @@ static int slot_take(struct live_redis_server *s)
             snprintf(slots[i].dir, sizeof(slots[i].dir), "%s", s->dir);
             snprintf(slots[i].sock, sizeof(slots[i].sock), "%s", s->tcp ? "" : s->sock);
             snprintf(slots[i].log, sizeof(slots[i].log), "%s", s->log);
+            snprintf(slots[i].owner, sizeof(slots[i].owner), "%s/owner", s->dir);
             slots[i].pid = 0;
             slots[i].used = 1;
         }
@@ -250,6 +252,52 @@ static int spawn(struct live_redis_server *s, char *err, size_t errlen)
     return -ETIMEDOUT;
 }
 
+/* Remove the directory and whatever the server left in it (no subdirectories). */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        char path[512];
+        while ((de = readdir(d))) {
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                unlink(path);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* A directory of ours whose owner died by SIGKILL (no handler could run): remove it
+ * when the next server starts. The owner's pid is in dir/owner. */
+static void sweep_stale(void)
+{
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "distlab-redis-", 14) != 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof(path), "/tmp/%s/owner", de->d_name);
+        FILE *f = fopen(path, "r");
+        long pid = 0;
+        if (!f)
+            continue;
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+        if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            snprintf(path, sizeof(path), "/tmp/%s", de->d_name);
+            remove_dir(path);
+        }
+    }
+    closedir(d);
+}
+
 int live_redis_server_start(bool tcp, struct live_redis_server **out, char *err, size_t errlen)
 {
     char dummy[8];
@@ -268,12 +316,20 @@ int live_redis_server_start(bool tcp, struct live_redis_server **out, char *err,
         free(s);
         return -ENOENT;
     }
+    sweep_stale();
     snprintf(s->dir, sizeof(s->dir), "/tmp/distlab-redis-XXXXXX");
     if (!mkdtemp(s->dir)) {
         int e = errno;
         snprintf(err, errlen, "cannot create a temporary directory: %s", strerror(e));
         free(s);
         return -e;
+    }
+    char owner[128];
+    snprintf(owner, sizeof(owner), "%s/owner", s->dir);
+    FILE *of = fopen(owner, "w");
+    if (of) {
+        fprintf(of, "%ld\n", (long)getpid());
+        fclose(of);
     }
     snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
     snprintf(s->log, sizeof(s->log), "%s/redis.log", s->dir);
@@ -343,24 +399,6 @@ int live_redis_server_restart(struct live_redis_server *s)
     if (s->pid > 0)
         live_redis_server_crash(s);
     return spawn(s, err, sizeof(err));
-}
-
-/* Remove the directory and whatever the server left in it (no subdirectories). */
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        char path[512];
-        while ((de = readdir(d))) {
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-                unlink(path);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(dir);
 }
 
 void live_redis_server_stop(struct live_redis_server *s)

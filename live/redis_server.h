@@ -8,7 +8,8 @@
  * Cleanup even on error: the server dies with the thread that started it (PDEATHSIG:
  * start, restart and stop it from one long-lived thread, such as the main thread), and a
  * SIGINT/SIGTERM handler installed on the first start kills every running server and
- * removes its directory before the process dies of the signal; exit() does the same. */
+ * removes its directory before the process dies of the signal; exit() does the same. A
+ * directory left by a process that died of SIGKILL is removed by the next start. */
 #ifndef DISTLAB_LIVE_REDIS_SERVER_H
 #define DISTLAB_LIVE_REDIS_SERVER_H
 

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "live/live.h"
@@ -132,6 +134,33 @@ Test(redis_live, stop_leaves_no_process_and_no_directory)
     cr_assert_eq(kill(pid, 0), -1);
     struct stat st;
     cr_assert_eq(stat(dir, &st), -1, "%s is still there", dir);
+}
+
+Test(redis_live, what_a_killed_process_left_is_swept_by_the_next_start)
+{
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        struct live_redis_server *s = NULL;
+        if (live_redis_server_start(false, &s, NULL, 0) == 0) {
+            const char *a = live_redis_server_addr(s) + 5;
+            if (write(fd[1], a, strlen(a) + 1) < 0)
+                _exit(1);
+        }
+        pause();
+        _exit(0);
+    }
+    char sock[256] = "";
+    cr_assert_gt(read(fd[0], sock, sizeof(sock)), 0);
+    kill(child, SIGKILL); /* no handler runs: its directory stays behind */
+    waitpid(child, NULL, 0);
+    *strrchr(sock, '/') = 0;
+    struct stat st;
+    cr_assert_eq(stat(sock, &st), 0, "%s vanished by itself", sock);
+    struct live_redis_server *s = start();
+    cr_assert_eq(stat(sock, &st), -1, "%s was not swept", sock);
+    live_redis_server_stop(s);
 }
 
 Test(redis_live, a_loopback_tcp_server_works_too)
