@@ -149,6 +149,9 @@ void sim_destroy(struct sim *sim)
 {
     if (!sim)
         return;
+    /* First, while every queued node (in actors, messages, faults, calls) still exists:
+     * the cleanup marks each one unqueued. */
+    tq4_cleanup(&sim->events);
     for (int i = 0; i < sim->nnodes; i++) {
         struct sim__node *n = &sim->nodes[i];
         while (n->actors)
@@ -173,7 +176,6 @@ void sim_destroy(struct sim *sim)
     }
     sim__net_cleanup(sim);
     sim__map_free(&sim->ports);
-    tq4_cleanup(&sim->events);
     sim__stackpool_destroy(sim->stacks);
     free(sim);
 }

@@ -599,3 +599,26 @@ Test(sim, same_seed_same_hash_other_seed_other_hash)
     cr_assert_eq(a, b);
     cr_assert_neq(a, c);
 }
+
+static void noop(struct sim *sim, void *arg)
+{
+}
+
+Test(sim, destroy_with_events_still_queued)
+{
+    /* Messages in flight, a fault and a callback still pending, actors asleep: freeing
+     * the world must not touch any of them after it freed them (ASan checks this). */
+    struct sim_config cfg = {.seed = 1};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, SIM_S, 0};
+    struct sim *sim = sim_create(&cfg);
+    int a = sim_node_add(sim, "a", 1), b = sim_node_add(sim, "b", 1);
+    struct counter c = {0};
+    struct blast bl = {b, 100, SIM_MS};
+    sim_spawn(sim, b, "sink", sink, &c);
+    sim_spawn(sim, a, "blast", blaster, &bl);
+    sim_fault_crash(sim, 10 * SIM_S, a);
+    sim_at(sim, 20 * SIM_S, noop, NULL);
+    cr_assert_eq(sim_run(sim, 50 * SIM_MS), SIM_STOP_TIME);
+    cr_assert_eq(c.got, 0);
+    sim_destroy(sim);
+}
