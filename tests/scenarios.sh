@@ -29,6 +29,13 @@ for f in "$src"/scenarios/*.yaml; do
         esac
     done <"$work/out.txt"
     n=$((n + 1))
+    # A run "happened" only if it exited 0, or 1 because an expectation failed; a
+    # sanitizer report or an exit 1 with no failed expectation is a broken run.
+    if grep -qE 'runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer' "$work/err.txt"; then
+        rc=99
+    elif [ $rc -eq 1 ] && ! grep -q '^FAIL' "$work/out.txt"; then
+        rc=98
+    fi
     if [ $rc -le 1 ]; then
         printf 'ok %d - %s (%s world) ran in %ss\n' "$n" "$name" "$world" "$secs" >>"$tap.part"
     else
