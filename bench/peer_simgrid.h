@@ -10,7 +10,8 @@ extern "C" {
 
 struct bench_result {
     uint64_t events;
-    double wall_s;
+    double setup_s; /* creating the world and its actors */
+    double wall_s;  /* running it: what events_per_s divides by */
     long rss_kib;
     int rc;
 };
