@@ -46,6 +46,7 @@
  *           p50|p90|p99|p999 (histogram)
  *
  * KEY (by, x, where): repeat, a sweep key, a workload parameter, seed, duration,
+ * world (sim or live: a `where` on it may match no run of this invocation),
  * world.cores or world.nodes. --set key.path=value replaces any value before
  * validation; a bare first component that is not a top-level key means workload.<key>.
  * Node names in faults, links and clocks are resolved when the world exists
@@ -959,6 +960,10 @@ static bool run_key(const struct lab_scenario *sc, const struct lab_runspec *r,
         kv->tmp = (struct lab_value){.type = LAB_DURATION, .i = c->duration,
                                      .f = (double)c->duration};
         kv->typed = &kv->tmp;
+    } else if (!strcmp(ck, "world")) {
+        kv->tmp = (struct lab_value){.type = LAB_ENUM,
+                                     .text = sc->world == LAB_WORLD_LIVE ? "live" : "sim"};
+        kv->typed = &kv->tmp;
     } else if (!strcmp(ck, "world.cores") || !strcmp(ck, "world.nodes")) {
         int v = ck[6] == 'c' ? c->world.cores : c->world.nodes;
         kv->tmp = (struct lab_value){.type = LAB_INT, .i = v, .f = v};
@@ -1098,7 +1103,7 @@ static int check_key(struct lab_scenario *sc, struct lab_err *err, const struct 
     for (size_t i = 0; i < sc->nsweep; i++)
         names[i + 1] = sc->sweep[i].name;
     return lab_errf(err, at, "'%s' is not a sweep key, a parameter of '%s', seed, duration, "
-                    "world.cores or world.nodes (sweep keys: %s)", key,
+                    "world, world.cores or world.nodes (sweep keys: %s)", key,
                     sc->runs[0].cfg->wl->name, join(&sc->arena, names));
 }
 
@@ -1148,6 +1153,16 @@ static int parse_sweep(struct lab_scenario *sc, struct lab_err *err, const struc
 
 /* ---- plots and expectations --------------------------------------------------------- */
 
+/* A `where` that names the world matches no run in the other world, and that is its
+ * purpose (an expectation for live runs only): not an error. */
+static bool where_names_world(const struct lab_where *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(w[i].key, "world"))
+            return true;
+    return false;
+}
+
 static int parse_where(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n,
                        struct lab_where **out, size_t *nout)
 {
@@ -1165,6 +1180,10 @@ static int parse_where(struct lab_scenario *sc, struct lab_err *err, const struc
         w[i].value = n->items[i];
         if ((rc = check_key(sc, err, n->keys[i], w[i].key)))
             return rc;
+        if (!strcmp(w[i].key, "world") &&
+            (w[i].value->kind != LAB_NODE_SCALAR ||
+             (strcmp(w[i].value->text, "sim") && strcmp(w[i].value->text, "live"))))
+            return lab_errf(err, w[i].value, "'world' must be sim or live");
     }
     *out = w;
     *nout = n->n;
@@ -1282,6 +1301,8 @@ static int parse_plot(struct lab_scenario *sc, struct lab_err *err, const struct
     for (size_t i = 0; i < sc->nruns; i++)
         if (lab_where_match(sc, &sc->runs[i], p->where, p->nwhere))
             return 0;
+    if (where_names_world(p->where, p->nwhere))
+        return 0;
     return lab_errf(err, lab_node_get(n, "where", NULL), "no run matches this 'where' (check "
                     "the values against the sweep)");
 }
@@ -1389,6 +1410,8 @@ static int parse_expect(struct lab_scenario *sc, struct lab_err *err, const stru
     for (size_t i = 0; i < sc->nruns; i++)
         if (lab_where_match(sc, &sc->runs[i], x->where, x->nwhere))
             return 0;
+    if (where_names_world(x->where, x->nwhere))
+        return 0;
     return lab_errf(err, lab_node_get(n, "where", NULL), "no run matches this 'where' (check "
                     "the values against the sweep)");
 }

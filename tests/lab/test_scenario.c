@@ -91,9 +91,11 @@ static const struct bad bad_inputs[] = {
      ":5:13: 'kind' must be one of: bars, cdf, timeseries, heatmap, sweep; got 'pie'"},
     {BASE "plots:\n  - { kind: bars, metric: share, by: picker }\n", NULL,
      ":5:38: 'picker' is not a sweep key, a parameter of 'test/compute', seed, duration, "
-     "world.cores or world.nodes (sweep keys: repeat)"},
+     "world, world.cores or world.nodes (sweep keys: repeat)"},
     {BASE "plots:\n  - { kind: sweep, metric: total }\n", NULL,
      ":5:5: a sweep plot needs 'x: KEY' (a sweep key)"},
+    {BASE "expect:\n  - { metric: total, op: \">\", value: 1, where: { world: lve } }\n", NULL,
+     ":5:57: 'world' must be sim or live"},
     {BASE "plots:\n  - { kind: heatmap, metric: m, range: 0.5 }\n", NULL,
      ":5:40: 'range' must be [LOW, HIGH]"},
     {BASE "plots:\n  - { kind: heatmap, metric: m, range: [1, 0] }\n", NULL,
@@ -239,9 +241,27 @@ Test(sweep, where_matches_by_typed_value)
     cr_expect_eq(count_matches(sc, "{n: 5}"), 0);
     cr_expect_eq(count_matches(sc, "{mode: d}"), 0);
     cr_expect_eq(count_matches(sc, "{fast: false, seed: 1}"), 24);
+    cr_expect_eq(count_matches(sc, "{world: sim}"), 24); /* loaded for the simulated world */
+    cr_expect_eq(count_matches(sc, "{world: live}"), 0);
     cr_expect_str_eq(lab_run_key_text(sc, &sc->runs[3], "wait"), "1ms");
     cr_expect_str_eq(lab_run_key_text(sc, &sc->runs[4], "wait"), "2ms");
     cr_expect_str_eq(lab_run_key_text(sc, &sc->runs[3], "world.network.loss"), "0.5");
+    lab_scenario_free(sc);
+}
+
+Test(sweep, a_where_on_the_other_world_is_not_an_error)
+{
+    /* An expectation for live runs only loads in the simulated world and applies to no
+     * run there; the same scenario's other expectations stay. */
+    struct lab_scenario *sc = load(BASE "expect:\n"
+                                        "  - { metric: total, op: \">\", value: 1, "
+                                        "where: { world: live } }\n"
+                                        "  - { metric: total, op: \">\", value: 1 }\n",
+                                   NULL, 0);
+    cr_assert_eq(sc->nexpects, 2);
+    cr_expect_not(lab_where_match(sc, &sc->runs[0], sc->expects[0].where,
+                                  sc->expects[0].nwhere));
+    cr_expect(lab_where_match(sc, &sc->runs[0], sc->expects[1].where, sc->expects[1].nwhere));
     lab_scenario_free(sc);
 }
 
