@@ -113,7 +113,7 @@ static char *stem_part(struct lab_arena *a, const char *s)
 
 struct gp {
     const char *kind, *data, *out, *title, *xlabel, *ylabel, *extra;
-    bool logx, logy, xticlabels;
+    bool logx, logy, xticlabels, theory;
     int n;
     double bw;
     bool has_range;
@@ -138,8 +138,8 @@ static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
     gp_string(f, g->extra ? g->extra : "");
     fputs("; lib=", f);
     gp_string(f, templates);
-    fprintf(f, "; logx=%d; logy=%d; n=%d; bw=%.6g; xticlabels=%d", g->logx, g->logy, g->n,
-            g->bw, g->xticlabels);
+    fprintf(f, "; logx=%d; logy=%d; n=%d; bw=%.6g; xticlabels=%d; theory=%d", g->logx, g->logy,
+            g->n, g->bw, g->xticlabels, g->theory);
     if (g->has_range)
         fprintf(f, "; rlo=%.17g; rhi=%.17g", g->lo, g->hi);
     fclose(f);
@@ -580,11 +580,16 @@ static int plot_sweep(struct ctx *c)
     double *th = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
     struct buf b;
     FILE *f = buf_open(&b);
-    size_t points = 0;
+    size_t points = 0, theory_points = 0, drawn = 0;
     for (size_t l = 0; l < nl; l++) {
-        fputs("\"x\" ", f);
-        dat_string(f, c->p->by ? lab_arena_printf(c->a, "%s=%s", c->p->by, lines[l]) : lines[l]);
-        fputs(" \"sd\" \"theory\" \"label\"\n", f);
+        /* A line whose runs lack the metric (it belongs to other sweep values) is left
+         * out, rather than handed to gnuplot as a block with no valid point. */
+        size_t line_points = 0;
+        struct buf lb;
+        FILE *lf = buf_open(&lb);
+        fputs("\"x\" ", lf);
+        dat_string(lf, c->p->by ? lab_arena_printf(c->a, "%s=%s", c->p->by, lines[l]) : lines[l]);
+        fputs(" \"sd\" \"theory\" \"label\"\n", lf);
         for (size_t xi = 0; xi < nx; xi++) {
             size_t nv = 0, nt = 0;
             for (size_t k = 0; k < n; k++) {
@@ -604,16 +609,24 @@ static int plot_sweep(struct ctx *c)
             }
             if (!nv && !nt)
                 continue;
-            points += nv;
-            fprintf(f, "%.10g", xnum[xi]);
-            dat_number(f, mean_of(vals, nv));
-            dat_number(f, sd_of(vals, nv));
-            dat_number(f, mean_of(th, nt));
-            fputc(' ', f);
-            dat_string(f, xs[xi]);
-            fputc('\n', f);
+            line_points += nv;
+            theory_points += nt;
+            fprintf(lf, "%.10g", xnum[xi]);
+            dat_number(lf, mean_of(vals, nv));
+            dat_number(lf, sd_of(vals, nv));
+            dat_number(lf, mean_of(th, nt));
+            fputc(' ', lf);
+            dat_string(lf, xs[xi]);
+            fputc('\n', lf);
         }
-        fputs("\n\n", f);
+        fputs("\n\n", lf);
+        fclose(lf);
+        if (line_points) {
+            fwrite(lb.s, 1, lb.len, f);
+            points += line_points;
+            drawn++;
+        }
+        free(lb.s);
     }
     if (!points) {
         fclose(b.f);
@@ -621,7 +634,8 @@ static int plot_sweep(struct ctx *c)
         warn_empty(c, "no run recorded it as a scalar");
         return 0;
     }
-    struct gp g = {.kind = "sweep", .n = (int)nl, .xticlabels = !numeric,
+    struct gp g = {.kind = "sweep", .n = (int)drawn, .xticlabels = !numeric,
+                   .theory = theory_points > 0,
                    .xlabel = duration ? lab_arena_printf(c->a, "%s (s)", c->p->x) : c->p->x,
                    .ylabel = c->p->metric};
     return finish(c, &g, &b, c->p->name);

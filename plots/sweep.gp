@@ -3,6 +3,7 @@
 # With xticlabels=1 the x values are labels (column 5) at positions 0, 1, ...
 #   gnuplot -e "data='d.dat'; out='plots/x/sweep-ratio'; n=2; ..." sweep.gp
 load lib."/common.gp"
+if (!exists("theory")) theory = 1
 set key outside right top
 set offsets graph 0.02, graph 0.02, graph 0.05, graph 0.02
 # `range: [lo, hi]` in the scenario fixes the value axis.
@@ -10,16 +11,26 @@ if (exists("rlo")) set yrange [rlo:rhi]
 do for [fmt in "svg png"] {
     eval term(fmt)
     set output out.".".fmt
-    if (xticlabels) {
+    # theory=1 when some run recorded the `theory` metric: then the dashed lines.
+    if (xticlabels && theory) {
         plot for [i=0:n-1] data index i using 1:2:3:xtic(5) with yerrorlines lt (i+1) pt 7 \
                  title columnheader(2), \
              for [i=0:n-1] data index i using 1:4 with lines lt (i+1) dt 2 lw 1.5 \
                  title (i == 0 ? "theory (dashed)" : "")
-    } else {
+    }
+    if (xticlabels && !theory) {
+        plot for [i=0:n-1] data index i using 1:2:3:xtic(5) with yerrorlines lt (i+1) pt 7 \
+                 title columnheader(2)
+    }
+    if (!xticlabels && theory) {
         plot for [i=0:n-1] data index i using 1:2:3 with yerrorlines lt (i+1) pt 7 \
                  title columnheader(2), \
              for [i=0:n-1] data index i using 1:4 with lines lt (i+1) dt 2 lw 1.5 \
                  title (i == 0 ? "theory (dashed)" : "")
+    }
+    if (!xticlabels && !theory) {
+        plot for [i=0:n-1] data index i using 1:2:3 with yerrorlines lt (i+1) pt 7 \
+                 title columnheader(2)
     }
     unset output
 }
