@@ -56,7 +56,7 @@ static void lockset_init(struct lockset *s, enum kind k, struct env *e)
     if (k == K_CAS || k == K_CAS_BACKOFF)
         s->l = lock_try_cas(0);
     if (k == K_CHAN) {
-        struct lock_tokchan *ch = lock_tokchan_pipe();
+        struct lock_tokchan *ch = live_tokchan_pipe();
         if (!ch)
             die("pipe");
         s->l = lock_try_chan(ch);

@@ -300,7 +300,7 @@ static struct lock_try *make_trylock(struct lkw *w)
 {
     if (!w->chan)
         return lock_try_cas(w->live ? 0 : w->attempt_ns);
-    struct lock_tokchan *ch = w->live ? lock_tokchan_pipe() : lock_tokchan_model(w->chan_op_ns);
+    struct lock_tokchan *ch = w->live ? live_tokchan_pipe() : lock_tokchan_model(w->chan_op_ns);
     return ch ? lock_try_chan(ch) : NULL;
 }
 

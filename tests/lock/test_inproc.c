@@ -21,7 +21,7 @@ Test(lock_tokchan, model_and_pipe_hold_one_token)
 {
     struct live_world *w = live_world_create(1);
     struct env *e = live_world_env(w);
-    struct lock_tokchan *c[2] = {lock_tokchan_model(0), lock_tokchan_pipe()};
+    struct lock_tokchan *c[2] = {lock_tokchan_model(0), live_tokchan_pipe()};
     for (int i = 0; i < 2; i++) {
         cr_assert_not_null(c[i]);
         cr_assert(lock_tokchan_check(c[i]));
@@ -48,7 +48,7 @@ Test(lock_try, acquire_fails_while_held_and_succeeds_after_release)
 {
     struct live_world *w = live_world_create(1);
     struct env *e = live_world_env(w);
-    struct lock_try *l[2] = {lock_try_cas(0), lock_try_chan(lock_tokchan_pipe())};
+    struct lock_try *l[2] = {lock_try_cas(0), lock_try_chan(live_tokchan_pipe())};
     for (int i = 0; i < 2; i++) {
         cr_assert_not_null(l[i]);
         cr_assert_not(lock_try_held(l[i]));
@@ -191,7 +191,7 @@ Test(lock_try, exactly_one_winner_per_round_under_live_threads)
         struct env *e = live_world_env(w);
         static struct round_ctx r;
         memset(&r, 0, sizeof(r));
-        r.l = chan ? lock_try_chan(lock_tokchan_pipe()) : lock_try_cas(0);
+        r.l = chan ? lock_try_chan(live_tokchan_pipe()) : lock_try_cas(0);
         cr_assert_not_null(r.l);
         r.n = 10;
         r.rounds = 200;
@@ -244,7 +244,7 @@ Test(lock_try, spinning_locks_exclude_under_live_threads)
             struct live_world *w = live_world_create(3);
             struct spin_ctx s = {.p = {(enum lock_spin_kind)k, 100, 10000},
                                  .per = chan ? 2000 : 20000};
-            s.l = chan ? lock_try_chan(lock_tokchan_pipe()) : lock_try_cas(0);
+            s.l = chan ? lock_try_chan(live_tokchan_pipe()) : lock_try_cas(0);
             cr_assert_not_null(s.l);
             for (int i = 0; i < 4; i++)
                 cr_assert_eq(live_spawn(w, "spin", spin_worker, &s, NULL), 0);
