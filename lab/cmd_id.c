@@ -213,7 +213,8 @@ struct opts {
     const char *field[3]; /* dc, worker, seq */
 };
 
-/* Options common to both verbs (and encode's own); leaves optind at the first operand. */
+/* Options common to both verbs (and encode's own), before or after the IDs (getopt
+ * permutes them); leaves optind at the first operand. */
 static int parse_opts(int argc, char **argv, bool encode, struct opts *o)
 {
     static const struct option lo[] = {
@@ -228,7 +229,7 @@ static int parse_opts(int argc, char **argv, bool encode, struct opts *o)
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 'L':
             if (!parse_layout_bits(optarg, &o->layout))

@@ -236,6 +236,16 @@ Test(sf_cli, decodes_as_json_with_ids_as_strings, .init = cr_redirect_stdout)
                             "\"worker\":1,\"seq\":7,\"js_safe\":false}\n");
 }
 
+Test(sf_cli, options_may_follow_the_ids, .init = cr_redirect_stdout)
+{
+    const char *a[] = {"id", "decode", "1591955536616755207", "--json", NULL};
+    cr_assert_eq(id_cmd(a), 0);
+    fflush(stdout);
+    cr_assert_stdout_eq_str("{\"id\":\"1591955536616755207\",\"time\":\"2022-11-14T00:45:51.690Z\","
+                            "\"unix_ms\":1668386751690,\"units\":\"379551777033\",\"dc\":1,"
+                            "\"worker\":1,\"seq\":7,\"js_safe\":false}\n");
+}
+
 Test(sf_cli, bad_input_exits_2, .init = cr_redirect_stderr)
 {
     const char *cases[][12] = {
@@ -251,6 +261,7 @@ Test(sf_cli, bad_input_exits_2, .init = cr_redirect_stderr)
         {"id", "encode", NULL},
         {"id", "frob", NULL},
         {"id", "decode", "--unit", "0", "1", NULL},
+        {"id", "decode", "-5", NULL}, /* looks like an option: not an ID either way */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         cr_assert_eq(id_cmd(cases[i]), LAB_EXIT_INPUT, "case %zu", i);
