@@ -16,45 +16,15 @@
 #include "lab/hist.h"
 #include "lab/run.h"
 #include "lab/scenario.h"
+#include "../lab/ran.h"
 
 extern const struct lab_workload lab_wl_snowflake;
 const struct lab_workload *const lab_workloads[] = {&lab_wl_snowflake, NULL};
 
-struct ran {
-    struct lab_scenario *sc;
-    struct lab_run run;
-    char path[64];
-    int rc;
-};
-
 /* Load the scenario text and run its run 'index'. */
 static void run_text(struct ran *r, const char *text, size_t index)
 {
-    snprintf(r->path, sizeof r->path, "/tmp/distlab-sf-test-XXXXXX");
-    int fd = mkstemp(r->path);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    struct lab_err err;
-    r->sc = lab_scenario_load(r->path, NULL, &err);
-    cr_assert_not_null(r->sc, "%s", err.msg);
-    cr_assert_lt(index, r->sc->nruns);
-    lab_run_init(&r->run, r->sc, &r->sc->runs[index], LAB_WORLD_SIM);
-    r->rc = lab_run_exec(&r->run);
-}
-
-static void ran_free(struct ran *r)
-{
-    lab_run_cleanup(&r->run);
-    lab_scenario_free(r->sc);
-    unlink(r->path);
-}
-
-static double scalar(const struct ran *r, const char *name)
-{
-    const struct lab_metric *m = lab_run_metric(&r->run, name);
-    cr_assert_not_null(m, "metric %s not recorded", name);
-    return m->scalar;
+    run_text_at(r, text, index);
 }
 
 /* E[min(X, Y)] and Var for X, Y iid Poisson(mu), by summing P(min > k) plainly. */
@@ -226,14 +196,18 @@ Test(sf_cli, encodes_the_seed_layout, .init = cr_redirect_stdout)
     cr_assert_stdout_eq_str(want);
 }
 
+/* The seed layout's ID for 2022-11-14T00:45:51.690Z, dc 1, worker 1, seq 7, decoded. */
+#define SEED_ID_JSON                                                                       \
+    "{\"id\":\"1591955536616755207\",\"time\":\"2022-11-14T00:45:51.690Z\","               \
+    "\"unix_ms\":1668386751690,\"units\":\"379551777033\",\"dc\":1,"                       \
+    "\"worker\":1,\"seq\":7,\"js_safe\":false}\n"
+
 Test(sf_cli, decodes_as_json_with_ids_as_strings, .init = cr_redirect_stdout)
 {
     const char *a[] = {"id", "decode", "--json", "1591955536616755207", NULL};
     cr_assert_eq(id_cmd(a), 0);
     fflush(stdout);
-    cr_assert_stdout_eq_str("{\"id\":\"1591955536616755207\",\"time\":\"2022-11-14T00:45:51.690Z\","
-                            "\"unix_ms\":1668386751690,\"units\":\"379551777033\",\"dc\":1,"
-                            "\"worker\":1,\"seq\":7,\"js_safe\":false}\n");
+    cr_assert_stdout_eq_str(SEED_ID_JSON);
 }
 
 Test(sf_cli, options_may_follow_the_ids, .init = cr_redirect_stdout)
@@ -241,9 +215,7 @@ Test(sf_cli, options_may_follow_the_ids, .init = cr_redirect_stdout)
     const char *a[] = {"id", "decode", "1591955536616755207", "--json", NULL};
     cr_assert_eq(id_cmd(a), 0);
     fflush(stdout);
-    cr_assert_stdout_eq_str("{\"id\":\"1591955536616755207\",\"time\":\"2022-11-14T00:45:51.690Z\","
-                            "\"unix_ms\":1668386751690,\"units\":\"379551777033\",\"dc\":1,"
-                            "\"worker\":1,\"seq\":7,\"js_safe\":false}\n");
+    cr_assert_stdout_eq_str(SEED_ID_JSON);
 }
 
 Test(sf_cli, bad_input_exits_2, .init = cr_redirect_stderr)

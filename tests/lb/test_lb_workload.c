@@ -12,48 +12,16 @@
 #include "lab/hist.h"
 #include "lab/run.h"
 #include "lab/scenario.h"
+#include "../lab/ran.h"
 
 extern const struct lab_workload lab_wl_lb;
 const struct lab_workload *const lab_workloads[] = {&lab_wl_lb, NULL};
 
-/* Runs the scenario text's first run and hands it to 'check'. */
-struct ran {
-    struct lab_scenario *sc;
-    struct lab_run run;
-    char path[64];
-};
-
+/* Runs the scenario text's first run, which must succeed. */
 static void run_text(struct ran *r, const char *text)
 {
-    snprintf(r->path, sizeof r->path, "/tmp/distlab-lb-test-XXXXXX");
-    int fd = mkstemp(r->path);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    struct lab_err err;
-    r->sc = lab_scenario_load(r->path, NULL, &err);
-    cr_assert_not_null(r->sc, "%s", err.msg);
-    lab_run_init(&r->run, r->sc, &r->sc->runs[0], LAB_WORLD_SIM);
-    cr_assert_eq(lab_run_exec(&r->run), 0, "%s", r->run.fail ? r->run.fail : "");
-}
-
-static void ran_free(struct ran *r)
-{
-    lab_run_cleanup(&r->run);
-    lab_scenario_free(r->sc);
-    unlink(r->path);
-}
-
-static const struct lab_metric *metric(const struct ran *r, const char *name)
-{
-    const struct lab_metric *m = lab_run_metric(&r->run, name);
-    cr_assert_not_null(m, "metric %s not recorded", name);
-    return m;
-}
-
-static double scalar(const struct ran *r, const char *name)
-{
-    return metric(r, name)->scalar;
+    run_text_at(r, text, 0);
+    cr_assert_eq(r->rc, 0, "%s", r->run.fail ? r->run.fail : "");
 }
 
 #define SCENARIO(picker, requests, fail, seed, faults)                                      \
