@@ -83,11 +83,11 @@ const char *lab_world_str(struct lab_run *run, const char *key); /* e.g. "redis"
 
 /* ---- Faults (the scenario's `faults:` list) -------------------------------------- */
 
-/* LAB_FAULT_HEAL is never produced: a partition's `until:` gives its end (dur). A
- * crash with `for:` has dur set too, and the lab schedules its restart. */
+/* A partition heals at the end its `until:` gives (dur). A crash with `for:` has dur set
+ * too, and the lab schedules its restart. */
 enum lab_fault_kind {
     LAB_FAULT_CRASH, LAB_FAULT_RESTART, LAB_FAULT_PAUSE, LAB_FAULT_CLOCK_STEP,
-    LAB_FAULT_DRIFT, LAB_FAULT_PARTITION, LAB_FAULT_HEAL,
+    LAB_FAULT_DRIFT, LAB_FAULT_PARTITION,
 };
 struct lab_fault {
     enum lab_fault_kind kind;
