@@ -107,7 +107,7 @@ static void pong_actor(struct env *e, void *arg)
 static int run_pingpong(int pairs, int m, struct bench_result *r)
 {
     struct sim_config cfg = {.seed = 1, .stack_size = 16 * 1024};
-    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, 10 * SIM_US, 0};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, 10 * SIM_US, 0, 0};
     struct sim *sim = sim_create(&cfg);
     if (!sim)
         return -ENOMEM;

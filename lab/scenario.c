@@ -423,7 +423,7 @@ static int parse_dist(struct lab_arena *a, struct lab_err *err, const struct lab
         int rc = parse_value(a, err, n, "latency", LAB_DURATION, 0, 9.2e18, NULL, &v);
         if (rc)
             return rc;
-        *d = (struct sim_dist){SIM_DIST_CONST, v.i, v.i};
+        *d = (struct sim_dist){SIM_DIST_CONST, v.i, v.i, 0};
         return 0;
     }
     int rc = want_map(err, n, "'latency'");
@@ -453,13 +453,13 @@ static int parse_dist(struct lab_arena *a, struct lab_err *err, const struct lab
         x[i] = xv.i;
     }
     if (keys == k_const) {
-        *d = (struct sim_dist){SIM_DIST_CONST, x[0], x[0]};
+        *d = (struct sim_dist){SIM_DIST_CONST, x[0], x[0], 0};
     } else {
         if (x[1] < x[0])
             return lab_errf(err, lab_node_get(n, keys[2], NULL), "'%s' must be >= '%s'",
                             keys[2], keys[1]);
         *d = (struct sim_dist){keys == k_uni ? SIM_DIST_UNIFORM : SIM_DIST_LOGNORMAL, x[0],
-                               x[1]};
+                               x[1], 0};
     }
     return 0;
 }
@@ -482,7 +482,7 @@ static int parse_link_model(struct lab_arena *a, struct lab_err *err, const stru
             return lab_errf(err, jit, "'jitter' goes with a plain latency (like 1ms), not "
                                       "with a distribution");
         int64_t c = l->latency.a;
-        l->latency = (struct sim_dist){SIM_DIST_UNIFORM, c > v.i ? c - v.i : 0, c + v.i};
+        l->latency = (struct sim_dist){SIM_DIST_UNIFORM, c > v.i ? c - v.i : 0, c + v.i, 0};
     }
     if (loss) {
         struct lab_value v;

@@ -33,6 +33,18 @@ static gsl_rng as_gsl(struct rng *r)
     return g;
 }
 
+double sim_dist_lognormal_sigma(const struct sim_dist *d)
+{
+    if (d->a <= 0 || d->b <= d->a)
+        return 0;
+    return log((double)d->b / (double)d->a) / gsl_cdf_ugaussian_Pinv(0.99);
+}
+
+static int64_t clamp(double x)
+{
+    return x > 9e18 ? INT64_MAX : (int64_t)llround(x);
+}
+
 int64_t sim_dist_draw(const struct sim_dist *d, struct rng *r)
 {
     switch (d->kind) {
@@ -45,11 +57,15 @@ int64_t sim_dist_draw(const struct sim_dist *d, struct rng *r)
     case SIM_DIST_LOGNORMAL: {
         if (d->a <= 0)
             return 0;
-        double sigma = d->b > d->a ? log((double)d->b / (double)d->a) / gsl_cdf_ugaussian_Pinv(0.99)
-                                   : 0;
+        double sigma = sim_dist_lognormal_sigma(d);
         gsl_rng g = as_gsl(r);
-        double x = sigma > 0 ? gsl_ran_lognormal(&g, log((double)d->a), sigma) : (double)d->a;
-        return x > 9e18 ? INT64_MAX : (int64_t)llround(x);
+        return clamp(sigma > 0 ? gsl_ran_lognormal(&g, log((double)d->a), sigma) : (double)d->a);
+    }
+    case SIM_DIST_PARETO: {
+        if (d->a <= 0 || !(d->shape > 0))
+            return d->a > 0 ? d->a : 0;
+        gsl_rng g = as_gsl(r);
+        return clamp(gsl_ran_pareto(&g, d->shape, (double)d->a));
     }
     }
     return 0;

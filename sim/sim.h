@@ -30,10 +30,12 @@ enum sim_dist_kind {
     SIM_DIST_CONST,     /* always a */
     SIM_DIST_UNIFORM,   /* uniform in [a, b] */
     SIM_DIST_LOGNORMAL, /* median a, 99th percentile b (b >= a) */
+    SIM_DIST_PARETO,    /* scale a (the least value), tail index 'shape' (heavy tails) */
 };
 struct sim_dist {
     enum sim_dist_kind kind;
     int64_t a, b;
+    double shape;
 };
 
 /* How a link (or the default for every link) behaves. Messages on one directed link
@@ -198,5 +200,9 @@ ssize_t sim_recv(struct env *e, void *buf, size_t cap, struct sim_addr *from,
 
 /* Draw from d with r. Uses GSL's samplers over our xoshiro stream. */
 int64_t sim_dist_draw(const struct sim_dist *d, struct rng *r);
+
+/* The sigma of a SIM_DIST_LOGNORMAL given by its median and 99th percentile (0 when they
+ * are equal); with mu = ln(median), what GSL's lognormal functions take. */
+double sim_dist_lognormal_sigma(const struct sim_dist *d);
 
 #endif

@@ -269,20 +269,24 @@ static const struct lab_param dw_params[] = {
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
+/* The callback duration's distribution, as the simulator draws it. */
+static struct sim_dist cb_dist_of(const struct dw *w)
+{
+    if (w->dist == CB_PARETO)
+        return (struct sim_dist){SIM_DIST_PARETO, w->pareto_min, 0, w->pareto_alpha};
+    return (struct sim_dist){SIM_DIST_LOGNORMAL, w->cb_median, w->cb_p99, 0};
+}
+
 static double lognormal_sigma(const struct dw *w)
 {
-    return log((double)w->cb_p99 / (double)w->cb_median) / gsl_cdf_ugaussian_Pinv(0.99);
+    struct sim_dist d = cb_dist_of(w);
+    return sim_dist_lognormal_sigma(&d);
 }
 
 /* A callback duration, from the worker's stream. */
 static int64_t cb_draw(const struct dw *w, struct rng *r)
 {
-    if (w->dist == CB_PARETO) {
-        double u = 1.0 - rng_double(r); /* (0, 1] */
-        double x = (double)w->pareto_min * pow(u, -1.0 / w->pareto_alpha);
-        return x > 9e18 ? INT64_MAX : (int64_t)llround(x);
-    }
-    struct sim_dist d = {SIM_DIST_LOGNORMAL, w->cb_median, w->cb_p99};
+    struct sim_dist d = cb_dist_of(w);
     return sim_dist_draw(&d, r);
 }
 
@@ -449,7 +453,7 @@ static int dw_build(struct dw *w, struct lab_run *run)
     if (bn < 0 || cn < 0)
         return bn < 0 ? bn : cn;
     w->broker.port = BROKER_PORT;
-    w->broker.service = (struct sim_dist){SIM_DIST_CONST, lab_duration(run, "broker_service"), 0};
+    w->broker.service = (struct sim_dist){SIM_DIST_CONST, lab_duration(run, "broker_service"), 0, 0};
     w->broker.deliver_to = (struct sim_addr){cn, CONSUMER_PORT};
     if ((rc = sim_broker_install(sim, bn, &w->broker)) < 0)
         return rc;

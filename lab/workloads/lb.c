@@ -248,8 +248,8 @@ static int read_params(struct lbw *w, struct lab_run *run)
                  (long long)p99, (long long)med);
         return -EINVAL;
     }
-    w->service = p99 > 0 ? (struct sim_dist){SIM_DIST_LOGNORMAL, med, p99}
-                         : (struct sim_dist){SIM_DIST_CONST, med, med};
+    w->service = p99 > 0 ? (struct sim_dist){SIM_DIST_LOGNORMAL, med, p99, 0}
+                         : (struct sim_dist){SIM_DIST_CONST, med, med, 0};
     size_t nw = lab_list_len(run, "weights");
     if (nw) {
         if (nw != w->n) {

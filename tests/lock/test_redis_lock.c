@@ -31,7 +31,7 @@ static void mk(struct world *w, size_t nservers, int64_t latency)
 {
     memset(w, 0, sizeof(*w));
     struct sim_config cfg = {.seed = 3};
-    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, latency, 0};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, latency, 0, 0};
     w->sim = sim_create(&cfg);
     w->nservers = nservers;
     w->timeout = 50 * SIM_MS;

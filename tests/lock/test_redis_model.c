@@ -17,7 +17,7 @@ struct world {
 static void mk(struct world *w, int64_t latency, int64_t service)
 {
     struct sim_config cfg = {.seed = 7};
-    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, latency, 0};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, latency, 0, 0};
     w->sim = sim_create(&cfg);
     cr_assert_not_null(w->sim);
     w->rnode = sim_node_add(w->sim, "redis", 1);
@@ -323,7 +323,7 @@ Test(redis_model, a_call_costs_a_round_trip_and_service_and_times_out_when_pause
 static void replica_world(struct world *w, int64_t lag, int64_t failover)
 {
     struct sim_config cfg = {.seed = 7};
-    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, SIM_MS, 0};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, SIM_MS, 0, 0};
     w->sim = sim_create(&cfg);
     w->rnode = sim_node_add(w->sim, "redis", 1);
     w->pnode = sim_node_add(w->sim, "replica", 1);

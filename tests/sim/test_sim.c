@@ -2,6 +2,7 @@
  * CPU model, hang detection and determinism. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,7 +121,7 @@ static void pinger(struct env *e, void *arg)
 Test(sim, message_latency_is_the_link_latency)
 {
     struct sim_config cfg = {.seed = 3};
-    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, 700 * SIM_US, 0};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, 700 * SIM_US, 0, 0};
     struct sim *sim = sim_create(&cfg);
     int a = sim_node_add(sim, "client", 1), b = sim_node_add(sim, "server", 1);
     struct pp p = {.server = b};
@@ -137,7 +138,7 @@ Test(sim, link_override_and_uniform_latency_stay_in_bounds)
 {
     struct sim *sim = mk(5);
     int a = sim_node_add(sim, "client", 1), b = sim_node_add(sim, "server", 1);
-    struct sim_link slow = {{SIM_DIST_UNIFORM, 1 * SIM_MS, 3 * SIM_MS}, 0};
+    struct sim_link slow = {{SIM_DIST_UNIFORM, 1 * SIM_MS, 3 * SIM_MS, 0}, 0};
     cr_assert_eq(sim_link_set(sim, a, b, &slow), 0);
     struct pp p = {.server = b};
     sim_spawn(sim, b, "echo", echo_server, NULL);
@@ -571,7 +572,7 @@ static void chatty(struct env *e, void *arg)
 static uint64_t chat_hash(uint64_t seed)
 {
     struct sim_config cfg = {.seed = seed};
-    cfg.network.latency = (struct sim_dist){SIM_DIST_LOGNORMAL, 500 * SIM_US, 5 * SIM_MS};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_LOGNORMAL, 500 * SIM_US, 5 * SIM_MS, 0};
     cfg.network.loss = 0.01;
     struct sim *sim = sim_create(&cfg);
     struct chatter c;
@@ -609,7 +610,7 @@ Test(sim, destroy_with_events_still_queued)
     /* Messages in flight, a fault and a callback still pending, actors asleep: freeing
      * the world must not touch any of them after it freed them (ASan checks this). */
     struct sim_config cfg = {.seed = 1};
-    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, SIM_S, 0};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, SIM_S, 0, 0};
     struct sim *sim = sim_create(&cfg);
     int a = sim_node_add(sim, "a", 1), b = sim_node_add(sim, "b", 1);
     struct counter c = {0};
@@ -621,4 +622,22 @@ Test(sim, destroy_with_events_still_queued)
     cr_assert_eq(sim_run(sim, 50 * SIM_MS), SIM_STOP_TIME);
     cr_assert_eq(c.got, 0);
     sim_destroy(sim);
+}
+
+Test(sim, pareto_draws_follow_their_tail)
+{
+    /* Scale 1 ms, tail index 1.5: P(X > 4 ms) = (1/4)^1.5 = 0.125 exactly. */
+    struct sim_dist d = {SIM_DIST_PARETO, SIM_MS, 0, 1.5};
+    struct rng r;
+    rng_seed(&r, 9);
+    int over = 0, n = 100000;
+    for (int i = 0; i < n; i++) {
+        int64_t x = sim_dist_draw(&d, &r);
+        cr_assert_geq(x, SIM_MS);
+        over += x > 4 * SIM_MS;
+    }
+    /* Binomial(1e5, 0.125): sd 104.6; allow 5 sd. */
+    cr_assert(over > 12500 - 523 && over < 12500 + 523, "over %d", over);
+    struct sim_dist ln = {SIM_DIST_LOGNORMAL, SIM_MS, 10 * SIM_MS, 0};
+    cr_assert_float_eq(sim_dist_lognormal_sigma(&ln), log(10.0) / 2.3263478740408408, 1e-9);
 }
