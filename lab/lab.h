@@ -55,7 +55,8 @@ struct lab_workload {
     int (*run)(struct lab_run *run);
 };
 
-/* All workloads, NULL-terminated (lab/workloads.c). */
+/* All workloads, NULL-terminated: the executable's main.c, which meson writes from the
+ * families' meson.build files (see lab/meson.build); a test links a table of its own. */
 extern const struct lab_workload *const lab_workloads[];
 const struct lab_workload *lab_workload_find(const char *name);
 
@@ -116,6 +117,15 @@ struct sim *lab_sim_begin(struct lab_run *run);
  * names the actor). Leaves the world for the workload to read, then destroys it at the
  * end of the run. */
 int lab_sim_go(struct lab_run *run, int64_t until);
+
+/* The shape most simulated runs take, in one call: lab_sim_begin; build(run, sim, w) adds
+ * the nodes and actors; lab_sim_go to the scenario's end; record(run, w) puts the
+ * metrics. A negative errno from build fails the run with "cannot build the world: ..."
+ * (unless build gave its own reason with lab_fail). Returns 0, or the first failure's
+ * negative errno; the workload frees w afterwards either way. */
+int lab_sim_run(struct lab_run *run, void *w,
+                int (*build)(struct lab_run *run, struct sim *sim, void *w),
+                int (*record)(struct lab_run *run, void *w));
 
 /* ---- Metrics --------------------------------------------------------------------- */
 

@@ -5,7 +5,7 @@
  *
  * Pure: never does I/O, never reads a clock, never draws a random number except from the
  * struct rng the caller passes. The retry loop itself (send, wait, try the next) is the
- * caller's: it blocks, so it lives with env (lab/workloads/lb.c).
+ * caller's: it blocks, so it lives with env (lab/lb/lb.c).
  *
  * ---- What "order" means -------------------------------------------------------------
  *

@@ -272,12 +272,11 @@ static int read_params(struct lbw *w, struct lab_run *run)
     return 0;
 }
 
-static int build_world(struct lbw *w, struct lab_run *run)
+static int build_world(struct lab_run *run, struct sim *sim, void *arg)
 {
+    struct lbw *w = arg;
     size_t n = w->n;
-    w->sim = lab_sim_begin(run);
-    if (!w->sim)
-        return -EINVAL;
+    w->sim = sim;
     int cores = lab_world_cores(run);
     char name[32];
     w->nactors = (size_t)w->clients * (size_t)w->concurrency;
@@ -364,8 +363,9 @@ static double z_max(const double *count, const double *p, size_t cells, double t
     return z;
 }
 
-static int record(struct lbw *w, struct lab_run *run)
+static int record(struct lab_run *run, void *arg)
 {
+    struct lbw *w = arg;
     size_t n = w->n;
     double *tmp = calloc(n * n, sizeof *tmp), *P = calloc(n * n, sizeof *P);
     double *share = calloc(n, sizeof *share), *col = calloc(n, sizeof *col);
@@ -475,14 +475,7 @@ static int lbw_run(struct lab_run *run)
         goto out;
     w.latency = lab_hist(run, "latency", "ns");
     w.latency_ts = lab_series(run, "latency_ms_ts", 100 * SIM_MS, "ms");
-    if ((rc = build_world(&w, run)) < 0) {
-        if (rc != -EINVAL)
-            lab_fail(run, "cannot build the world: %s", strerror(-rc));
-        goto out;
-    }
-    if ((rc = lab_sim_go(run, 0)) < 0)
-        goto out;
-    rc = record(&w, run);
+    rc = lab_sim_run(run, &w, build_world, record);
 out:
     lbw_free(&w);
     return rc;

@@ -1,7 +1,7 @@
 /* redis_lock.c - the "lock/redis" workload: the seed's counter increment under a Redis lock
  * (primitives/lock/redis_lock.h), with clients that contend, pause, and meet servers that
- * crash, fail over or see their clock jump; the lock checker (lab/lockcheck.h) counts what
- * went wrong in true time. Runs in both worlds; never writes files or exits.
+ * crash, fail over or see their clock jump; the lock checker (lockcheck.h, beside this
+ * file) counts what went wrong in true time. Runs in both worlds; never writes files or exits.
  *
  * A cycle of a client, in both worlds:
  *   acquire (blocking: retries every retry_delay + jitter for at most acquire_timeout;
@@ -49,7 +49,7 @@
 
 #include "config.h"
 #include "lab/lab.h"
-#include "lab/lockcheck.h"
+#include "lab/lock/lockcheck.h"
 #include "lock/redis_lock.h"
 #include "sim/redis_model.h"
 #if HAVE_HIREDIS
