@@ -17,19 +17,39 @@
 
 /* ---- list ------------------------------------------------------------------------- */
 
-static const char *type_word(enum lab_type t)
-{
-    static const char *const w[] = {"int", "float", "bool", "duration", "string", "enum",
-                                    "list"};
-    return w[t];
-}
-
 static void list_usage(FILE *f)
 {
     fputs("usage: distlab list [-v]\n"
           "List the scenario files (scenarios/*.yaml) with their one-line description.\n"
           "  -v, --verbose   also list the workloads with their parameters\n"
           "  -h, --help      this text\n", f);
+}
+
+/* Every workload with its parameters. */
+static void list_workloads(void)
+{
+    printf("\nworkloads:\n");
+    for (size_t i = 0; lab_workloads[i]; i++) {
+        const struct lab_workload *w = lab_workloads[i];
+        printf("  %s  (%s%s%s)  %s\n", w->name, w->worlds & LAB_WORLD_SIM ? "sim" : "",
+               w->worlds == (LAB_WORLD_SIM | LAB_WORLD_LIVE) ? ", " : "",
+               w->worlds & LAB_WORLD_LIVE ? "live" : "", w->about ? w->about : "");
+        for (size_t k = 0; w->params && w->params[k].name; k++) {
+            const struct lab_param *p = &w->params[k];
+            printf("      %-16s %-8s", p->name, lab_type_word(p->type));
+            if (p->type == LAB_ENUM && p->choices)
+                printf(" %s", p->choices);
+            if (p->def)
+                printf(" (default %s)", p->def);
+            else
+                printf(" (required)");
+            if (p->min <= p->max && p->type != LAB_DURATION)
+                printf(" [%g, %g]", p->min, p->max);
+            if (p->doc)
+                printf("  %s", p->doc);
+            printf("\n");
+        }
+    }
 }
 
 int lab_cmd_list(int argc, char **argv)
@@ -81,30 +101,8 @@ int lab_cmd_list(int argc, char **argv)
     }
     if (grc == 0)
         globfree(&g);
-    if (verbose) {
-        printf("\nworkloads:\n");
-        for (size_t i = 0; lab_workloads[i]; i++) {
-            const struct lab_workload *w = lab_workloads[i];
-            printf("  %s  (%s%s%s)  %s\n", w->name, w->worlds & LAB_WORLD_SIM ? "sim" : "",
-                   w->worlds == (LAB_WORLD_SIM | LAB_WORLD_LIVE) ? ", " : "",
-                   w->worlds & LAB_WORLD_LIVE ? "live" : "", w->about ? w->about : "");
-            for (size_t k = 0; w->params && w->params[k].name; k++) {
-                const struct lab_param *p = &w->params[k];
-                printf("      %-16s %-8s", p->name, type_word(p->type));
-                if (p->type == LAB_ENUM && p->choices)
-                    printf(" %s", p->choices);
-                if (p->def)
-                    printf(" (default %s)", p->def);
-                else
-                    printf(" (required)");
-                if (p->min <= p->max && p->type != LAB_DURATION)
-                    printf(" [%g, %g]", p->min, p->max);
-                if (p->doc)
-                    printf("  %s", p->doc);
-                printf("\n");
-            }
-        }
-    }
+    if (verbose)
+        list_workloads();
     return LAB_EXIT_OK;
 }
 
@@ -150,11 +148,7 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
     while ((c = getopt_long(argc, argv, "qj:h", opts, NULL)) != -1) {
         switch (c) {
         case 'w':
-            if (!strcmp(optarg, "sim"))
-                o->world = LAB_WORLD_SIM;
-            else if (!strcmp(optarg, "live"))
-                o->world = LAB_WORLD_LIVE;
-            else {
+            if (!(o->world = lab_world_parse(optarg))) {
                 fprintf(stderr, "distlab %s: --world must be sim or live, got '%s'\n", argv[0],
                         optarg);
                 *status = LAB_EXIT_INPUT;

@@ -26,7 +26,7 @@ enum lab_type {
     LAB_BOOL,     /* true / false */
     LAB_DURATION, /* "250ms", "5s", "1.5us", "0": int64 ns, checked against [min, max] ns */
     LAB_STRING,   /* any scalar text */
-    LAB_ENUM,     /* one of 'choices', "a|b|c" */
+    LAB_ENUM,     /* one of 'choices', "a|b|c"; lab_enum gives its index */
     LAB_LIST,     /* a sequence of scalars (e.g. per-endpoint weights); see lab_list_* */
 };
 
@@ -37,7 +37,8 @@ struct lab_param {
     enum lab_type type;
     const char *def;     /* default, written as it would be in YAML, or NULL */
     double min, max;     /* inclusive range (ns for durations); min > max: unchecked */
-    const char *choices; /* LAB_ENUM only */
+    const char *choices; /* LAB_ENUM: "a|b|c"; for an enum of a primitive, its names
+                          * table joined: NAMES_CHOICES(X_NAMES) (names.h) */
     const char *doc;     /* one line, shown by `distlab list -v` */
 };
 
@@ -67,6 +68,9 @@ double lab_float(struct lab_run *run, const char *name);
 bool lab_bool(struct lab_run *run, const char *name);
 int64_t lab_duration(struct lab_run *run, const char *name); /* ns */
 const char *lab_str(struct lab_run *run, const char *name);  /* also for LAB_ENUM */
+/* LAB_ENUM: the index of the value among the parameter's choices: with choices from an
+ * enum's names table (NAMES_CHOICES, names.h), the enum value itself. */
+int lab_enum(struct lab_run *run, const char *name);
 size_t lab_list_len(struct lab_run *run, const char *name);
 double lab_list_float(struct lab_run *run, const char *name, size_t i);
 const char *lab_list_str(struct lab_run *run, const char *name, size_t i);

@@ -199,7 +199,7 @@ json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *ru
     json_t *root = json_object();
     json_object_set_new(root, "scenario", json_string(sc->name));
     json_object_set_new(root, "file", json_string(sc->file));
-    json_object_set_new(root, "world", json_string(sc->world == LAB_WORLD_LIVE ? "live" : "sim"));
+    json_object_set_new(root, "world", json_string(lab_world_name(sc->world)));
     json_object_set_new(root, "seed", json_integer((json_int_t)sc->points[0]->seed));
     json_object_set_new(root, "version", json_string(DISTLAB_GIT_VERSION));
     if (machine)

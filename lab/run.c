@@ -149,6 +149,12 @@ const char *lab_str(struct lab_run *run, const char *name)
     return v ? v->text : "";
 }
 
+int lab_enum(struct lab_run *run, const char *name)
+{
+    const struct lab_value *v = param(run, name, "lab_enum");
+    return typed(run, v, "lab_enum", name, 1u << LAB_ENUM) ? (int)v->i : 0;
+}
+
 size_t lab_list_len(struct lab_run *run, const char *name)
 {
     const struct lab_value *v = param(run, name, "lab_list_len");

@@ -101,8 +101,7 @@ static bool run_key(const struct lab_scenario *sc, const struct lab_runspec *r,
                                      .f = (double)c->duration};
         kv->typed = &kv->tmp;
     } else if (!strcmp(ck, "world")) {
-        kv->tmp = (struct lab_value){.type = LAB_ENUM,
-                                     .text = sc->world == LAB_WORLD_LIVE ? "live" : "sim"};
+        kv->tmp = (struct lab_value){.type = LAB_ENUM, .text = lab_world_name(sc->world)};
         kv->typed = &kv->tmp;
     } else if (!strcmp(ck, "world.cores") || !strcmp(ck, "world.nodes")) {
         int v = ck[6] == 'c' ? c->world.cores : c->world.nodes;
@@ -285,8 +284,7 @@ int lab__parse_where(struct lab_scenario *sc, struct lab_err *err, const struct 
         if ((rc = lab__check_key(sc, err, n->keys[i], w[i].key)))
             return rc;
         if (!strcmp(w[i].key, "world") &&
-            (w[i].value->kind != LAB_NODE_SCALAR ||
-             (strcmp(w[i].value->text, "sim") && strcmp(w[i].value->text, "live"))))
+            (w[i].value->kind != LAB_NODE_SCALAR || !lab_world_parse(w[i].value->text)))
             return lab_errf(err, w[i].value, "'world' must be sim or live");
     }
     *out = w;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 static int get_string(struct lab_err *err, const struct lab_node *m, const char *key,
                       const char **out)
 {
@@ -34,29 +36,84 @@ static int get_bool(struct lab_arena *a, struct lab_err *err, const struct lab_n
     return rc;
 }
 
+const char *const lab_plot_kind_names[] = {LAB_PLOT_KIND_NAMES, NULL};
+
+/* `kind:` of plot n. */
+static int parse_plot_kind(struct lab_arena *a, struct lab_err *err, const struct lab_node *n,
+                           struct lab_plot *p)
+{
+    const char *choices = NAMES_CHOICES(LAB_PLOT_KIND_NAMES);
+    struct lab_node *k = lab_node_get(n, "kind", NULL);
+    if (!k)
+        return lab_errf(err, n, "a plot needs 'kind: %s'", choices);
+    struct lab_value v;
+    int rc = lab__parse_value(a, err, k, "kind", LAB_ENUM, 1, 0, choices, &v);
+    p->kind = (enum lab_plot_kind)v.i;
+    return rc;
+}
+
+/* `range: [LOW, HIGH]`, if given. */
+static int parse_range(struct lab_arena *a, struct lab_err *err, const struct lab_node *r,
+                       struct lab_plot *p)
+{
+    struct lab_value lo, hi;
+    int rc;
+    if (r->kind != LAB_NODE_SEQ || r->n != 2)
+        return lab_errf(err, r, "'range' must be [LOW, HIGH]");
+    if ((rc = lab__parse_value(a, err, r->items[0], "range", LAB_FLOAT, 1, 0, NULL, &lo)) ||
+        (rc = lab__parse_value(a, err, r->items[1], "range", LAB_FLOAT, 1, 0, NULL, &hi)))
+        return rc;
+    if (!(lo.f < hi.f))
+        return lab_errf(err, r, "'range' must be [LOW, HIGH] with LOW < HIGH");
+    p->has_range = true;
+    p->range_lo = lo.f;
+    p->range_hi = hi.f;
+    return 0;
+}
+
+/* The keys that go with some kinds only: x, theory, stat; and a metric name in theory. */
+static int check_plot_kind_keys(struct lab_scenario *sc, struct lab_err *err,
+                                const struct lab_node *n, const struct lab_plot *p)
+{
+    struct lab_arena *a = &sc->arena;
+    int rc;
+    if (p->kind == LAB_PLOT_SWEEP && !p->x)
+        return lab_errf(err, n, "a sweep plot needs 'x: KEY' (a sweep key)");
+    if (p->x && p->kind != LAB_PLOT_SWEEP)
+        return lab_errf(err, lab_node_get(n, "x", NULL), "'x' goes with kind: sweep");
+    if (p->x && (rc = lab__check_key(sc, err, lab_node_get(n, "x", NULL), p->x)))
+        return rc;
+    if (p->theory && p->kind != LAB_PLOT_BARS && p->kind != LAB_PLOT_SWEEP)
+        return lab_errf(err, lab_node_get(n, "theory", NULL), "'theory' goes with kind: bars "
+                                                              "or sweep");
+    if (p->theory && !lab__is_ident(p->theory))
+        return lab_errf(err, lab_node_get(n, "theory", NULL), "'theory' must be a metric name");
+    if (p->stat) {
+        struct lab_value v;
+        if (p->kind != LAB_PLOT_TIMESERIES)
+            return lab_errf(err, lab_node_get(n, "stat", NULL), "'stat' goes with kind: "
+                                                                "timeseries");
+        if ((rc = lab__parse_value(a, err, lab_node_get(n, "stat", NULL), "stat", LAB_ENUM, 1,
+                                   0, NAMES_CHOICES("sum", "mean", "count"), &v)))
+            return rc;
+    }
+    return 0;
+}
+
 static int parse_plot(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n,
                       struct lab_plot *p)
 {
     static const char *const keys[] = {"kind", "metric", "by", "x", "theory", "where", "name",
                                        "title", "logx", "logy", "stat", "xlabel", "ylabel",
                                        "range", NULL};
-    static const char *const kinds[] = {"bars", "cdf", "timeseries", "heatmap", "sweep", NULL};
     struct lab_arena *a = &sc->arena;
     int rc = lab__want_map(err, n, "a plot");
     if (rc || (rc = lab__check_keys(a, err, n, keys, "a plot")))
         return rc;
     memset(p, 0, sizeof(*p));
     p->node = n;
-    struct lab_node *k = lab_node_get(n, "kind", NULL);
-    if (!k)
-        return lab_errf(err, n, "a plot needs 'kind: bars|cdf|timeseries|heatmap|sweep'");
-    struct lab_value v;
-    if ((rc = lab__parse_value(a, err, k, "kind", LAB_ENUM, 1, 0,
-                               "bars|cdf|timeseries|heatmap|sweep", &v)))
+    if ((rc = parse_plot_kind(a, err, n, p)))
         return rc;
-    for (int i = 0; kinds[i]; i++)
-        if (!strcmp(kinds[i], v.text))
-            p->kind = (enum lab_plot_kind)i;
     struct lab_node *m = lab_node_get(n, "metric", NULL);
     if (!m)
         return lab_errf(err, n, "a plot needs 'metric: NAME'");
@@ -78,40 +135,10 @@ static int parse_plot(struct lab_scenario *sc, struct lab_err *err, const struct
     if (p->by && (rc = lab__check_key(sc, err, lab_node_get(n, "by", NULL), p->by)))
         return rc;
     struct lab_node *r = lab_node_get(n, "range", NULL);
-    if (r) {
-        struct lab_value lo, hi;
-        if (r->kind != LAB_NODE_SEQ || r->n != 2)
-            return lab_errf(err, r, "'range' must be [LOW, HIGH]");
-        if ((rc = lab__parse_value(a, err, r->items[0], "range", LAB_FLOAT, 1, 0, NULL, &lo)) ||
-            (rc = lab__parse_value(a, err, r->items[1], "range", LAB_FLOAT, 1, 0, NULL, &hi)))
-            return rc;
-        if (!(lo.f < hi.f))
-            return lab_errf(err, r, "'range' must be [LOW, HIGH] with LOW < HIGH");
-        p->has_range = true;
-        p->range_lo = lo.f;
-        p->range_hi = hi.f;
-    }
-    if (p->kind == LAB_PLOT_SWEEP && !p->x)
-        return lab_errf(err, n, "a sweep plot needs 'x: KEY' (a sweep key)");
-    if (p->x && p->kind != LAB_PLOT_SWEEP)
-        return lab_errf(err, lab_node_get(n, "x", NULL), "'x' goes with kind: sweep");
-    if (p->x && (rc = lab__check_key(sc, err, lab_node_get(n, "x", NULL), p->x)))
+    if ((r && (rc = parse_range(a, err, r, p))) || (rc = check_plot_kind_keys(sc, err, n, p)))
         return rc;
-    if (p->theory && p->kind != LAB_PLOT_BARS && p->kind != LAB_PLOT_SWEEP)
-        return lab_errf(err, lab_node_get(n, "theory", NULL), "'theory' goes with kind: bars "
-                                                              "or sweep");
-    if (p->theory && !lab__is_ident(p->theory))
-        return lab_errf(err, lab_node_get(n, "theory", NULL), "'theory' must be a metric name");
-    if (p->stat) {
-        if (p->kind != LAB_PLOT_TIMESERIES)
-            return lab_errf(err, lab_node_get(n, "stat", NULL), "'stat' goes with kind: "
-                                                                "timeseries");
-        if ((rc = lab__parse_value(a, err, lab_node_get(n, "stat", NULL), "stat", LAB_ENUM, 1,
-                                   0, "sum|mean|count", &v)))
-            return rc;
-    }
     if (!p->name)
-        p->name = lab_arena_printf(a, "%s-%s", kinds[p->kind], p->metric);
+        p->name = lab_arena_printf(a, "%s-%s", lab_plot_kind_names[p->kind], p->metric);
     else if (!lab__is_stem(p->name))
         return lab_errf(err, lab_node_get(n, "name", NULL), "'name' must be a file name stem "
                         "([A-Za-z0-9_.-], not starting with '.'), got '%s'", p->name);
@@ -124,9 +151,8 @@ static int parse_plot(struct lab_scenario *sc, struct lab_err *err, const struct
 static int parse_expr(struct lab_arena *a, struct lab_err *err, const struct lab_node *n,
                       struct lab_expr *e)
 {
-    static const char *const stats[] = {"max", "min", "sum", "mean", "count", "p50", "p90",
-                                        "p99", "p999", NULL};
     memset(e, 0, sizeof(*e));
+    e->stat = LAB_STAT_NONE;
     e->text = n->text;
     const char *s = n->text;
     size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_");
@@ -143,10 +169,11 @@ static int parse_expr(struct lab_arena *a, struct lab_err *err, const struct lab
         e->indexed = true;
         e->index = (size_t)i;
     } else if (*s == '.') {
-        if (!lab__in_list(stats, s + 1))
+        int stat = names_value(lab_stat_names, s + 1);
+        if (stat < 0)
             return lab_errf(err, n, "unknown statistic '%s' in '%s' (expected one of: %s)",
-                            s + 1, n->text, lab__join(a, stats));
-        e->stat = s + 1;
+                            s + 1, n->text, lab__join(a, lab_stat_names));
+        e->stat = (enum lab_stat)stat;
     } else if (*s) {
         goto bad;
     }

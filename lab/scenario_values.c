@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 /* ---- Small helpers --------------------------------------------------------------- */
 
 bool lab__in_list(const char *const *list, const char *s)
@@ -192,18 +194,44 @@ bool lab_parse_duration(const char *text, int64_t *ns)
 }
 
 
+/* Each type as `distlab list -v` shows it, and as an error message names it. */
+static const struct {
+    const char *word, *phrase;
+} types[] = {
+    [LAB_INT] = {"int", "an integer"},
+    [LAB_FLOAT] = {"float", "a number"},
+    [LAB_BOOL] = {"bool", "true or false"},
+    [LAB_DURATION] = {"duration", "a duration with a unit (ns, us, ms, s, m)"},
+    [LAB_STRING] = {"string", "a string"},
+    [LAB_ENUM] = {"enum", "one of the choices"},
+    [LAB_LIST] = {"list", "a list"},
+};
+
+const char *lab_type_word(enum lab_type t)
+{
+    return (unsigned)t < sizeof(types) / sizeof(types[0]) ? types[t].word : NULL;
+}
+
 const char *lab__type_name(enum lab_type t)
 {
-    switch (t) {
-    case LAB_INT: return "an integer";
-    case LAB_FLOAT: return "a number";
-    case LAB_BOOL: return "true or false";
-    case LAB_DURATION: return "a duration with a unit (ns, us, ms, s, m)";
-    case LAB_STRING: return "a string";
-    case LAB_ENUM: return "one of the choices";
-    case LAB_LIST: return "a list";
-    }
-    return "?";
+    return (unsigned)t < sizeof(types) / sizeof(types[0]) ? types[t].phrase : NULL;
+}
+
+/* The worlds by bit: LAB_WORLD_SIM is 1 << 0. */
+static const char *const world_names[] = {"sim", "live", NULL};
+
+const char *lab_world_name(unsigned world)
+{
+    for (int i = 0; world_names[i]; i++)
+        if (world == 1u << i)
+            return world_names[i];
+    return NULL;
+}
+
+unsigned lab_world_parse(const char *s)
+{
+    int i = names_value(world_names, s);
+    return i < 0 ? 0 : 1u << i;
 }
 
 static void fmt_range_value(char *buf, size_t cap, enum lab_type t, double v)
@@ -305,13 +333,14 @@ int lab__parse_value(struct lab_arena *a, struct lab_err *err, const struct lab_
         const char *c = choices ? choices : "";
         size_t len = strlen(n->text);
         bool ok = false;
-        for (const char *p = c; *p;) {
+        for (const char *p = c; *p && !ok; v->i++) {
             const char *bar = strchr(p, '|');
             size_t l = bar ? (size_t)(bar - p) : strlen(p);
             if (l == len && !strncmp(p, n->text, len))
                 ok = true;
             p += l + (bar != NULL);
         }
+        v->i -= ok;
         if (!ok) {
             char *list = lab_arena_alloc(a, 2 * strlen(c) + 1), *q = list;
             for (const char *p = c; *p; p++) {

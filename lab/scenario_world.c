@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 #define DEFAULT_DURATION (60 * SIM_S)
 
 static const char *const world_keys[] = {"cores", "nodes", "slice", "stack", "network", "links",
@@ -41,6 +43,13 @@ static bool parse_bytes(const char *text, int64_t *out)
 
 /* ---- world ------------------------------------------------------------------------ */
 
+/* The latency distributions a scenario names, by enum sim_dist_kind (Pareto is not one
+ * of them), and the keys each takes. */
+#define DIST_NAMES "const", "uniform", "lognormal"
+static const char *const dist_keys[][4] = {{"dist", "value", NULL},
+                                           {"dist", "min", "max", NULL},
+                                           {"dist", "median", "p99", NULL}};
+
 static int parse_dist(struct lab_arena *a, struct lab_err *err, const struct lab_node *n,
                       struct sim_dist *d)
 {
@@ -55,38 +64,34 @@ static int parse_dist(struct lab_arena *a, struct lab_err *err, const struct lab
     int rc = lab__want_map(err, n, "'latency'");
     if (rc)
         return rc;
-    struct lab_node *kn = NULL, *dn = lab_node_get(n, "dist", &kn);
+    const char *choices = NAMES_CHOICES(DIST_NAMES);
+    struct lab_node *dn = lab_node_get(n, "dist", NULL);
     if (!dn)
-        return lab_errf(err, n, "latency needs 'dist: const|uniform|lognormal'");
-    if ((rc = lab__parse_value(a, err, dn, "dist", LAB_ENUM, 1, 0, "const|uniform|lognormal", &v)))
+        return lab_errf(err, n, "latency needs 'dist: %s'", choices);
+    if ((rc = lab__parse_value(a, err, dn, "dist", LAB_ENUM, 1, 0, choices, &v)))
         return rc;
-    static const char *const k_const[] = {"dist", "value", NULL};
-    static const char *const k_uni[] = {"dist", "min", "max", NULL};
-    static const char *const k_log[] = {"dist", "median", "p99", NULL};
-    const char *const *keys = !strcmp(v.text, "const") ? k_const
-                              : !strcmp(v.text, "uniform") ? k_uni : k_log;
+    enum sim_dist_kind kind = (enum sim_dist_kind)v.i;
+    const char *const *keys = dist_keys[kind];
     const char *what = lab_arena_printf(a, "latency with dist: %s", v.text);
     if ((rc = lab__check_keys(a, err, n, keys, what)))
         return rc;
     int64_t x[2];
-    for (int i = 0; i < (keys == k_const ? 1 : 2); i++) {
+    for (int i = 0; keys[i + 1]; i++) {
         struct lab_node *xn = lab_node_get(n, keys[i + 1], NULL);
         if (!xn)
             return lab_errf(err, n, "%s needs '%s'", what, keys[i + 1]);
         struct lab_value xv;
-        if ((rc = lab__parse_value(a, err, xn, keys[i + 1], LAB_DURATION, 0, 9.2e18, NULL, &xv)))
+        if ((rc = lab__parse_value(a, err, xn, keys[i + 1], LAB_DURATION, 0, 9.2e18, NULL,
+                                   &xv)))
             return rc;
         x[i] = xv.i;
     }
-    if (keys == k_const) {
-        *d = (struct sim_dist){SIM_DIST_CONST, x[0], x[0], 0};
-    } else {
-        if (x[1] < x[0])
-            return lab_errf(err, lab_node_get(n, keys[2], NULL), "'%s' must be >= '%s'",
-                            keys[2], keys[1]);
-        *d = (struct sim_dist){keys == k_uni ? SIM_DIST_UNIFORM : SIM_DIST_LOGNORMAL, x[0],
-                               x[1], 0};
-    }
+    if (kind == SIM_DIST_CONST)
+        x[1] = x[0];
+    else if (x[1] < x[0])
+        return lab_errf(err, lab_node_get(n, keys[2], NULL), "'%s' must be >= '%s'", keys[2],
+                        keys[1]);
+    *d = (struct sim_dist){kind, x[0], x[1], 0};
     return 0;
 }
 
@@ -470,7 +475,7 @@ static int parse_workload(struct lab_arena *a, struct lab_err *err, const struct
     }
     if (!(wl->worlds & world))
         return lab_errf(err, p, "primitive '%s' does not run in the %s world (it runs in: %s)",
-                        wl->name, world == LAB_WORLD_LIVE ? "live" : "sim",
+                        wl->name, lab_world_name(world),
                         wl->worlds == LAB_WORLD_LIVE ? "live"
                         : wl->worlds == LAB_WORLD_SIM ? "sim" : "sim, live");
     size_t np = 0;

@@ -26,6 +26,7 @@
 
 #include "delay/delay.h"
 #include "lab/lab.h"
+#include "names.h"
 #include "sim/broker.h"
 #include "sim/sim.h"
 #include "timer/tq.h"
@@ -48,7 +49,7 @@ struct tw {
 };
 
 static const struct lab_param tw_params[] = {
-    {"structure", LAB_ENUM, "hwheel", 1, 0, "heap2|heap4|wheel|hwheel",
+    {"structure", LAB_ENUM, "hwheel", 1, 0, NAMES_CHOICES(TQ_KIND_NAMES),
      "the timer structure (primitives/timer/tq.h)"},
     {"pending", LAB_INT, "10000", 1, 1e7, NULL, "timers kept pending at all times"},
     {"horizon", LAB_DURATION, "10s", 1e3, 3600e9, NULL,
@@ -186,7 +187,7 @@ static int tw_record(struct lab_run *run, void *arg)
 static int tw_run(struct lab_run *run)
 {
     struct tw w = {.run = run};
-    w.kind = (enum tq_kind)tq_kind_parse(lab_str(run, "structure"));
+    w.kind = (enum tq_kind)lab_enum(run, "structure");
     w.pending = lab_int(run, "pending");
     w.horizon = lab_duration(run, "horizon");
     w.tick = lab_duration(run, "tick");
@@ -213,6 +214,9 @@ static int tw_run(struct lab_run *run)
 #define CONSUMER_PORT 7001u
 
 enum cb_dist { CB_LOGNORMAL, CB_PARETO };
+#define CB_DIST_NAMES "lognormal", "pareto"
+enum cb_cost { CB_SLEEP, CB_CPU }; /* a callback waits, or occupies a core */
+#define CB_COST_NAMES "sleep", "cpu"
 
 struct dw_task {
     struct dq_task t;
@@ -241,22 +245,22 @@ struct dw {
 };
 
 static const struct lab_param dw_params[] = {
-    {"mode", LAB_ENUM, "callback", 1, 0, "queue|callback",
+    {"mode", LAB_ENUM, "callback", 1, 0, NAMES_CHOICES(DQ_MODE_NAMES),
      "publish fired tasks to a broker, or run a callback on a worker pool"},
-    {"structure", LAB_ENUM, "hwheel", 1, 0, "heap2|heap4|wheel|hwheel", "the timer structure"},
+    {"structure", LAB_ENUM, "hwheel", 1, 0, NAMES_CHOICES(TQ_KIND_NAMES), "the timer structure"},
     {"tick", LAB_DURATION, "1ms", 1, 60e9, NULL, "wheels: tick length"},
     {"tasks", LAB_INT, "20000", 1, 1e7, NULL, "tasks in all"},
     {"spread", LAB_DURATION, "20s", 1e6, 3600e9, NULL,
      "tasks are due uniformly over this much time from the start"},
     {"workers", LAB_INT, "16", 1, 4096, NULL, "callback workers, or publishers in queue mode"},
     {"timeout", LAB_DURATION, "0", 0, 3600e9, NULL, "callback budget; 0: none"},
-    {"cb_dist", LAB_ENUM, "lognormal", 1, 0, "lognormal|pareto",
+    {"cb_dist", LAB_ENUM, "lognormal", 1, 0, NAMES_CHOICES(CB_DIST_NAMES),
      "distribution of a callback's duration"},
     {"cb_median", LAB_DURATION, "2ms", 1, 3600e9, NULL, "lognormal: median duration"},
     {"cb_p99", LAB_DURATION, "100ms", 1, 3600e9, NULL, "lognormal: 99th percentile"},
     {"pareto_min", LAB_DURATION, "1ms", 1, 3600e9, NULL, "Pareto: scale (the least duration)"},
     {"pareto_alpha", LAB_FLOAT, "1.5", 0.1, 100, NULL, "Pareto: tail index"},
-    {"cb_cost", LAB_ENUM, "sleep", 1, 0, "sleep|cpu",
+    {"cb_cost", LAB_ENUM, "sleep", 1, 0, NAMES_CHOICES(CB_COST_NAMES),
      "a callback waits (I/O) or occupies a core of the timer node"},
     {"publish_timeout", LAB_DURATION, "50ms", 1, 3600e9, NULL,
      "queue: how long a publisher waits for the broker's ack"},
@@ -416,19 +420,19 @@ static void dw_timer_main(struct env *e, void *arg)
 
 static int dw_read(struct dw *w, struct lab_run *run)
 {
-    w->mode = strcmp(lab_str(run, "mode"), "queue") == 0 ? DQ_QUEUE : DQ_CALLBACK;
-    w->kind = (enum tq_kind)tq_kind_parse(lab_str(run, "structure"));
+    w->mode = (enum dq_mode)lab_enum(run, "mode");
+    w->kind = (enum tq_kind)lab_enum(run, "structure");
     w->tick = lab_duration(run, "tick");
     w->tasks = lab_int(run, "tasks");
     w->spread = lab_duration(run, "spread");
     w->workers = (int)lab_int(run, "workers");
     w->timeout = lab_duration(run, "timeout");
-    w->dist = strcmp(lab_str(run, "cb_dist"), "pareto") == 0 ? CB_PARETO : CB_LOGNORMAL;
+    w->dist = (enum cb_dist)lab_enum(run, "cb_dist");
     w->cb_median = lab_duration(run, "cb_median");
     w->cb_p99 = lab_duration(run, "cb_p99");
     w->pareto_min = lab_duration(run, "pareto_min");
     w->pareto_alpha = lab_float(run, "pareto_alpha");
-    w->cpu = strcmp(lab_str(run, "cb_cost"), "cpu") == 0;
+    w->cpu = lab_enum(run, "cb_cost") == CB_CPU;
     w->publish_timeout = lab_duration(run, "publish_timeout");
     w->retries = (int)lab_int(run, "retries");
     if (w->dist == CB_LOGNORMAL && w->cb_p99 <= w->cb_median) {

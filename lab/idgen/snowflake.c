@@ -52,6 +52,7 @@
 #include "idgen/sf_node.h"
 #include "idgen/idcheck.h"
 #include "lab/lab.h"
+#include "names.h"
 #include "sim/sim.h"
 
 #define MAX_WORKERS 1024
@@ -62,9 +63,9 @@ static const struct lab_param sfw_params[] = {
     {"workers", LAB_INT, "4", 1, MAX_WORKERS, NULL, "nodes worker-0 ..., one generator each"},
     {"rate", LAB_FLOAT, "20", 1e-6, 1e7, NULL,
      "requests per ms of true time per worker (Poisson arrivals)"},
-    {"policy", LAB_ENUM, "wait", 1, 0, "none|refuse|wait|hold|borrow",
+    {"policy", LAB_ENUM, "wait", 1, 0, NAMES_CHOICES(SF_POLICY_NAMES),
      "what the generator does when the clock is behind its last ID (idgen/snowflake.h)"},
-    {"on_full", LAB_ENUM, "wait", 1, 0, "wait|borrow",
+    {"on_full", LAB_ENUM, "wait", 1, 0, NAMES_CHOICES(SF_FULL_NAMES),
      "what it does when a unit's 2^seq IDs are used up"},
     {"wait_max", LAB_DURATION, "1s", 0, 3600e9, NULL,
      "the longest wait for a clock that went back"},
@@ -266,8 +267,8 @@ static int read_params(struct sfw *w, struct lab_run *run)
         return -EINVAL;
     }
     g->layout.unit_ns = lab_duration(run, "unit");
-    sf_policy_parse(lab_str(run, "policy"), &g->policy);
-    sf_full_parse(lab_str(run, "on_full"), &g->on_full);
+    g->policy = (enum sf_policy)lab_enum(run, "policy");
+    g->on_full = (enum sf_full)lab_enum(run, "on_full");
     g->wait_max_ns = lab_duration(run, "wait_max");
     g->borrow_max_ns = lab_duration(run, "borrow_max");
     g->dc = (uint64_t)lab_int(run, "dc");

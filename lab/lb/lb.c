@@ -32,6 +32,7 @@
 #include "lab/lab.h"
 #include "lab/stats.h"
 #include "lb/lb.h"
+#include "names.h"
 #include "sim/sim.h"
 
 #define EP_PORT_BASE 1000u
@@ -89,8 +90,7 @@ struct lbw {
 };
 
 static const struct lab_param lbw_params[] = {
-    {"picker", LAB_ENUM, "fisher-yates", 1, 0,
-     "rr|random|biased|fisher-yates|inside-out|p2c|swrr",
+    {"picker", LAB_ENUM, "fisher-yates", 1, 0, NAMES_CHOICES(LB_POLICY_NAMES),
      "how a request orders the endpoints it tries (primitives/lb/lb.h)"},
     {"endpoints", LAB_INT, "7", 1, LB_THEORY_MAX_N, NULL, "number of endpoints (ep-0...)"},
     {"weights", LAB_LIST, "[]", 1, 0, NULL,
@@ -230,11 +230,7 @@ static void client_main(struct env *e, void *arg)
 
 static int read_params(struct lbw *w, struct lab_run *run)
 {
-    if (lb_policy_parse(lab_str(run, "picker"), &w->policy) < 0) {
-        lab_fail(run, "unknown picker '%s' (expected %s)", lab_str(run, "picker"),
-                 lb_policy_choices());
-        return -EINVAL;
-    }
+    w->policy = (enum lb_policy)lab_enum(run, "picker");
     w->n = (size_t)lab_int(run, "endpoints");
     w->attempts = (int)lab_int(run, "attempts");
     w->requests = (uint64_t)lab_int(run, "requests");

@@ -51,6 +51,7 @@
 #include "lab/lab.h"
 #include "lab/lock/lockcheck.h"
 #include "lock/redis_lock.h"
+#include "names.h"
 #include "sim/redis_model.h"
 #if HAVE_HIREDIS
 #include "live/live.h"
@@ -65,6 +66,7 @@
 #define TS_BIN (100 * SIM_MS)
 
 enum hfault { HF_NONE, HF_PAUSE, HF_CRASH, HF_CLOCK };
+#define HF_NAMES "none", "pause", "crash-master", "clock-step"
 
 struct rl;
 
@@ -117,7 +119,7 @@ struct rl {
 };
 
 static const struct lab_param rl_params[] = {
-    {"algorithm", LAB_ENUM, "seed", 1, 0, "seed|safe|fenced|renewing|redlock",
+    {"algorithm", LAB_ENUM, "seed", 1, 0, NAMES_CHOICES(RLOCK_ALGO_NAMES),
      "the lock (primitives/lock/redis_lock.h); fenced makes the resource check tokens"},
     {"clients", LAB_INT, "10", 1, MAX_CLIENTS, NULL, "client nodes (threads), one lock each"},
     {"ttl", LAB_DURATION, "5s", 1e6, 86400e9, NULL, "the lease (PX), the seed's 5 s"},
@@ -142,7 +144,7 @@ static const struct lab_param rl_params[] = {
      "sim: fsync every write to the node's durable store (survives a crash)"},
     {"service", LAB_DURATION, "20us", 0, 1e9, NULL, "sim: Redis CPU time per command"},
     {"cycles", LAB_INT, "0", 0, 1e12, NULL, "cycles per client; 0: until the run ends"},
-    {"holder_fault", LAB_ENUM, "none", 1, 0, "none|pause|crash-master|clock-step",
+    {"holder_fault", LAB_ENUM, "none", 1, 0, NAMES_CHOICES(HF_NAMES),
      "a fault aimed at whoever holds the lock at fault_at (see the file's comment)"},
     {"fault_at", LAB_DURATION, "10s", 0, 86400e9, NULL, "when holder_fault arms"},
     {"fault_for", LAB_DURATION, "8s", 0, 86400e9, NULL,
@@ -403,11 +405,7 @@ static int read_params(struct rl *w, struct lab_run *run)
 {
     w->run = run;
     w->live = lab_world(run) == LAB_WORLD_LIVE;
-    if (rlock_algo_parse(lab_str(run, "algorithm"), &w->algo) < 0) {
-        lab_fail(run, "unknown algorithm '%s' (expected %s)", lab_str(run, "algorithm"),
-                 rlock_algo_choices());
-        return -EINVAL;
-    }
+    w->algo = (enum rlock_algo)lab_enum(run, "algorithm");
     w->fencing = w->algo == RLOCK_FENCED;
     w->clients = (int)lab_int(run, "clients");
     w->servers = (int)lab_int(run, "servers");
@@ -424,9 +422,7 @@ static int read_params(struct rl *w, struct lab_run *run)
     w->persist = lab_bool(run, "persist");
     w->service = lab_duration(run, "service");
     w->cycles = lab_int(run, "cycles");
-    const char *hf = lab_str(run, "holder_fault");
-    w->hfault = !strcmp(hf, "pause") ? HF_PAUSE : !strcmp(hf, "crash-master") ? HF_CRASH
-                : !strcmp(hf, "clock-step") ? HF_CLOCK : HF_NONE;
+    w->hfault = (enum hfault)lab_enum(run, "holder_fault");
     w->fault_at = lab_duration(run, "fault_at");
     w->fault_for = lab_duration(run, "fault_for");
     w->fault_step = lab_duration(run, "fault_step");

@@ -64,10 +64,12 @@ enum lb_policy {
     LB_POLICY_COUNT
 };
 
-/* The policy's name in scenarios and output: "rr", "random", "biased", "fisher-yates",
- * "inside-out", "p2c", "swrr". NULL for an out-of-range value. */
+/* The policies' names in scenarios and output, in enum order (names.h). */
+#define LB_POLICY_NAMES "rr", "random", "biased", "fisher-yates", "inside-out", "p2c", "swrr"
+extern const char *const lb_policy_names[];
+/* A policy's name; NULL for an out-of-range value. */
 const char *lb_policy_name(enum lb_policy p);
-/* The names above joined by '|' (for a scenario parameter's choices). Static storage. */
+/* The names joined by '|', in thread-local storage. */
 const char *lb_policy_choices(void);
 /* Parse a name. Returns 0, or -EINVAL for an unknown name (*out untouched). */
 int lb_policy_parse(const char *name, enum lb_policy *out);
