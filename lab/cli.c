@@ -15,6 +15,11 @@
 #include "lab/output.h"
 #include "lab/runner.h"
 
+/* The exit statuses (err.h), as --help states them. */
+#define LAB_EXIT_HELP                                                                      \
+    "Exit: 0 ok, 1 an expectation failed, 2 bad input, 3 a world or server unreachable,\n" \
+    "      4 the results could not be written.\n"
+
 /* ---- list ------------------------------------------------------------------------- */
 
 static void list_usage(FILE *f)
@@ -123,8 +128,7 @@ static void run_usage(FILE *f, const char *verb)
           "  -j, --jobs N       run independent runs on N threads\n"
           "  -q, --quiet        print only failures\n"
           "  -h, --help         this text\n"
-          "Exit: 0 ok, 1 an expectation failed, 2 bad input, 3 a world or server "
-          "unreachable.\n", f);
+          LAB_EXIT_HELP, f);
 }
 
 static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, const char ***sets,
@@ -155,19 +159,9 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
                 return -1;
             }
             break;
-        case 's': {
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || errno || *optarg == '-' || v > (unsigned long long)INT64_MAX) {
-                fprintf(stderr, "distlab %s: --seed must be an integer >= 0, got '%s'\n",
-                        argv[0], optarg);
-                *status = LAB_EXIT_INPUT;
-                return -1;
-            }
-            o->has_seed = true;
-            o->seed = v;
+        case 's':
+            o->seed = optarg; /* checked with the scenario's seed */
             break;
-        }
         case 'o':
             o->out = optarg;
             break;
@@ -240,8 +234,7 @@ static void usage(FILE *f, const struct lab_cmd *cmds)
     for (const struct lab_cmd *c = cmds; c->name; c++)
         fprintf(f, "  %-8s %s\n", c->name, c->about ? c->about : "");
     fputs("\n  --version  print the version\n"
-          "Exit: 0 ok, 1 an expectation failed, 2 bad input, 3 a world or server "
-          "unreachable.\n", f);
+          LAB_EXIT_HELP, f);
 }
 
 int lab_main(const struct lab_cmd *cmds, int argc, char **argv)

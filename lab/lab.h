@@ -52,7 +52,8 @@ struct lab_workload {
     unsigned worlds;   /* LAB_WORLD_SIM | LAB_WORLD_LIVE */
     /* Performs one run. Returns 0, or a negative errno after lab_fail(): -EINVAL for bad
      * input (exit 2), -ECONNREFUSED / -EHOSTUNREACH when a server or world cannot be
-     * reached (exit 3), anything else is an internal error (exit 2 with the message). */
+     * reached (exit 3), anything else is an internal error (exit 2 with the message).
+     * lab/err.h holds the whole mapping. */
     int (*run)(struct lab_run *run);
 };
 

@@ -655,10 +655,8 @@ int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, si
     if (sc->nplots == 0)
         return 0;
     int rc = lab_mkdirs(dir);
-    if (rc) {
-        snprintf(err->msg, sizeof(err->msg), "%s: cannot create: %s", dir, strerror(-rc));
-        return rc;
-    }
+    if (rc)
+        return lab_err_write(err, dir, rc);
     bool draw = find_gnuplot();
     if (!draw)
         *no_gnuplot = true;

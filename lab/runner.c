@@ -150,10 +150,10 @@ int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, b
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }
-    int rc = 0;
-    for (size_t i = 0; i < sc->nruns && !rc; i++) {
+    int status = LAB_EXIT_OK;
+    for (size_t i = 0; i < sc->nruns && !status; i++) {
         if (rcs[i] < 0) {
-            rc = rcs[i];
+            status = runs[i].status;
             fprintf(stderr, "%s\n", runs[i].fail);
         }
     }
@@ -161,15 +161,10 @@ int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, b
     pthread_mutex_destroy(&prog.mu);
     free(prog.frac);
     free(rcs);
-    return rc;
+    return status;
 }
 
 /* ---- The report ------------------------------------------------------------------- */
-
-static int exit_for(int rc)
-{
-    return rc == -ECONNREFUSED || rc == -EHOSTUNREACH ? LAB_EXIT_UNREACH : LAB_EXIT_INPUT;
-}
 
 static bool color_on(void)
 {
@@ -292,15 +287,12 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
     struct lab_run *runs = calloc(sc->nruns, sizeof(*runs));
     if (!runs)
         abort();
-    int status = LAB_EXIT_OK;
-    int rc = lab_execute(sc, runs, o->jobs, !o->quiet && isatty(STDERR_FILENO));
-    if (rc < 0) {
-        status = exit_for(rc);
-    } else {
-        struct lab_err err;
+    int status = lab_execute(sc, runs, o->jobs, !o->quiet && isatty(STDERR_FILENO));
+    if (status == LAB_EXIT_OK) {
+        struct lab_err err = {.status = LAB_EXIT_WRITE};
         if (write_and_report(sc, runs, o, t, &err)) {
-            fprintf(stderr, "%s\n", err.msg);
-            status = LAB_EXIT_INPUT;
+            fprintf(stderr, "distlab: %s\n", err.msg);
+            status = err.status;
         }
     }
     for (size_t r = 0; r < sc->nruns; r++)
@@ -314,19 +306,16 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
     struct lab_scenario **scs = calloc(nfiles + 1, sizeof(*scs));
     if (!scs)
         abort();
-    struct lab_load_opts lo = {.world = o->world,
-                               .sets = o->sets,
-                               .nsets = o->nsets,
-                               .has_seed = o->has_seed,
-                               .seed = o->seed};
+    struct lab_load_opts lo = {
+        .world = o->world, .sets = o->sets, .nsets = o->nsets, .seed_text = o->seed};
     int status = LAB_EXIT_OK;
     /* Load everything first: a typo in the third file should not cost two runs. */
     for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++) {
-        struct lab_err err;
+        struct lab_err err = {.status = LAB_EXIT_INPUT};
         scs[i] = lab_scenario_load(files[i], &lo, &err);
         if (!scs[i]) {
             fprintf(stderr, "%s\n", err.msg);
-            status = LAB_EXIT_INPUT;
+            status = err.status;
         }
     }
     struct tally t = {0};

@@ -11,23 +11,18 @@
 #include "lab/run.h"
 #include "lab/scenario.h"
 
-/* Exit statuses. */
-#define LAB_EXIT_OK 0
-#define LAB_EXIT_EXPECT 1  /* an expectation (or a regression gate) failed */
-#define LAB_EXIT_INPUT 2   /* bad input: option, scenario, unsupported world */
-#define LAB_EXIT_UNREACH 3 /* a world or server could not be reached */
+#include "lab/err.h" /* the exit statuses */
 
 struct lab_runner_opts {
     unsigned world;          /* LAB_WORLD_SIM or LAB_WORLD_LIVE; 0: sim */
     const char *const *sets; /* "key.path=value" overrides, in order */
     size_t nsets;
-    bool has_seed; /* --seed: the same as --set seed=N */
-    uint64_t seed;
-    const char *out; /* results and plots under out/<name>/; NULL: results/<name>/
-                      * and plots/<name>/ */
-    int jobs;        /* runs executed at once (<= 1: one) */
-    bool quiet;      /* print only failures */
-    bool check;      /* print every expectation, PASS or FAIL; draw no plots */
+    const char *seed; /* --seed N as written (the same as --set seed=N), or NULL */
+    const char *out;  /* results and plots under out/<name>/; NULL: results/<name>/
+                       * and plots/<name>/ */
+    int jobs;         /* runs executed at once (<= 1: one) */
+    bool quiet;       /* print only failures */
+    bool check;       /* print every expectation, PASS or FAIL; draw no plots */
 };
 
 /* Run the scenario files as `distlab run` (or `check` with o->check) does, printing the
@@ -36,8 +31,8 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
 
 /* Execute every run of sc into runs[] (sc->nruns entries, initialised by this) on 'jobs'
  * threads, checking each run's expectations; 'progress' shows a progress line on stderr.
- * Returns 0, or the first failure in run order as a negative errno, its message printed
- * on stderr. The caller cleans up every run (lab_run_cleanup) either way. */
+ * Returns 0, or the exit status of the first failure in run order (err.h), its message
+ * printed on stderr. The caller cleans up every run (lab_run_cleanup) either way. */
 int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress);
 
 #endif

@@ -65,10 +65,11 @@ const char *const lab__top_keys[] = {"name", "about", "seed", "duration", "repea
 
 /* ---- Loading ----------------------------------------------------------------------- */
 
-static int apply_set(struct lab_scenario *sc, struct lab_err *err, const char *set)
+/* key.path=value onto the tree; errors name 'origin' (the option as given). */
+static int apply_set(struct lab_scenario *sc, struct lab_err *err, const char *origin,
+                     const char *set)
 {
     struct lab_arena *a = &sc->arena;
-    const char *origin = lab_arena_printf(a, "--set %s", set);
     const char *eq = strchr(set, '=');
     struct lab_node where = {.kind = LAB_NODE_SCALAR, .text = "", .origin = origin};
     if (!eq || eq == set)
@@ -90,18 +91,22 @@ static int apply_set(struct lab_scenario *sc, struct lab_err *err, const char *s
     return 0;
 }
 
-/* --set overrides and --seed, in the order given, onto the tree. */
+/* --set overrides and --seed, in the order given, onto the tree. The seed is checked
+ * once, as the scenario's own `seed:` is. */
 static int apply_overrides(struct lab_scenario *sc, const struct lab_load_opts *opts,
                            struct lab_err *err)
 {
+    struct lab_arena *a = &sc->arena;
     int rc = 0;
     for (size_t i = 0; opts && i < opts->nsets && !rc; i++)
-        rc = apply_set(sc, err, opts->sets[i]);
-    if (!rc && opts && opts->has_seed) {
-        const char *s = lab_arena_printf(&sc->arena, "seed=%llu", (unsigned long long)opts->seed);
-        rc = apply_set(sc, err, s);
-    }
-    return rc;
+        rc = apply_set(sc, err, lab_arena_printf(a, "--set %s", opts->sets[i]), opts->sets[i]);
+    if (rc || !opts || (!opts->seed_text && !opts->has_seed))
+        return rc;
+    const char *seed = opts->seed_text;
+    if (!seed)
+        seed = lab_arena_printf(a, "%llu", (unsigned long long)opts->seed);
+    return apply_set(sc, err, lab_arena_printf(a, "--seed %s", seed),
+                     lab_arena_printf(a, "seed=%s", seed));
 }
 
 /* The keys that hold for every run: name, about, repeat. */
@@ -141,7 +146,7 @@ struct lab_scenario *lab_scenario_load(const char *file, const struct lab_load_o
 {
     struct lab_scenario *sc = calloc(1, sizeof(*sc));
     if (!sc) {
-        snprintf(err->msg, sizeof(err->msg), "out of memory");
+        lab_errf(err, NULL, "out of memory");
         return NULL;
     }
     struct lab_arena *a = &sc->arena;

@@ -161,7 +161,8 @@ struct lab_load_opts {
     unsigned world;          /* 0: sim */
     const char *const *sets; /* "key.path=value" overrides, applied before validation */
     size_t nsets;
-    bool has_seed;           /* --seed: same as --set seed=N */
+    const char *seed_text;   /* --seed N as written: the same as --set seed=N */
+    bool has_seed;           /* or the seed as a number (without seed_text) */
     uint64_t seed;
 };
 
