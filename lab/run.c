@@ -69,6 +69,7 @@ int lab_run_exec(struct lab_run *run)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = wl->run(run);
     lab__sim_end(run);
+    lab__live_end(run);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     run->wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rc > 0)
@@ -89,6 +90,7 @@ int lab_run_exec(struct lab_run *run)
 void lab_run_cleanup(struct lab_run *run)
 {
     lab__sim_end(run);
+    lab__live_end(run);
     for (size_t i = 0; i < run->nmetrics; i++) {
         struct lab_metric *m = &run->metrics[i];
         free(m->name);

@@ -12,6 +12,9 @@
 
 #include "config.h"
 #include "live/servers_internal.h"
+#if HAVE_HIREDIS
+#include "live/redis_hiredis.h"
+#endif
 
 #define START_TRIES 3
 
@@ -317,6 +320,27 @@ int live_cluster_restart(struct live_cluster *c, int i, bool wait, char *err, si
     if (rc == 0 && wait)
         rc = live_proc_wait_ready(c->m[i].proc, -1, err, errlen);
     return rc;
+}
+
+int live_server_ping(enum live_kind kind, const char *addr, int64_t timeout_ns)
+{
+    switch (kind) {
+#if HAVE_HIREDIS
+    case LIVE_REDIS:
+    case LIVE_SENTINEL:
+        return live_redis_ping(addr, timeout_ns);
+#endif
+#if HAVE_CURL
+    case LIVE_ETCD:
+        return live__etcd_ping(addr, timeout_ns);
+#endif
+#if HAVE_ZOOKEEPER
+    case LIVE_ZOOKEEPER:
+        return live__zk_ping(addr, timeout_ns);
+#endif
+    default:
+        return -ENOTSUP;
+    }
 }
 
 int live_cluster_check(struct live_cluster *c, char *why, size_t cap)

@@ -108,6 +108,13 @@ int live_cluster_kill(struct live_cluster *c, int i);
  * live_cluster_start returns. */
 int live_cluster_restart(struct live_cluster *c, int i, bool wait, char *err, size_t errlen);
 
+/* Does 'addr' answer as a server of 'kind' within timeout_ns? For the user's own servers
+ * (a live run's world.redis, world.etcd, world.zookeeper): a Redis address is anything
+ * live_redis_connect takes and must answer PING; an etcd endpoint (http://host:port) a
+ * linearizable read; a ZooKeeper host string a session. Returns 0, -ECONNREFUSED or
+ * -ETIMEDOUT, or -ENOTSUP when distlab was built without that kind's client library. */
+int live_server_ping(enum live_kind kind, const char *addr, int64_t timeout_ns);
+
 /* Is every member as the launcher left it (running, paused or killed on request)?
  * 0, or -EPIPE when one exited or stopped behind its back ('why' names it, with its
  * log's last lines). Cheap: poll it while a run goes on. */

@@ -36,6 +36,11 @@ int live__sentinel_prepare(struct live_cluster *c, int n, char *err, size_t errl
 int live__etcd_prepare(struct live_cluster *c, int n, char *err, size_t errlen);
 int live__zk_prepare(struct live_cluster *c, int n, char *err, size_t errlen);
 
+/* Does 'addr' answer as an etcd member (a linearizable range) or a ZooKeeper server (a
+ * session connects) within timeout_ns? 0 or a negative errno. */
+int live__etcd_ping(const char *addr, int64_t timeout_ns);
+int live__zk_ping(const char *hosts, int64_t timeout_ns);
+
 /* Member basics for a recipe: name it, make its data dir DIR/NAME (0700), take 'nports'
  * free ports. Returns 0 or a negative errno with err set. */
 int live__member_init(struct live_cluster *c, int i, const char *name, int nports, char *err,
