@@ -134,6 +134,10 @@ static void teardown(struct live_cluster *c)
         }
     }
     memset(c->m, 0, sizeof(c->m));
+    for (int i = 0; i < LIVE_CLUSTER_MAX; i++) {
+        live_relay_stop(c->relay[i]);
+        c->relay[i] = NULL;
+    }
     live_dir_remove(c->dir);
     c->dir = NULL;
     c->n = 0;
@@ -341,6 +345,33 @@ int live_server_ping(enum live_kind kind, const char *addr, int64_t timeout_ns)
     default:
         return -ENOTSUP;
     }
+}
+
+int live_cluster_cut_replication(struct live_cluster *c, const void *pattern, size_t len)
+{
+    int n = 0;
+    for (int i = 0; i < LIVE_CLUSTER_MAX; i++) {
+        if (c->relay[i]) {
+            int rc = live_relay_cut(c->relay[i], pattern, len);
+            if (rc < 0)
+                return rc;
+            n++;
+        }
+    }
+    return n ? 0 : -ENOENT;
+}
+
+int live_cluster_cut_landed(struct live_cluster *c)
+{
+    int landed = 0;
+    for (int i = 0; i < LIVE_CLUSTER_MAX; i++) {
+        if (c->relay[i]) {
+            uint64_t d, x, l;
+            live_relay_stats(c->relay[i], &d, &x, &l);
+            landed += (int)l;
+        }
+    }
+    return landed;
 }
 
 int live_cluster_check(struct live_cluster *c, char *why, size_t cap)
