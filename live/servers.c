@@ -135,7 +135,7 @@ static void teardown(struct live_cluster *c)
     }
     memset(c->m, 0, sizeof(c->m));
     for (int i = 0; i < LIVE_CLUSTER_MAX; i++) {
-        live_relay_stop(c->relay[i]);
+        live_lagrelay_stop(c->relay[i]);
         c->relay[i] = NULL;
     }
     live_dir_remove(c->dir);
@@ -352,7 +352,7 @@ int live_cluster_cut_replication(struct live_cluster *c, const void *pattern, si
     int n = 0;
     for (int i = 0; i < LIVE_CLUSTER_MAX; i++) {
         if (c->relay[i]) {
-            int rc = live_relay_cut(c->relay[i], pattern, len);
+            int rc = live_lagrelay_cut(c->relay[i], pattern, len);
             if (rc < 0)
                 return rc;
             n++;
@@ -367,7 +367,7 @@ int live_cluster_cut_landed(struct live_cluster *c)
     for (int i = 0; i < LIVE_CLUSTER_MAX; i++) {
         if (c->relay[i]) {
             uint64_t d, x, l;
-            live_relay_stats(c->relay[i], &d, &x, &l);
+            live_lagrelay_stats(c->relay[i], &d, &x, &l);
             landed += (int)l;
         }
     }

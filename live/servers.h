@@ -65,7 +65,7 @@ struct live_cluster_opts {
     int64_t down_after_ns;       /* LIVE_SENTINEL: down-after-milliseconds, default 1 s */
     int64_t failover_timeout_ns; /* LIVE_SENTINEL: failover-timeout, default 3 s */
     int64_t zk_tick_ns;          /* LIVE_ZOOKEEPER: tickTime, default 200 ms */
-    int64_t repl_lag_ns;         /* LIVE_SENTINEL: > 0 puts a relay (relay.h) on each
+    int64_t repl_lag_ns;         /* LIVE_SENTINEL: > 0 puts a relay (lagrelay.h) on each
                                   * replica's link that delays the primary's stream this
                                   * much; 0: the replicas connect to the primary directly */
 };
@@ -114,7 +114,7 @@ int live_cluster_restart(struct live_cluster *c, int i, bool wait, char *err, si
 /* LIVE_SENTINEL with repl_lag_ns: cut each replica's stream at the first not yet
  * delivered occurrence of 'pattern' (e.g. the grant's "$3\r\nSET\r\n$12\r\ncounter_lock"):
  * it and everything the primary writes after it never reach the replicas, what came
- * before still does (relay.h). Then kill redis-0: a crash right after a grant that loses
+ * before still does (lagrelay.h). Then kill redis-0: a crash right after a grant that loses
  * the grant and nothing older. Returns 0, or -ENOENT when the cluster has no relay. Any
  * thread. live_cluster_cut_landed: how many cuts found their pattern so far. */
 int live_cluster_cut_replication(struct live_cluster *c, const void *pattern, size_t len);

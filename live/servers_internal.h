@@ -4,7 +4,7 @@
 #define DISTLAB_LIVE_SERVERS_INTERNAL_H
 
 #include "live/launch.h"
-#include "live/relay.h"
+#include "live/lagrelay.h"
 #include "live/servers.h"
 
 struct live__member {
@@ -26,7 +26,7 @@ struct live_cluster {
     int n;         /* members, sentinel included */
     int nreplicas; /* LIVE_SENTINEL */
     struct live__member m[LIVE_CLUSTER_MAX];
-    struct live_relay *relay[LIVE_CLUSTER_MAX]; /* LIVE_SENTINEL with a lag: per replica */
+    struct live_lagrelay *relay[LIVE_CLUSTER_MAX]; /* LIVE_SENTINEL with a lag: per replica */
     char addrs[LIVE_CLUSTER_MAX * 48];
 };
 

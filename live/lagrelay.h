@@ -1,4 +1,4 @@
-/* relay.h - a TCP relay on 127.0.0.1 that delays one direction of a link: the live
+/* lagrelay.h - a TCP relay on 127.0.0.1 that delays one direction of a link: the live
  * world's replication lag. On loopback a primary's write reaches its replica within
  * microseconds, so a crash right after a grant would almost never lose it; real links
  * and busy primaries lag. A replica pointed at the relay instead of its primary sees
@@ -7,19 +7,19 @@
  * (the replica's acknowledgements) passes at once.
  *
  * One thread per relay (poll over every connection pair); thread-safe calls. */
-#ifndef DISTLAB_LIVE_RELAY_H
-#define DISTLAB_LIVE_RELAY_H
+#ifndef DISTLAB_LIVE_LAGRELAY_H
+#define DISTLAB_LIVE_LAGRELAY_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct live_relay;
+struct live_lagrelay;
 
 /* Listen on a free 127.0.0.1 port and relay each connection to 127.0.0.1:target_port,
  * delaying target-to-client bytes by lag_ns. Returns 0 and *out, or a negative errno. */
-int live_relay_start(int target_port, int64_t lag_ns, struct live_relay **out);
+int live_lagrelay_start(int target_port, int64_t lag_ns, struct live_lagrelay **out);
 
-int live_relay_port(const struct live_relay *r); /* where clients connect */
+int live_lagrelay_port(const struct live_lagrelay *r); /* where clients connect */
 
 /* Cut the stream at the first occurrence of 'pattern' among the bytes not yet delivered
  * (or, if none holds it yet, at its next occurrence): that byte and every later one the
@@ -29,13 +29,13 @@ int live_relay_port(const struct live_relay *r); /* where clients connect */
  * that loses the grant and nothing older: cut at the grant's command, then kill the
  * target. Without a cut, a target's death loses whatever the relay still held.
  * Returns 0, or -EINVAL for an empty pattern (-ENOMEM). */
-int live_relay_cut(struct live_relay *r, const void *pattern, size_t len);
+int live_lagrelay_cut(struct live_lagrelay *r, const void *pattern, size_t len);
 
 /* Bytes delivered to clients and dropped, and how many cuts found their pattern. */
-void live_relay_stats(struct live_relay *r, uint64_t *delivered, uint64_t *dropped,
-                      uint64_t *landed);
+void live_lagrelay_stats(struct live_lagrelay *r, uint64_t *delivered, uint64_t *dropped,
+                         uint64_t *landed);
 
 /* Close every connection, stop the thread, free r. NULL is allowed. */
-void live_relay_stop(struct live_relay *r);
+void live_lagrelay_stop(struct live_lagrelay *r);
 
 #endif

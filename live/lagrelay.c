@@ -1,8 +1,8 @@
-/* relay.c - a delaying TCP relay on loopback (see relay.h). One thread polls the
+/* lagrelay.c - a delaying TCP relay on loopback (see lagrelay.h). One thread polls the
  * listening socket, a wake-up pipe and every connection pair; target-to-client bytes wait
  * in a queue of timestamped chunks until their time comes. Memory: what the target sends
  * in 'lag' (a replication stream: kilobytes). */
-#include "live/relay.h"
+#include "live/lagrelay.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,7 +34,7 @@ struct pair {
     struct chunk *head, *tail; /* target -> client, waiting */
 };
 
-struct live_relay {
+struct live_lagrelay {
     int listen_fd, target_port, port;
     int wake[2];
     int64_t lag;
@@ -55,7 +55,7 @@ static int64_t real_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void close_pair(struct live_relay *r, struct pair *p, bool count_dropped)
+static void close_pair(struct live_lagrelay *r, struct pair *p, bool count_dropped)
 {
     while (p->head) {
         struct chunk *c = p->head;
@@ -76,7 +76,7 @@ static void close_pair(struct live_relay *r, struct pair *p, bool count_dropped)
     p->target_gone = false;
 }
 
-static void accept_one(struct live_relay *r)
+static void accept_one(struct live_lagrelay *r)
 {
     int c = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0)
@@ -103,7 +103,7 @@ static void accept_one(struct live_relay *r)
 }
 
 /* Read what the target sent into the queue; false when the target's side closed. */
-static bool from_target(struct live_relay *r, struct pair *p)
+static bool from_target(struct live_lagrelay *r, struct pair *p)
 {
     struct chunk *c = malloc(sizeof(*c) + CHUNK);
     if (!c)
@@ -167,7 +167,7 @@ static int byte_at(const struct chunk *c, size_t off, size_t k)
 /* A pending cut: find the first occurrence of the pattern in what the queue holds, and
  * truncate the queue there (dropping it and all after). O(queue x pattern), once per
  * pass while pending: the queue holds 'lag' worth of stream. */
-static void try_cut(struct live_relay *r, struct pair *p)
+static void try_cut(struct live_lagrelay *r, struct pair *p)
 {
     pthread_mutex_lock(&r->mu);
     if (r->cut != CUT_PENDING) {
@@ -201,7 +201,7 @@ static void try_cut(struct live_relay *r, struct pair *p)
 
 /* Deliver the chunks whose time has come. Returns the ns until the next one is due (-1:
  * none waiting), or -2 when the client's side broke. */
-static int64_t deliver(struct live_relay *r, struct pair *p)
+static int64_t deliver(struct live_lagrelay *r, struct pair *p)
 {
     try_cut(r, p);
     while (p->head) {
@@ -232,7 +232,7 @@ static int64_t deliver(struct live_relay *r, struct pair *p)
 
 static void *relay_main(void *arg)
 {
-    struct live_relay *r = arg;
+    struct live_lagrelay *r = arg;
     for (;;) {
         pthread_mutex_lock(&r->mu);
         bool stop = r->stop;
@@ -309,10 +309,10 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
-int live_relay_start(int target_port, int64_t lag_ns, struct live_relay **out)
+int live_lagrelay_start(int target_port, int64_t lag_ns, struct live_lagrelay **out)
 {
     *out = NULL;
-    struct live_relay *r = calloc(1, sizeof(*r));
+    struct live_lagrelay *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     r->target_port = target_port;
@@ -348,19 +348,19 @@ int live_relay_start(int target_port, int64_t lag_ns, struct live_relay **out)
     return 0;
 }
 
-int live_relay_port(const struct live_relay *r)
+int live_lagrelay_port(const struct live_lagrelay *r)
 {
     return r->port;
 }
 
-static void wake(struct live_relay *r)
+static void wake(struct live_lagrelay *r)
 {
     if (write(r->wake[1], "x", 1) < 0) {
         /* full: the thread is awake anyway */
     }
 }
 
-int live_relay_cut(struct live_relay *r, const void *pattern, size_t len)
+int live_lagrelay_cut(struct live_lagrelay *r, const void *pattern, size_t len)
 {
     char *pat = len ? malloc(len) : NULL;
     if (!pat)
@@ -376,8 +376,8 @@ int live_relay_cut(struct live_relay *r, const void *pattern, size_t len)
     return 0;
 }
 
-void live_relay_stats(struct live_relay *r, uint64_t *delivered, uint64_t *dropped,
-                      uint64_t *landed)
+void live_lagrelay_stats(struct live_lagrelay *r, uint64_t *delivered, uint64_t *dropped,
+                         uint64_t *landed)
 {
     pthread_mutex_lock(&r->mu);
     *delivered = r->delivered;
@@ -386,7 +386,7 @@ void live_relay_stats(struct live_relay *r, uint64_t *delivered, uint64_t *dropp
     pthread_mutex_unlock(&r->mu);
 }
 
-void live_relay_stop(struct live_relay *r)
+void live_lagrelay_stop(struct live_lagrelay *r)
 {
     if (!r)
         return;
