@@ -219,6 +219,15 @@ struct series *lab_series(struct lab_run *run, const char *name, int64_t bin_ns,
 /* A short text fact for the report (e.g. "the first endpoint gets 2.9x the last"). */
 void lab_note(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Leave this run out because the world cannot serve it (e.g. redlock over the one Redis
+ * server the user gave): it records nothing, its expectations are not checked, the
+ * report prints "SKIP" with the reason, and summary.json marks it "skipped". 'key' (a
+ * sweep key or a workload parameter, or NULL) places the reason at the value's
+ * file:line:col ("FILE:L:C: algorithm=redlock skipped: REASON"). The workload returns 0
+ * after it. A misuse after any metric was recorded. */
+void lab_skip(struct lab_run *run, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Record why the run failed (the CLI prints it, prefixed with the scenario file). */
 void lab_fail(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -43,6 +43,7 @@ struct lab_run {
     size_t nnotes;
     char *fail;  /* the first failure's message ("FILE: ..." or "FILE:L:C: ..."), or NULL */
     int status;  /* with fail: the exit status it leads to (err.h) */
+    char *skipped; /* lab_skip's reason, located: the run was left out, or NULL */
     struct sim *sim;
     bool sim_set_up;
     struct lab_live *live; /* the live world, lab_live_begin to lab__live_end */
