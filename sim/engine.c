@@ -1,6 +1,7 @@
 /* engine.c - the event loop, nodes and their clocks, the CPU model, and the env that
- * simulated actors see (the faults it runs are in fault.c). Single-threaded per world; several worlds may run on
- * several threads at once (nothing here is global but the current world per thread).
+ * simulated actors see (the faults it runs are in fault.c). Single-threaded per world;
+ * several worlds may run on several threads at once (nothing here is global but the
+ * current world per thread).
  *
  * The CPU model: an actor executes code in zero virtual time, except env_work(ns),
  * which needs one of its node's cores for ns. An actor holds a core from the moment it
