@@ -1,4 +1,4 @@
-/* snowflake.c - the "idgen/snowflake" workload (issue 4): snowflake generators on nodes
+/* snowflake.c - the "idgen/snowflake" workload: snowflake generators on nodes
  * whose clocks are offset, drift, step, and crash, and what that does to the IDs.
  * Never writes files or exits.
  *

@@ -1,10 +1,10 @@
-/* lock.c - the in-process lock workloads (issue 5): the seed's mutex counter, its
- * single-executor try-lock, and contention (livelock) with a blocking mutex against
- * spinning try-locks. Never writes files or exits.
+/* inproc.c - the in-process lock workloads: the seed's mutex counter (lock/counter), its
+ * single-executor try-lock (lock/trylock), and contention (lock/contention: livelock)
+ * with a blocking mutex against spinning try-locks. Never writes files or exits.
  *
  * Same code, two worlds. Each run has a main function and worker functions written
- * against env only; the world driver at the bottom runs them either on one simulated
- * node (main is the node's main actor, workers are actors it spawns with env_spawn) or
+ * against env only (inproc_workers.c); the world driver (below) runs them on one
+ * simulated node (main is the node's main actor, workers are actors it spawns with env_spawn) or
  * on live threads (main is the workload's own thread, workers are live_spawn threads
  * pinned to the first world.cores CPUs). Two things differ by world, and only in the
  * measurement, never in the lock code:

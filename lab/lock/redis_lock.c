@@ -36,8 +36,8 @@
  * `holder_fault` is a fault aimed at the lock: at the first acquisition at or after
  * `fault_at`, the new holder's node pauses for `fault_for` right after it read the counter
  * (pause), or the first `fault_servers` Redis nodes crash after the grant (restarting
- * after `fault_for`, 0: never; see arm_crash for when), or their clocks step by
- * `fault_step` right after the grant.
+ * after `fault_for`, 0: never; arm_crash in redis_lock_clients.c says when), or their
+ * clocks step by `fault_step` right after the grant.
  *
  * Every random draw comes from the actors' (threads') seeded streams. */
 #include "lab/lock/redis_lock_wl.h"
