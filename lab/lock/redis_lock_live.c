@@ -117,16 +117,16 @@ static void do_act(struct rl *w, const struct act *a)
         live_pause(w->lw, w->client[a->target].prefix, a->arg);
         break;
     case ACT_STOP:
-        live_redis_server_pause(w->srv[a->target]);
+        live_cluster_pause(w->srv, a->target);
         break;
     case ACT_CONT:
-        live_redis_server_resume(w->srv[a->target]);
+        live_cluster_resume(w->srv, a->target);
         break;
     case ACT_KILL:
-        live_redis_server_crash(w->srv[a->target]);
+        live_cluster_kill(w->srv, a->target);
         break;
     case ACT_RESTART:
-        live_redis_server_restart(w->srv[a->target]);
+        live_cluster_restart(w->srv, a->target, true, NULL, 0);
         break;
     case ACT_STEP:
         live_clock_step(w->lw, a->arg);
@@ -178,16 +178,15 @@ int rl_run_live(struct rl *w)
             p += len + (p[len] == ',');
         }
     } else {
-        for (int i = 0; i < w->servers; i++) {
-            char err[512];
-            rc = live_redis_server_start(false, &w->srv[i], err, sizeof(err));
-            if (rc < 0) {
-                lab_fail(run, "cannot start redis-server: %s", err);
-                rc = -ECONNREFUSED;
-                goto out;
-            }
-            snprintf(w->addr[i], sizeof(w->addr[i]), "%s", live_redis_server_addr(w->srv[i]));
+        char err[2048];
+        rc = live_cluster_start(LIVE_REDIS, w->servers, NULL, &w->srv, err, sizeof(err));
+        if (rc < 0) {
+            lab_fail(run, "cannot start redis-server: %s", err);
+            rc = -ECONNREFUSED;
+            goto out;
         }
+        for (int i = 0; i < w->servers; i++)
+            snprintf(w->addr[i], sizeof(w->addr[i]), "%s", live_cluster_addr(w->srv, i));
     }
     for (int i = 0; i < w->servers; i++) {
         struct redis *r = live_redis_connect(w->addr[i], w->call_timeout);
@@ -226,7 +225,7 @@ int rl_run_live(struct rl *w)
             do_act(w, &acts.v[next++]);
         if (atomic_exchange(&w->crash_req, 0)) {
             for (int i = 0; i < w->fault_servers; i++) {
-                live_redis_server_crash(w->srv[i]);
+                live_cluster_kill(w->srv, i);
                 if (w->fault_for > 0) {
                     act_add(&acts, now + w->fault_for, ACT_RESTART, i, 0);
                     if (acts.n > next)
@@ -238,9 +237,8 @@ int rl_run_live(struct rl *w)
         nap_ms(1);
     }
     atomic_store(&w->stop, true);
-    for (int i = 0; i < w->servers; i++) /* let paused servers answer the last calls */
-        if (w->srv[i])
-            live_redis_server_resume(w->srv[i]);
+    for (int i = 0; w->srv && i < w->servers; i++) /* paused servers answer the last calls */
+        live_cluster_resume(w->srv, i);
     live_join_all(w->lw);
     rc = rl_report(w, live_true_now() - w->t0);
 out:
@@ -249,8 +247,7 @@ out:
         live_world_destroy(w->lw);
         w->lw = NULL;
     }
-    for (int i = 0; i < w->servers; i++)
-        live_redis_server_stop(w->srv[i]);
+    live_cluster_stop(w->srv);
     free(acts.v);
     return rc;
 }

@@ -19,7 +19,7 @@
 #include "sim/redis_model.h"
 #if HAVE_HIREDIS
 #include "live/live.h"
-#include "live/redis_server.h"
+#include "live/servers.h"
 #endif
 
 #define MAX_CLIENTS 256
@@ -73,7 +73,7 @@ struct rl {
 
 #if HAVE_HIREDIS
     struct live_world *lw;
-    struct live_redis_server *srv[MAX_SERVERS];
+    struct live_cluster *srv;
     atomic_int crash_req;
 #endif
     char addr[MAX_SERVERS][256];
