@@ -115,7 +115,7 @@ static void checkpoint(struct live_actor *a)
     int64_t p = atomic_exchange(&a->pause_ns, 0);
     if (p > 0)
         sleep_ns(p);
-    if (a->node && atomic_load(&a->node->gen) != a->gen && a != &a->w->self) {
+    if (a->node && atomic_load(&a->node->gen) != a->gen) {
         run_atexit(a);
         pthread_exit(NULL);
     }
@@ -157,13 +157,43 @@ static int64_t l_mono(struct env *e)
     return mono + drifted + (int64_t)((double)(ts_ns(CLOCK_REALTIME) - since) * ppm * 1e-6);
 }
 
+/* A crash must stop an actor that waits, not only one that calls: an actor on a node
+ * waits in slices of CRASH_SLICE_NS and looks between them. */
+#define CRASH_SLICE_NS 10000000LL
+
+static bool crashed(const struct live_actor *a)
+{
+    return a->node && atomic_load(&a->node->gen) != a->gen;
+}
+
+/* End the calling actor where it stands: its exit handlers run, its thread exits. If it
+ * waited on a condition, it gives the mutex back first ('held', or NULL). */
+static void die(struct live_actor *a, pthread_mutex_t *held)
+{
+    if (held)
+        pthread_mutex_unlock(held);
+    run_atexit(a);
+    pthread_exit(NULL);
+}
+
 static void l_sleep(struct env *e, int64_t ns)
 {
-    checkpoint(act(e));
-    if (ns <= 0)
+    struct live_actor *a = act(e);
+    checkpoint(a);
+    if (ns <= 0) {
         sched_yield();
-    else
+        return;
+    }
+    if (!a->node) {
         sleep_ns(ns);
+        return;
+    }
+    int64_t end = ts_ns(CLOCK_MONOTONIC) + ns, left;
+    while ((left = end - ts_ns(CLOCK_MONOTONIC)) > 0) {
+        sleep_ns(left < CRASH_SLICE_NS ? left : CRASH_SLICE_NS);
+        if (crashed(a))
+            die(a, NULL);
+    }
 }
 
 static uint64_t l_rand(struct env *e)
@@ -208,8 +238,21 @@ static int l_mutex_init(struct env *e, struct env_mutex *m)
 }
 static void l_mutex_lock(struct env *e, struct env_mutex *m)
 {
-    checkpoint(act(e));
-    pthread_mutex_lock(pm(m));
+    struct live_actor *a = act(e);
+    checkpoint(a);
+    if (!a->node) {
+        pthread_mutex_lock(pm(m));
+        return;
+    }
+    /* Its holder may be an actor of this node that a crash ended with the mutex held. */
+    for (;;) {
+        int64_t end = ts_ns(CLOCK_REALTIME) + CRASH_SLICE_NS;
+        struct timespec ts = {(time_t)(end / 1000000000LL), (long)(end % 1000000000LL)};
+        if (pthread_mutex_timedlock(pm(m), &ts) == 0)
+            return;
+        if (crashed(a))
+            die(a, NULL);
+    }
 }
 static bool l_mutex_trylock(struct env *e, struct env_mutex *m)
 {
@@ -237,13 +280,28 @@ static int l_cond_init(struct env *e, struct env_cond *c)
 
 static int l_cond_wait(struct env *e, struct env_cond *c, struct env_mutex *m, int64_t timeout_ns)
 {
-    checkpoint(act(e));
-    if (timeout_ns < 0)
+    struct live_actor *a = act(e);
+    if (crashed(a))
+        die(a, pm(m));
+    checkpoint(a);
+    if (timeout_ns < 0 && !a->node)
         return -pthread_cond_wait(pc(c), pm(m));
-    int64_t end = ts_ns(CLOCK_MONOTONIC) + timeout_ns;
-    struct timespec ts = {(time_t)(end / 1000000000LL), (long)(end % 1000000000LL)};
-    int rc = pthread_cond_timedwait(pc(c), pm(m), &ts);
-    return rc == ETIMEDOUT ? -ETIMEDOUT : -rc;
+    int64_t now = ts_ns(CLOCK_MONOTONIC);
+    int64_t end = timeout_ns < 0 ? INT64_MAX : now + timeout_ns;
+    for (;;) {
+        int64_t until = end;
+        if (a->node && end - now > CRASH_SLICE_NS)
+            until = now + CRASH_SLICE_NS;
+        struct timespec ts = {(time_t)(until / 1000000000LL), (long)(until % 1000000000LL)};
+        int rc = pthread_cond_timedwait(pc(c), pm(m), &ts);
+        if (crashed(a))
+            die(a, pm(m));
+        if (rc != ETIMEDOUT)
+            return -rc; /* signalled (or spuriously woken: callers loop) */
+        now = ts_ns(CLOCK_MONOTONIC);
+        if (now >= end)
+            return -ETIMEDOUT;
+    }
 }
 
 static void l_cond_signal(struct env *e, struct env_cond *c, bool all)
@@ -503,8 +561,7 @@ static struct live_node *node_find(struct live_world *w, const char *name)
     return n;
 }
 
-int live_node_create(struct live_world *w, const char *node, const char *name, env_fn fn,
-                     void *arg)
+int live_node_create(struct live_world *w, const char *node, const char *name, env_fn fn, void *arg)
 {
     if (!node || !fn || node_find(w, node))
         return -EINVAL;
@@ -531,8 +588,7 @@ int live_node_create(struct live_world *w, const char *node, const char *name, e
     return 0;
 }
 
-int live_node_main(struct live_world *w, const char *node, const char *name, env_fn fn,
-                   void *arg)
+int live_node_main(struct live_world *w, const char *node, const char *name, env_fn fn, void *arg)
 {
     int rc = live_node_create(w, node, name, fn, arg);
     return rc < 0 ? rc : live_node_restart(w, node);

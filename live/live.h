@@ -71,9 +71,13 @@ int live_node_clock_step(struct live_world *w, const char *node, int64_t step);
  * what they gained so far stays. Sleeps stay real time. */
 int live_node_drift(struct live_world *w, const char *node, double ppm);
 
-/* Crash: every actor of the node ends at its next env call, its exit handlers run
- * (live_env_atexit), its thread exits. Actors spawned after the crash (a restart) are not
- * affected. A node already down stays down. */
+/* Crash: every actor of the node ends at its next env call, or within 10 ms when it waits
+ * in env_sleep, env_mutex_lock or env_cond_wait (an actor of a node waits in slices and
+ * looks between them); its exit handlers run (live_env_atexit), its thread exits. One that
+ * waited on a condition gives its mutex back; one that ends holding an env mutex leaves
+ * it held, as a dead process leaves a lock in shared memory (the node's other actors
+ * waiting on it end too). Actors spawned after the crash (a restart) are not affected. A
+ * node already down stays down. */
 int live_node_crash(struct live_world *w, const char *node);
 
 /* Start the node's main actor if the node is down (crashed, or created and not started);

@@ -234,3 +234,53 @@ Test(live, a_node_crash_stops_its_actors_and_a_restart_runs_main_again)
     cr_assert_eq(atomic_load(&a.exits), 2);
     cr_assert_eq(atomic_load(&a.child_exits), 2);
 }
+
+struct waiter {
+    struct env_mutex m;
+    struct env_cond c;
+    _Atomic int exits, waiting;
+};
+
+static void count_waiter_exit(void *arg)
+{
+    atomic_fetch_add(&((struct waiter *)arg)->exits, 1);
+}
+
+static void cond_waiter(struct env *e, void *arg)
+{
+    struct waiter *w = arg;
+    live_env_atexit(e, count_waiter_exit, w);
+    env_mutex_lock(e, &w->m);
+    atomic_fetch_add(&w->waiting, 1);
+    for (;;) /* nobody signals: only a crash ends this */
+        env_cond_wait(e, &w->c, &w->m, -1);
+}
+
+static void long_sleeper(struct env *e, void *arg)
+{
+    struct waiter *w = arg;
+    live_env_atexit(e, count_waiter_exit, w);
+    env_spawn(e, "waiter", cond_waiter, w, NULL);
+    atomic_fetch_add(&w->waiting, 1);
+    env_sleep(e, 600LL * 1000000000LL);
+}
+
+Test(live, a_crash_ends_actors_that_sleep_or_wait)
+{
+    struct live_world *w = live_world_create(1);
+    struct waiter x = {0};
+    env_mutex_init(live_world_env(w), &x.m);
+    env_cond_init(live_world_env(w), &x.c);
+    cr_assert_eq(live_node_main(w, "client-0", "main", long_sleeper, &x), 0);
+    while (atomic_load(&x.waiting) < 2)
+        sched_yield();
+    int64_t t0 = real_mono();
+    cr_assert_eq(live_node_crash(w, "client-0"), 0);
+    while (atomic_load(&x.exits) < 2 && real_mono() - t0 < 60LL * 1000000000LL)
+        sched_yield();
+    cr_assert_eq(atomic_load(&x.exits), 2, "a sleeping or waiting actor outlived the crash");
+    live_world_destroy(w); /* joins both: neither is left blocked */
+    env_mutex_lock(live_world_env(w = live_world_create(1)), &x.m); /* given back */
+    env_mutex_unlock(live_world_env(w), &x.m);
+    live_world_destroy(w);
+}
