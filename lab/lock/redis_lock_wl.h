@@ -2,7 +2,8 @@
  *   redis_lock.c          parameters, the run, the report (what the workload measures)
  *   redis_lock_clients.c  a client's cycle in both worlds, the resource it protects, the
  *                         holder fault, and the simulated world
- *   redis_lock_live.c     the live world: redis-servers, client threads, faults
+ *   redis_lock_live.c     the live world: servers and client nodes asked of the lab's live
+ *                         world (lab.h), the live holder fault, the Sentinel watch
  * The workload itself is described at the top of redis_lock.c. */
 #ifndef DISTLAB_LAB_LOCK_REDIS_LOCK_WL_H
 #define DISTLAB_LAB_LOCK_REDIS_LOCK_WL_H
@@ -27,6 +28,7 @@
 #define RES_PORT 7000u
 #define RES_MAGIC 0x52455331u /* "RES1" */
 #define TS_BIN (100 * SIM_MS)
+#define RL_LOCK_KEY "counter_lock" /* the lock's key (rlock's default, the seed's) */
 
 enum hfault { HF_NONE, HF_PAUSE, HF_CRASH, HF_CLOCK };
 
@@ -36,7 +38,6 @@ struct rl_client {
     struct rl *w;
     int index;
     int node;          /* sim */
-    char prefix[32];   /* live: "client-K/", what a pause reaches */
     struct rlock *lock;
     struct hist *latency, *attempts;
     uint64_t failed, errors, stale_releases, res_errors;
@@ -62,10 +63,9 @@ struct rl {
     pthread_mutex_t mu; /* the resource and the series (live clients are threads) */
     int64_t res_value, res_max_fence;
     struct series *acq_ts;
-    atomic_bool fault_fired, stop;
+    atomic_bool fault_fired;
     int64_t fault_fired_at;
     int fault_client;
-    int64_t t0; /* true time of the run's start: 0 in the simulation */
 
     struct sim *sim;
     int redis_node[MAX_SERVERS], replica_node, res_node;
@@ -73,10 +73,13 @@ struct rl {
 
 #if HAVE_HIREDIS
     struct live_world *lw;
-    struct live_cluster *srv;
-    atomic_int crash_req;
+    struct rlock *grave[MAX_CLIENTS * 4]; /* crashed clients' locks, freed after the run */
+    int ngrave;
+    _Atomic int promotions;    /* live, replica: masters Sentinel named after the first */
+    _Atomic int64_t promoted_at; /* ns of true time of the first, or -1 */
 #endif
     char addr[MAX_SERVERS][256];
+    char key[64]; /* the lock's key: RL_LOCK_KEY, or one of this run's on a user's server */
     struct rl_client *client;
 };
 
@@ -92,6 +95,8 @@ int rl_report(struct rl *w, int64_t end);
 int rl_run_sim(struct rl *w);
 #if HAVE_HIREDIS
 int rl_run_live(struct rl *w);
+/* The holder fault in the live world, from the holder's thread. */
+void rl_holder_fault_live(struct rl_client *c);
 #endif
 
 #endif
