@@ -201,8 +201,6 @@ static int s_txn(struct etcd *ec, const struct etcd_cmp *cmps, size_t ncmp,
                  struct etcd_op *then_ops, size_t nthen, struct etcd_op *else_ops, size_t nelse,
                  bool *succeeded, int64_t *rev)
 {
-    if (ncmp > ETCD_TXN_MAX_CMPS || nthen > ETCD_TXN_MAX_OPS || nelse > ETCD_TXN_MAX_OPS)
-        return -E2BIG;
     struct sim_etcd__req q;
     memset(&q, 0, sizeof(q));
     q.op = SIM_ETCD__TXN;
@@ -210,11 +208,6 @@ static int s_txn(struct etcd *ec, const struct etcd_cmp *cmps, size_t ncmp,
     q.nthen = (uint8_t)nthen;
     q.nelse = (uint8_t)nelse;
     for (size_t i = 0; i < ncmp; i++) {
-        int rc = etcd_check_key(cmps[i].key);
-        if (rc < 0)
-            return rc;
-        if (cmps[i].val && strlen(cmps[i].val) > ETCD_VAL_MAX)
-            return -E2BIG;
         q.cmp[i].target = (uint8_t)cmps[i].target;
         q.cmp[i].result = (uint8_t)cmps[i].result;
         q.cmp[i].num = cmps[i].num;
@@ -224,9 +217,6 @@ static int s_txn(struct etcd *ec, const struct etcd_cmp *cmps, size_t ncmp,
     size_t room_then = 0, room_else = 0;
     for (size_t i = 0; i < nthen + nelse; i++) {
         const struct etcd_op *o = i < nthen ? &then_ops[i] : &else_ops[i - nthen];
-        int rc = etcd_check_op(o);
-        if (rc < 0)
-            return rc;
         fill_op(&q.ops[i], o);
         *(i < nthen ? &room_then : &room_else) += q.ops[i].cap;
     }
@@ -308,11 +298,6 @@ static int s_compact(struct etcd *ec, int64_t rev)
 static int s_watch_open(struct etcd *ec, const char *key, bool prefix, int64_t start_rev,
                         struct etcd_watch **out, int64_t *rev)
 {
-    int rc = etcd_check_key(key);
-    if (rc < 0)
-        return rc;
-    if (start_rev < 0)
-        return -EINVAL;
     struct sime *c = conn(ec);
     struct simw *w = calloc(1, sizeof(*w));
     if (!w)
@@ -334,7 +319,7 @@ static int s_watch_open(struct etcd *ec, const char *key, bool prefix, int64_t s
     w->next = c->watches;
     c->watches = w;
     struct sim_etcd__rep rep;
-    rc = call(c, &q, 0, &rep);
+    int rc = call(c, &q, 0, &rep);
     if (rc < 0) {
         c->watches = w->next;
         free(w);

@@ -127,6 +127,50 @@ struct etcd_watch {
     int64_t compact_rev; /* set when the server cancelled the watch for compaction */
 };
 
+/* Argument checks, made here before any world's client sees a call (nothing is sent when
+ * they fail): 0, -EINVAL (an empty key, an unknown kind or target, a negative limit or
+ * revision) or -E2BIG (a key or value too long, too many compares or operations). */
+static inline int etcd_check_key(const char *key)
+{
+    if (!key || !*key)
+        return -EINVAL;
+    return strlen(key) > ETCD_KEY_MAX ? -E2BIG : 0;
+}
+
+static inline int etcd_check_op(const struct etcd_op *op)
+{
+    if (op->kind != ETCD_OP_RANGE && op->kind != ETCD_OP_PUT && op->kind != ETCD_OP_DELETE)
+        return -EINVAL;
+    if (op->kind == ETCD_OP_PUT && op->val && strlen(op->val) > ETCD_VAL_MAX)
+        return -E2BIG;
+    if (op->kind == ETCD_OP_RANGE && op->limit < 0)
+        return -EINVAL;
+    return etcd_check_key(op->key);
+}
+
+static inline int etcd_check_txn(const struct etcd_cmp *cmps, size_t ncmp,
+                                 const struct etcd_op *then_ops, size_t nthen,
+                                 const struct etcd_op *else_ops, size_t nelse)
+{
+    if (ncmp > ETCD_TXN_MAX_CMPS || nthen > ETCD_TXN_MAX_OPS || nelse > ETCD_TXN_MAX_OPS)
+        return -E2BIG;
+    for (size_t i = 0; i < ncmp; i++) {
+        int rc = etcd_check_key(cmps[i].key);
+        if (rc < 0)
+            return rc;
+        if ((unsigned)cmps[i].target > ETCD_CMP_VALUE || (unsigned)cmps[i].result > ETCD_CMP_GT)
+            return -EINVAL;
+        if (cmps[i].val && strlen(cmps[i].val) > ETCD_VAL_MAX)
+            return -E2BIG;
+    }
+    for (size_t i = 0; i < nthen + nelse; i++) {
+        int rc = etcd_check_op(i < nthen ? &then_ops[i] : &else_ops[i - nthen]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Txn: if every compare holds, run then_ops in order, else else_ops, as one atomic step
  * (one new revision if any operation writes; a range sees the writes before it). Fills
  * the executed branch's answers and *succeeded. A put to a lease that does not exist
@@ -137,13 +181,16 @@ static inline int etcd_txn(struct etcd *c, const struct etcd_cmp *cmps, size_t n
                            struct etcd_op *then_ops, size_t nthen, struct etcd_op *else_ops,
                            size_t nelse, bool *succeeded, int64_t *rev)
 {
-    return c->ops->txn(c, cmps, ncmp, then_ops, nthen, else_ops, nelse, succeeded, rev);
+    int rc = etcd_check_txn(cmps, ncmp, then_ops, nthen, else_ops, nelse);
+    return rc < 0 ? rc
+                  : c->ops->txn(c, cmps, ncmp, then_ops, nthen, else_ops, nelse, succeeded, rev);
 }
 
 /* One operation on its own (Range, Put or DeleteRange). Same costs as etcd_txn. */
 static inline int etcd_do(struct etcd *c, struct etcd_op *op, int64_t *rev)
 {
-    return c->ops->op(c, op, rev);
+    int rc = etcd_check_op(op);
+    return rc < 0 ? rc : c->ops->op(c, op, rev);
 }
 
 /* Put key = val, attached to 'lease' (0: none). */
@@ -151,14 +198,14 @@ static inline int etcd_put(struct etcd *c, const char *key, const char *val, int
                            int64_t *rev)
 {
     struct etcd_op op = {.kind = ETCD_OP_PUT, .key = key, .val = val, .lease = lease};
-    return c->ops->op(c, &op, rev);
+    return etcd_do(c, &op, rev);
 }
 
 /* Get one key into *kv. Returns 1 when it exists, 0 when not, or an error. */
 static inline int etcd_get(struct etcd *c, const char *key, struct etcd_kv *kv, int64_t *rev)
 {
     struct etcd_op op = {.kind = ETCD_OP_RANGE, .key = key, .kvs = kv, .cap = kv ? 1 : 0};
-    int rc = c->ops->op(c, &op, rev);
+    int rc = etcd_do(c, &op, rev);
     return rc < 0 ? rc : op.count > 0;
 }
 
@@ -166,7 +213,7 @@ static inline int etcd_get(struct etcd *c, const char *key, struct etcd_kv *kv, 
 static inline int etcd_delete(struct etcd *c, const char *key, bool prefix, int64_t *rev)
 {
     struct etcd_op op = {.kind = ETCD_OP_DELETE, .key = key, .prefix = prefix};
-    int rc = c->ops->op(c, &op, rev);
+    int rc = etcd_do(c, &op, rev);
     return rc < 0 ? rc : (int)op.deleted;
 }
 
@@ -208,7 +255,10 @@ static inline int etcd_compact(struct etcd *c, int64_t rev)
 static inline int etcd_watch_open(struct etcd *c, const char *key, bool prefix, int64_t start_rev,
                                   struct etcd_watch **out, int64_t *rev)
 {
-    return c->ops->watch_open(c, key, prefix, start_rev, out, rev);
+    int rc = etcd_check_key(key);
+    if (rc == 0 && start_rev < 0)
+        rc = -EINVAL;
+    return rc < 0 ? rc : c->ops->watch_open(c, key, prefix, start_rev, out, rev);
 }
 
 /* Block for the next event, at most timeout_ns (< 0: no bound). Returns 0 and *ev,
@@ -240,26 +290,6 @@ static inline void etcd_close(struct etcd *c)
 {
     if (c)
         c->ops->close(c);
-}
-
-/* Argument checks shared by both worlds' clients, before anything is sent: 0, -EINVAL
- * (an empty key, an unknown kind, a put without a key) or -E2BIG (a key or value too long). */
-static inline int etcd_check_key(const char *key)
-{
-    if (!key || !*key)
-        return -EINVAL;
-    return strlen(key) > ETCD_KEY_MAX ? -E2BIG : 0;
-}
-
-static inline int etcd_check_op(const struct etcd_op *op)
-{
-    if (op->kind != ETCD_OP_RANGE && op->kind != ETCD_OP_PUT && op->kind != ETCD_OP_DELETE)
-        return -EINVAL;
-    if (op->kind == ETCD_OP_PUT && op->val && strlen(op->val) > ETCD_VAL_MAX)
-        return -E2BIG;
-    if (op->kind == ETCD_OP_RANGE && op->limit < 0)
-        return -EINVAL;
-    return etcd_check_key(op->key);
 }
 
 /* The smallest key greater than every key with this prefix (etcd's range_end for a
