@@ -270,6 +270,8 @@ static int post(struct lconn *c, const char *path, json_t *req, json_t **resp, i
         const json_t *src = json_is_object(e) ? e : j; /* streams nest it, with grpc_code */
         rc = grpc_errno(json_object_get(src, "code") ? jint(src, "code") : jint(src, "grpc_code"));
         json_decref(j);
+        if (rc == -EAGAIN)
+            rotate(c); /* that member knows no leader (or timed out): ask another next */
         return rc;
     }
     if (rev)

@@ -145,6 +145,11 @@ static int call(struct sime *c, const struct sim_etcd__req *q, size_t room,
     memcpy(c->buf, &h, sizeof(h));
     size_t len = sizeof(h) + sim_etcd__req_encode(q, c->buf + sizeof(h));
     struct sim_addr to = sim_etcd_addr(c->m, c->cur);
+    if (!sim_node_up(sim_env_sim(c->e), to.node)) {
+        /* nothing listens there: the kernel refuses the connection at once */
+        c->cur = (c->cur + 1) % sim_etcd_members(c->m);
+        return -ECONNREFUSED;
+    }
     if (sim_send(c->e, to, c->buf, len) < 0)
         return -ENOMEM;
     int64_t deadline = env_mono(c->e) + c->base.timeout_ns;
@@ -162,8 +167,11 @@ static int call(struct sime *c, const struct sim_etcd__req *q, size_t room,
             c->cur = (c->cur + 1) % sim_etcd_members(c->m);
             return -ECONNRESET;
         }
-        if (rc == 1)
-            return rep->nkv * sizeof(struct etcd_kv) + sizeof(*rep) > got ? -EPROTO : rep->status;
+        if (rc != 1)
+            continue;
+        if (rep->status == -EAGAIN) /* that member knows no leader: ask another next time */
+            c->cur = (c->cur + 1) % sim_etcd_members(c->m);
+        return rep->nkv * sizeof(struct etcd_kv) + sizeof(*rep) > got ? -EPROTO : rep->status;
     }
 }
 

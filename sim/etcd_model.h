@@ -31,8 +31,8 @@
  *   timers); its log up to the last fsync, its vote and term, and its applied store (etcd's
  *   backend, with the index it has applied) survive. A member applies only what is both
  *   committed and on its own disk. The clients connected to a member that dies get a
- *   reset at once (the kernel's RST for a killed process); a paused member answers
- *   nothing until it resumes.
+ *   reset at once, and a call to a member that is down is refused at once (what the
+ *   kernel does for a killed process); a paused member answers nothing until it resumes.
  * - Log compaction: a member keeps 'catchup_entries' entries behind what it has applied; a
  *   follower further behind gets the leader's whole store as a snapshot (one message).
  * Left out (sim/README.md): pre-vote, learners, membership changes, leadership transfer,

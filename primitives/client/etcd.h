@@ -7,9 +7,9 @@
  * it is never shared, and an actor uses one connection at a time (in the simulation, the
  * replies and watch events of a connection are read from its actor's one mailbox). It
  * talks to one member of the cluster (its endpoint); a call that finds that member gone
- * (-ECONNRESET, -ECONNREFUSED) or gets no answer in time (-ETIMEDOUT) moves the
- * connection to the next endpoint for the next call, as a client with several endpoints
- * does. Every call is bounded by the connection's timeout (etcd_set_timeout): a write that
+ * (-ECONNRESET, -ECONNREFUSED), gets no answer in time (-ETIMEDOUT) or hears that it knows
+ * no leader (-EAGAIN) moves the connection to the next endpoint for the next call, as a
+ * client with several endpoints does. Every call is bounded by the connection's timeout (etcd_set_timeout): a write that
  * times out or whose connection resets may or may not have been committed.
  *
  * Every answer carries the header revision: the store's revision when the member answered
