@@ -138,6 +138,13 @@ static int64_t jint(const json_t *o, const char *name)
     return 0;
 }
 
+/* A member id: an unsigned 64-bit number (a string on the wire). */
+static uint64_t juint(const json_t *o, const char *name)
+{
+    const json_t *v = json_object_get(o, name);
+    return json_is_string(v) ? strtoull(json_string_value(v), NULL, 10) : 0;
+}
+
 static json_t *jnum(int64_t v)
 {
     char s[24];
@@ -786,6 +793,82 @@ int live_etcd_version(struct etcd *ec)
     rc = cr != CURLE_OK ? curl_errno(cr) : code == 200 ? 0 : -EPROTO;
     if (rc < 0)
         rotate(c);
+    return rc;
+}
+
+int live_etcd_leader(const char *endpoints, int64_t timeout_ns)
+{
+    struct etcd *ec = live_etcd_connect(endpoints, timeout_ns);
+    if (!ec)
+        return -EINVAL;
+    struct lconn *c = conn(ec);
+    int rc = -ENOENT;
+    for (size_t i = 0; i < c->nep; i++) {
+        c->cur = i;
+        json_t *resp;
+        /* each member says who it is and whom it follows */
+        int r = post(c, "/v3/maintenance/status", json_object(), &resp, NULL);
+        if (r < 0) {
+            if (rc == -ENOENT)
+                rc = r;
+            continue;
+        }
+        uint64_t self = juint(json_object_get(resp, "header"), "member_id");
+        uint64_t leader = juint(resp, "leader");
+        json_decref(resp);
+        if (self != 0 && self == leader) {
+            rc = (int)i;
+            break;
+        }
+    }
+    etcd_close(ec);
+    return rc;
+}
+
+/* The member id of endpoint i (its status header), or 0. */
+static uint64_t member_id(struct lconn *c, size_t i)
+{
+    c->cur = i;
+    json_t *resp;
+    if (post(c, "/v3/maintenance/status", json_object(), &resp, NULL) < 0)
+        return 0;
+    uint64_t id = juint(json_object_get(resp, "header"), "member_id");
+    json_decref(resp);
+    return id;
+}
+
+int live_etcd_make_leader(const char *endpoints, size_t target, int64_t timeout_ns)
+{
+    int64_t deadline = mono_ns() + timeout_ns;
+    struct etcd *ec = live_etcd_connect(endpoints, timeout_ns);
+    if (!ec)
+        return -EINVAL;
+    struct lconn *c = conn(ec);
+    int rc = target < c->nep ? 0 : -EINVAL;
+    uint64_t id = rc == 0 ? member_id(c, target) : 0;
+    if (rc == 0 && id == 0)
+        rc = -ECONNREFUSED;
+    while (rc == 0) {
+        int leader = live_etcd_leader(endpoints, timeout_ns);
+        if (leader == (int)target)
+            break;
+        if (mono_ns() > deadline) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        if (leader >= 0) { /* only the leader hands over */
+            json_t *req = json_object(), *resp = NULL;
+            char num[24];
+            snprintf(num, sizeof(num), "%llu", (unsigned long long)id);
+            json_object_set_new(req, "targetID", json_string(num));
+            c->cur = (size_t)leader;
+            if (post(c, "/v3/maintenance/transfer-leadership", req, &resp, NULL) == 0)
+                json_decref(resp);
+        }
+        struct timespec nap = {0, 50000000L};
+        nanosleep(&nap, NULL);
+    }
+    etcd_close(ec);
     return rc;
 }
 

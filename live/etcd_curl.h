@@ -29,6 +29,17 @@ struct etcd *live_etcd_connect(const char *endpoints, int64_t timeout_ns);
  * error (-ECONNREFUSED, -ETIMEDOUT, -EINVAL for endpoints it cannot parse). */
 int live_etcd_ping(const char *endpoints, int64_t timeout_ns);
 
+/* Which endpoint (0-based index in 'endpoints') is the leader, asking each member's
+ * /v3/maintenance/status: the index, -ENOENT when no member reachable claims to lead, or
+ * the last call's error when none answered. */
+int live_etcd_leader(const char *endpoints, int64_t timeout_ns);
+
+/* Make endpoint 'target' the leader (etcd's transfer-leadership, asked of the current
+ * leader, as `etcdctl move-leader` does) and wait until it leads: 0, -ETIMEDOUT after
+ * timeout_ns, -EINVAL for a bad target, or -ECONNREFUSED when the target does not answer.
+ * So a scenario can name the leader ("crash: etcd-0") before its faults. */
+int live_etcd_make_leader(const char *endpoints, size_t target, int64_t timeout_ns);
+
 /* One GET /version on c's connection: an HTTP round trip through the gateway that
  * involves no Raft (what a call costs before etcd does anything). 0 or an errno; a
  * failure moves c to the next endpoint. */

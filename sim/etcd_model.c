@@ -171,7 +171,8 @@ static int64_t now(const struct member *x)
 
 static void record(struct sim_etcd *m, int member, uint64_t term)
 {
-    if (sim_etcd__grow((void **)&m->changes, &m->capchanges, m->nchanges + 1, sizeof(*m->changes)) < 0)
+    if (sim_etcd__grow((void **)&m->changes, &m->capchanges, m->nchanges + 1, sizeof(*m->changes)) <
+        0)
         return;
     m->changes[m->nchanges++] = (struct sim_etcd_change){sim_now(m->sim), member, term};
 }
@@ -1019,7 +1020,8 @@ static void note_client(struct member *x, struct sim_addr a)
         else
             hi = mid;
     }
-    if (sim_etcd__grow((void **)&x->clients, &x->capclients, x->nclients + 1, sizeof(*x->clients)) < 0)
+    if (sim_etcd__grow((void **)&x->clients, &x->capclients, x->nclients + 1, sizeof(*x->clients)) <
+        0)
         return;
     memmove(&x->clients[lo + 1], &x->clients[lo], (x->nclients - lo) * sizeof(*x->clients));
     x->clients[lo] = k;
@@ -1388,6 +1390,9 @@ static void member_main(struct env *e, void *arg)
     x->heard_at = t - x->m->cfg.election_ns; /* no leader heard of yet */
     if (x->m->n == 1)
         x->election_at = t; /* alone: leader at once, as a one-member etcd is */
+    else if (x->idx == 0 && x->incarnation == 1 && x->m->cfg.prefer_first)
+        x->election_at = t + x->m->cfg.election_ns / 2 + /* campaigns before the others */
+                         (int64_t)env_rand_below(e, (uint64_t)x->m->cfg.election_ns / 2);
     for (;;) {
         int64_t wait = next_timer(x) - now(x);
         struct sim_addr from;

@@ -65,6 +65,9 @@ struct sim_etcd_cfg {
     int64_t request_timeout_ns; /* 0: 5 s + 2 E (etcd's ReqTimeout) */
     int64_t lease_check_ns;     /* 0: 500 ms */
     uint64_t catchup_entries;   /* 0: 5000 (etcd's SnapshotCatchUpEntries) */
+    bool prefer_first;          /* member 0 campaigns first at the first start (a timeout
+                                 * in [E/2, E)), so it leads until a fault: what the live
+                                 * world gets by a leadership transfer */
 };
 
 /* A leadership change, for plots: at true time 'at', 'member' became leader of 'term',

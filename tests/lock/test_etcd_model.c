@@ -673,3 +673,27 @@ Test(etcd_model, one_seed_one_run)
     cr_assert_eq(a, b);
     cr_assert_neq(a, c);
 }
+
+Test(etcd_model, a_preferred_first_member_wins_the_first_election)
+{
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        struct sim_config sc = {.seed = seed};
+        sc.network.latency = (struct sim_dist){SIM_DIST_UNIFORM, 500 * SIM_US, 2 * SIM_MS, 0};
+        struct sim *sim = sim_create(&sc);
+        int nodes[3];
+        for (int i = 0; i < 3; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "etcd-%d", i);
+            nodes[i] = sim_node_add(sim, name, 1);
+        }
+        struct sim_etcd_cfg cfg = {.prefer_first = true};
+        struct sim_etcd *m = sim_etcd_create(sim, nodes, 3, &cfg);
+        sim_run(sim, 3 * SIM_S);
+        cr_assert_eq(sim_etcd_leader(m), 0, "seed %llu", (unsigned long long)seed);
+        size_t n;
+        const struct sim_etcd_change *ch = sim_etcd_changes(m, &n);
+        cr_assert(n == 1 && ch[0].at < SIM_S, "member 0 won at once, alone");
+        sim_destroy(sim);
+        sim_etcd_destroy(m);
+    }
+}
