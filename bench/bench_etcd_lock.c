@@ -21,7 +21,9 @@
  * machine was busy. Prints one JSON object per line; reads the system clock, which only
  * benchmarks may do.
  *
- *   bench-etcd-lock --endpoints URL[,URL...] [--slice SECONDS] [--slices N] */
+ *   bench-etcd-lock [--endpoints URL[,URL...]] [--members N] [--slice SECONDS] [--slices N]
+ * Without --endpoints it starts its own etcd (N members, 1 by default) on loopback with the
+ * live launcher (live/servers.h) and stops it at the end. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -33,6 +35,7 @@
 
 #include "live/etcd_curl.h"
 #include "live/live.h"
+#include "live/servers.h"
 #include "lock/etcd_lock.h"
 
 #define MAX_CLIENTS 16
@@ -222,19 +225,23 @@ static void print_load(const char *when)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench-etcd-lock --endpoints URL[,URL...] [--slice SECONDS] "
-                    "[--slices N]\n");
+    fprintf(stderr, "usage: bench-etcd-lock [--endpoints URL[,URL...]] [--members N] "
+                    "[--slice SECONDS] [--slices N]\n");
     return 2;
 }
+
+static int bench(const char *endpoints, double slice, int slices);
 
 int main(int argc, char **argv)
 {
     const char *endpoints = NULL;
     double slice = 0.5;
-    int slices = 8;
+    int slices = 8, members = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--endpoints") && i + 1 < argc)
             endpoints = argv[++i];
+        else if (!strcmp(argv[i], "--members") && i + 1 < argc)
+            members = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--slice") && i + 1 < argc)
             slice = atof(argv[++i]);
         else if (!strcmp(argv[i], "--slices") && i + 1 < argc)
@@ -242,8 +249,24 @@ int main(int argc, char **argv)
         else
             return usage();
     }
-    if (!endpoints || slice <= 0 || slices < 1 || slices > MAX_SLICES)
+    if (slice <= 0 || slices < 1 || slices > MAX_SLICES || members < 1 || members > 7)
         return usage();
+    struct live_cluster *cl = NULL;
+    if (!endpoints) {
+        char err[2048];
+        if (live_cluster_start(LIVE_ETCD, members, NULL, &cl, err, sizeof(err)) < 0) {
+            fprintf(stderr, "bench-etcd-lock: cannot start etcd: %s\n", err);
+            return 3;
+        }
+        endpoints = live_cluster_addrs(cl);
+    }
+    int rc = bench(endpoints, slice, slices);
+    live_cluster_stop(cl);
+    return rc;
+}
+
+static int bench(const char *endpoints, double slice, int slices)
+{
     if (live_etcd_ping(endpoints, TIMEOUT_NS) < 0) {
         fprintf(stderr, "bench-etcd-lock: no etcd answers at %s\n", endpoints);
         return 3;

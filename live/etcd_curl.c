@@ -544,7 +544,7 @@ static void take_line(struct lwatch *w, const char *line, size_t len, bool *crea
 static void take_lines(struct lwatch *w, bool *created, int64_t *rev)
 {
     size_t off = 0;
-    for (;;) {
+    while (off < w->in.n) {
         char *nl = memchr(w->in.p + off, '\n', w->in.n - off);
         if (!nl)
             break;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 /* Internal outcomes of one attempt, beside the errnos of the calls. */
 #define AGAIN 1           /* start over at once (the lock was released) */
 #define DEADLINE (-ETIME) /* the acquire's own time is up */
@@ -34,25 +36,20 @@ struct elock {
     _Atomic uint64_t keepalives, keepalive_errors;
 };
 
+const char *const elock_algo_names[] = {ELOCK_ALGO_NAMES, NULL};
+
 int elock_algo_parse(const char *s, enum elock_algo *out)
 {
-    for (int a = ELOCK_ETCDSYNC; a <= ELOCK_MUTEX; a++) {
-        if (s && strcmp(s, elock_algo_name((enum elock_algo)a)) == 0) {
-            *out = (enum elock_algo)a;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    int v = names_value(elock_algo_names, s);
+    if (v < 0)
+        return v;
+    *out = (enum elock_algo)v;
+    return 0;
 }
 
 const char *elock_algo_name(enum elock_algo a)
 {
-    return a == ELOCK_ETCDSYNC ? "etcdsync" : a == ELOCK_MUTEX ? "mutex" : "?";
-}
-
-const char *elock_algo_choices(void)
-{
-    return "etcdsync|mutex";
+    return names_name(elock_algo_names, (int)a);
 }
 
 int elock_key_check(const char *key, const char **why)

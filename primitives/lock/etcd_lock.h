@@ -118,9 +118,11 @@ void elock_destroy(struct elock *l);
  * expires on its own. */
 void elock_abandon(struct elock *l);
 
-/* "etcdsync", "mutex" <-> enum. parse returns 0 or -EINVAL. */
+/* The algorithms' names in enum order (names.h). parse returns 0 or -EINVAL; name returns
+ * NULL for an out-of-range value. */
+#define ELOCK_ALGO_NAMES "etcdsync", "mutex"
+extern const char *const elock_algo_names[];
 int elock_algo_parse(const char *s, enum elock_algo *out);
 const char *elock_algo_name(enum elock_algo a);
-const char *elock_algo_choices(void); /* "etcdsync|mutex" */
 
 #endif
