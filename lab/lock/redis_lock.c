@@ -41,15 +41,15 @@
  *
  * Every random draw comes from the actors' (threads') seeded streams. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "lab/lab.h"
-#include "lab/lock/lockcheck.h"
+#include "lab/lock/lockres.h"
 #include "lock/redis_lock.h"
 #include "names.h"
 #include "sim/redis_model.h"
@@ -61,9 +61,6 @@
 
 #define MAX_CLIENTS 256
 #define MAX_SERVERS RLOCK_MAX_SERVERS
-#define RES_PORT 7000u
-#define RES_MAGIC 0x52455331u /* "RES1" */
-#define TS_BIN (100 * SIM_MS)
 
 enum hfault { HF_NONE, HF_PAUSE, HF_CRASH, HF_CLOCK };
 #define HF_NAMES "none", "pause", "crash-master", "clock-step"
@@ -96,14 +93,10 @@ struct rl {
     int64_t fault_at, fault_for, fault_step;
     int64_t duration;
 
-    struct lockcheck *chk;
-    pthread_mutex_t mu; /* the resource and the series (live clients are threads) */
-    int64_t res_value, res_max_fence;
-    struct series *acq_ts;
+    struct lockres *res; /* the counter and the checker */
     atomic_bool fault_fired, stop;
     int64_t fault_fired_at;
     int fault_client;
-    int64_t t0; /* true time of the run's start: 0 in the simulation */
 
     struct sim *sim;
     int redis_node[MAX_SERVERS], replica_node, res_node;
@@ -155,85 +148,10 @@ static const struct lab_param rl_params[] = {
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
-/* ---- Time, in both worlds -------------------------------------------------------- */
-
 /* True time since the run started. */
 static int64_t true_now(struct rl *w, struct env *e)
 {
-#if HAVE_HIREDIS
-    if (w->live)
-        return live_true_now() - w->t0;
-#endif
-    return sim_env_true_now(e);
-}
-
-/* ---- The protected resource: a counter with an optional fencing check ------------- */
-
-/* Apply a read (*value out) or a write (*value in) by 'lease' at true time t, checking
- * the fencing token when fencing is on. Returns 0 or -ESTALE (refused). */
-static int res_apply(struct rl *w, bool write, int64_t lease, int64_t fence, int64_t *value,
-                     struct env *e)
-{
-    pthread_mutex_lock(&w->mu);
-    bool ok = !w->fencing || fence >= w->res_max_fence;
-    if (ok) {
-        if (w->fencing)
-            w->res_max_fence = fence;
-        if (write)
-            w->res_value = *value;
-        else
-            *value = w->res_value;
-    }
-    lockcheck_access(w->chk, lease, write, ok, true_now(w, e));
-    pthread_mutex_unlock(&w->mu);
-    return ok ? 0 : -ESTALE;
-}
-
-struct res_msg {
-    uint32_t magic;
-    uint32_t write;
-    uint64_t id;
-    int64_t lease, fence, value;
-    int32_t status;
-};
-
-static void resource_main(struct env *e, void *arg)
-{
-    struct rl *w = arg;
-    if (sim_listen(e, RES_PORT) < 0)
-        return;
-    for (;;) {
-        struct res_msg m;
-        struct sim_addr from;
-        if (sim_recv(e, &m, sizeof(m), &from, -1) != (ssize_t)sizeof(m) || m.magic != RES_MAGIC)
-            continue;
-        m.status = res_apply(w, m.write != 0, m.lease, m.fence, &m.value, e);
-        sim_send(e, from, &m, sizeof(m));
-    }
-}
-
-/* A client's access to the resource: a message to its node (sim) or a call (live).
- * Returns 0, -ESTALE (fenced off) or -ETIMEDOUT. */
-static int res_call(struct rl_client *c, struct env *e, bool write, int64_t lease, int64_t fence,
-                    int64_t *value)
-{
-    struct rl *w = c->w;
-    if (w->live)
-        return res_apply(w, write, lease, fence, value, e);
-    struct res_msg m = {RES_MAGIC, write, ++c->next_id, lease, fence, *value, 0};
-    sim_send(e, (struct sim_addr){w->res_node, RES_PORT}, &m, sizeof(m));
-    int64_t deadline = env_mono(e) + w->call_timeout;
-    for (;;) {
-        int64_t left = deadline - env_mono(e);
-        struct res_msg r;
-        ssize_t n = left > 0 ? sim_recv(e, &r, sizeof(r), NULL, left) : -ETIMEDOUT;
-        if (n == -ETIMEDOUT)
-            return -ETIMEDOUT;
-        if (n == (ssize_t)sizeof(r) && r.magic == RES_MAGIC && r.id == m.id) {
-            *value = r.value;
-            return r.status;
-        }
-    }
+    return lockres_now(w->res, e);
 }
 
 /* ---- Connections ------------------------------------------------------------------ */
@@ -336,14 +254,10 @@ static void client_loop(struct env *e, struct rl_client *c)
         }
         hist_add(c->latency, env_mono(e) - t0);
         hist_add(c->attempts, (int64_t)rlock_last_attempts(l));
-        int64_t now = true_now(w, e);
-        int64_t lease = lockcheck_acquired(w->chk, c->index, now);
-        pthread_mutex_lock(&w->mu);
-        series_add(w->acq_ts, now, 1);
-        pthread_mutex_unlock(&w->mu);
+        int64_t lease = lockres_acquired(w->res, c->index, e);
         holder_fault(c, e, false);
         int64_t fence = rlock_fence(l), v = 0;
-        int rr = res_call(c, e, false, lease, fence, &v);
+        int rr = lockres_access(w->res, e, &c->next_id, false, lease, fence, &v);
         holder_fault(c, e, true);
         if (w->hold > 0 && !w->live)
             env_work(e, w->hold); /* work, not a sleep: a pause stops it */
@@ -351,12 +265,12 @@ static void client_loop(struct env *e, struct rl_client *c)
             env_sleep(e, w->hold); /* an injected pause blocks this call first */
         if (rr == 0) {
             v++;
-            rr = res_call(c, e, true, lease, fence, &v);
+            rr = lockres_access(w->res, e, &c->next_id, true, lease, fence, &v);
         }
         c->res_errors += rr == -ETIMEDOUT;
         int64_t t_rel = true_now(w, e);
         rc = rlock_release(l);
-        lockcheck_released(w->chk, lease, t_rel, rc == 0);
+        lockres_released(w->res, lease, t_rel, rc == 0);
         c->stale_releases += rc == -ESTALE;
         if (w->think > 0)
             env_sleep(e, w->think);
@@ -453,37 +367,9 @@ static int read_params(struct rl *w, struct lab_run *run)
 
 /* ---- Results ----------------------------------------------------------------------- */
 
-/* holders_ts: in each 100 ms bin, the mean number of clients that believed they held the
- * lock (the fraction of the bin each lease covers, summed): 1 while it works, 2 while two
- * clients hold it at once. */
-static void holders_series(struct rl *w, int64_t end)
-{
-    struct series *h = lab_series(w->run, "holders_ts", TS_BIN, "holders");
-    for (int64_t b = 0; b * TS_BIN < end; b++)
-        series_add(h, b * TS_BIN, 0); /* every bin, even where nobody holds */
-    size_t n = lockcheck_leases(w->chk);
-    for (size_t i = 0; i < n; i++) {
-        int client;
-        int64_t from, to;
-        if (!lockcheck_lease(w->chk, i, end, &client, &from, &to))
-            break;
-        for (int64_t b = from / TS_BIN; b * TS_BIN < to && b * TS_BIN < end; b++) {
-            int64_t lo = from > b * TS_BIN ? from : b * TS_BIN;
-            int64_t hi = to < (b + 1) * TS_BIN ? to : (b + 1) * TS_BIN;
-            if (hi > lo)
-                series_add(h, b * TS_BIN, (double)(hi - lo) / (double)TS_BIN);
-        }
-    }
-}
-
 static int report(struct rl *w, int64_t end)
 {
     struct lab_run *run = w->run;
-    struct lockcheck_result r;
-    if (lockcheck_result(w->chk, end, w->res_value, &r) < 0) {
-        lab_fail(run, "out of memory computing the lock checker's result");
-        return -ENOMEM;
-    }
     struct hist *lat = lab_hist(run, "acquire_latency", "ns");
     struct hist *att = lab_hist(run, "attempts", "attempts");
     uint64_t failed = 0, errors = 0, stale = 0, res_err = 0;
@@ -503,19 +389,6 @@ static int report(struct rl *w, int64_t end)
         sum.extend_errors += c->st.extend_errors;
         sum.lost += c->st.lost;
     }
-    double secs = (double)end / 1e9;
-    lab_metric(run, "overlaps", (double)r.overlaps);
-    lab_metric(run, "overlap_time", (double)r.overlap_ns);
-    lab_metric(run, "max_holders", r.max_holders);
-    lab_metric(run, "lost_updates", (double)r.lost_updates);
-    lab_metric(run, "stale_writes", (double)r.stale_writes);
-    lab_metric(run, "stale_reads", (double)r.stale_reads);
-    lab_metric(run, "rejected_writes", (double)r.rejected_writes);
-    lab_metric(run, "rejected_reads", (double)r.rejected_reads);
-    lab_metric(run, "foreign_deletes", (double)r.foreign_deletes);
-    lab_metric(run, "acquisitions", (double)r.leases);
-    lab_metric(run, "writes", (double)r.writes);
-    lab_metric(run, "counter", (double)w->res_value);
     lab_metric(run, "failed_acquires", (double)failed);
     lab_metric(run, "acquire_errors", (double)errors);
     lab_metric(run, "stale_releases", (double)stale);
@@ -523,7 +396,6 @@ static int report(struct rl *w, int64_t end)
     lab_metric(run, "extends", (double)sum.extends);
     lab_metric(run, "extend_errors", (double)sum.extend_errors);
     lab_metric(run, "lost_leases", (double)sum.lost);
-    lab_metric(run, "throughput", secs > 0 ? (double)r.leases / secs : 0);
     lab_metric(run, "attempts_per_acquire", hist_count(att) ? hist_mean(att) : 0);
     lab_metric(run, "redis_attempts", (double)sum.attempts);
     lab_metric(run, "fault_fired", atomic_load(&w->fault_fired));
@@ -550,17 +422,7 @@ static int report(struct rl *w, int64_t end)
         lab_metric(run, "promotions", (double)st.promotions);
         lab_metric(run, "promoted_at", st.promoted_at < 0 ? -1 : (double)st.promoted_at / 1e9);
     }
-    struct series *ts = lab_series(run, "acquisitions_ts", TS_BIN, "acquisitions");
-    for (size_t b = 0; b < series_len(w->acq_ts); b++)
-        if (series_count(w->acq_ts, b))
-            series_add(ts, (int64_t)b * TS_BIN, series_sum(w->acq_ts, b));
-    holders_series(w, end);
-    lab_note(run, "%s: %llu acquisitions, %llu overlapping pairs, %llu lost updates, "
-                  "%llu stale writes, counter %lld",
-             rlock_algo_name(w->algo), (unsigned long long)r.leases,
-             (unsigned long long)r.overlaps, (unsigned long long)r.lost_updates,
-             (unsigned long long)r.stale_writes, (long long)w->res_value);
-    return 0;
+    return lockres_report(w->res, run, end, rlock_algo_name(w->algo));
 }
 
 /* ---- The simulated world ----------------------------------------------------------- */
@@ -601,7 +463,7 @@ static int run_sim(struct rl *w)
                 goto err_nomem;
         }
     }
-    if (sim_node_main(sim, w->res_node, "resource", resource_main, w) < 0)
+    if (lockres_sim(w->res, sim, w->res_node, w->call_timeout) < 0)
         goto err_nomem;
     if (w->hfault == HF_CRASH && arm_crash(w) < 0)
         goto err_nomem;
@@ -822,7 +684,7 @@ static int run_live(struct rl *w)
         lab_fail(run, "out of memory");
         goto out;
     }
-    w->t0 = live_true_now();
+    lockres_live(w->res);
     for (int k = 0; k < w->clients; k++) {
         char name[48];
         snprintf(name, sizeof(name), "client-%d/main", k);
@@ -836,7 +698,7 @@ static int run_live(struct rl *w)
         qsort(acts.v, acts.n, sizeof(*acts.v), by_at);
     size_t next = 0;
     int64_t now;
-    while ((now = live_true_now() - w->t0) < w->duration) {
+    while ((now = true_now(w, NULL)) < w->duration) {
         while (next < acts.n && acts.v[next].at <= now)
             do_act(w, &acts.v[next++]);
         if (atomic_exchange(&w->crash_req, 0)) {
@@ -856,7 +718,7 @@ static int run_live(struct rl *w)
     for (int i = 0; w->srv && i < w->servers; i++) /* paused servers answer the last calls */
         live_cluster_resume(w->srv, i);
     live_join_all(w->lw);
-    rc = report(w, live_true_now() - w->t0);
+    rc = report(w, true_now(w, NULL));
 out:
     atomic_store(&w->stop, true);
     if (w->lw) {
@@ -882,11 +744,9 @@ static int rl_run(struct lab_run *run)
     if (rc < 0)
         goto out_free;
     rc = -ENOMEM;
-    pthread_mutex_init(&w->mu, NULL);
-    w->chk = lockcheck_create();
-    w->acq_ts = series_create(TS_BIN);
+    w->res = lockres_create(w->fencing);
     w->client = calloc((size_t)w->clients, sizeof(*w->client));
-    if (!w->chk || !w->acq_ts || !w->client)
+    if (!w->res || !w->client)
         goto out_nomem;
     for (int k = 0; k < w->clients; k++) {
         struct rl_client *c = &w->client[k];
@@ -912,12 +772,10 @@ out:
         hist_destroy(w->client[k].attempts);
     }
     free(w->client);
-    series_destroy(w->acq_ts);
-    lockcheck_destroy(w->chk);
+    lockres_destroy(w->res);
     for (int i = 0; i < MAX_SERVERS; i++)
         sim_redis_destroy(w->model[i]);
     sim_redis_destroy(w->replica_model);
-    pthread_mutex_destroy(&w->mu);
 out_free:
     free(w);
     return rc;
