@@ -92,6 +92,7 @@ struct member {
     int idx, node;
     bool running;
     struct env *e;
+    struct life *life; /* the running actor's, NULL when there is none */
 
     /* durable */
     uint64_t term;
@@ -537,6 +538,7 @@ static void deliver_all(struct member *x)
 }
 
 static void serve_reads(struct member *x);
+static void start_round(struct member *x);
 
 static void apply_one(struct member *x, const struct entry *en)
 {
@@ -613,6 +615,7 @@ static void maybe_commit(struct member *x)
         x->commit = c;
         x->dirty = true; /* followers learn the commit index */
         apply_ready(x);
+        start_round(x); /* reads that waited for a commit in this term */
     }
 }
 
@@ -936,7 +939,8 @@ static void complete_round(struct member *x)
             send_peer(x, rr->origin, &a, NULL, 0);
         }
     }
-    memmove(x->rq, x->rq + x->nround, (x->nrq - x->nround) * sizeof(*x->rq));
+    if (x->nrq > x->nround)
+        memmove(x->rq, x->rq + x->nround, (x->nrq - x->nround) * sizeof(*x->rq));
     x->nrq -= x->nround;
     x->nround = 0;
     x->round_ctx = 0;
@@ -1332,10 +1336,22 @@ static int64_t next_timer(const struct member *x)
 
 /* ---- The member's life ------------------------------------------------------------------- */
 
-/* The member died (crash): reset every client connection to it, as its kernel would. */
+/* What a member's actor leaves for its exit handler: the member, or NULL once the model
+ * is gone (the model may be destroyed before the sim, whose teardown runs the handler). */
+struct life {
+    struct member *x;
+};
+
+/* The member died (crash, or the world's end): reset every client connection to it, as
+ * its kernel would, and free its life. */
 static void member_exit(void *arg)
 {
-    struct member *x = arg;
+    struct life *life = arg;
+    struct member *x = life->x;
+    free(life);
+    if (!x)
+        return;
+    x->life = NULL;
     struct sim_etcd *m = x->m;
     if (x->role == LEADER)
         record(m, -1, x->term);
@@ -1379,7 +1395,15 @@ static void member_main(struct env *e, void *arg)
     x->e = e;
     x->incarnation++;
     reset_volatile(x);
-    if (sim_listen(e, x->m->cfg.port) < 0 || sim_env_atexit(e, member_exit, x) < 0) {
+    struct life *life = malloc(sizeof(*life));
+    if (!life || sim_env_atexit(e, member_exit, life) < 0) {
+        free(life);
+        fail(x, "out of memory");
+        return;
+    }
+    life->x = x;
+    x->life = life;
+    if (sim_listen(e, x->m->cfg.port) < 0) {
         fail(x, "cannot listen");
         return;
     }
@@ -1483,6 +1507,8 @@ void sim_etcd_destroy(struct sim_etcd *m)
         return;
     for (size_t i = 0; i < m->n; i++) {
         struct member *x = &m->mem[i];
+        if (x->life)
+            x->life->x = NULL; /* its actor outlives the model: its exit handler only frees */
         for (size_t j = 0; j < x->nlog; j++)
             free(x->log[j].data);
         free(x->log);

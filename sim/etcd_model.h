@@ -41,8 +41,8 @@
  * request on the member that receives it; Raft messages and applying cost no CPU.
  *
  * The model's state lives in struct sim_etcd, owned by the caller, kept across member
- * restarts (reset, not freed). Each member's actor has an atexit handler that reads it
- * (to reset its clients): destroy the model after the sim, never before. */
+ * restarts (reset, not freed). It may be destroyed before or after the sim (a member's
+ * exit handler resets its clients only while the model exists). */
 #ifndef DISTLAB_SIM_ETCD_MODEL_H
 #define DISTLAB_SIM_ETCD_MODEL_H
 
@@ -102,7 +102,7 @@ struct sim_etcd;
 struct sim_etcd *sim_etcd_create(struct sim *sim, const int *nodes, size_t n,
                                  const struct sim_etcd_cfg *cfg);
 
-/* Frees the model. Call after sim_destroy (the members' atexit handlers read it). */
+/* Frees the model. Call when no actor of the sim will run again (after the run). */
 void sim_etcd_destroy(struct sim_etcd *m);
 
 size_t sim_etcd_members(const struct sim_etcd *m);

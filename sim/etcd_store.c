@@ -566,7 +566,8 @@ int sim_etcd__store_apply(struct sim_etcd__store *s, const struct sim_etcd__req 
         size_t drop = 0;
         while (drop < s->nhist && s->hist[drop].kv.mod_rev <= q->arg)
             drop++;
-        memmove(s->hist, s->hist + drop, (s->nhist - drop) * sizeof(*s->hist));
+        if (drop)
+            memmove(s->hist, s->hist + drop, (s->nhist - drop) * sizeof(*s->hist));
         s->nhist -= drop;
         s->compact_rev = q->arg;
         break;

@@ -697,3 +697,24 @@ Test(etcd_model, a_preferred_first_member_wins_the_first_election)
         sim_etcd_destroy(m);
     }
 }
+
+static void early_read(struct env *e, struct etcd *c, struct script *s)
+{
+    /* sent before the new leader has committed an entry of its term: answered once it has */
+    int64_t t0 = env_mono(e);
+    s->rc[0] = etcd_get(c, "/k", NULL, NULL);
+    s->t[0] = env_mono(e) - t0;
+}
+
+Test(etcd_model, a_read_waits_for_the_leaders_first_commit_not_for_another_read)
+{
+    struct world w;
+    mk(&w, 1, 100 * SIM_US, SIM_MS);
+    struct script s = {.fn = early_read, .start = 1, .timeout = 2 * SIM_S};
+    spawn(&w, &s, 0);
+    run(&w, 5 * SIM_S);
+    cr_assert(s.finished);
+    cr_assert_eq(s.rc[0], 0);
+    cr_assert_lt(s.t[0], 5 * SIM_MS, "the read took %lld ns", (long long)s.t[0]);
+    done(&w);
+}
