@@ -4,6 +4,7 @@
  *
  *   version    GET /version: an HTTP round trip through the gateway, no Raft (the floor)
  *   put        one put: a Raft commit (majority round trip + fsync)
+ *   range      one linearizable get (a ReadIndex round, no fsync)
  *   mutex_ops  the mutex's cycle by hand: its txn (create-if-absent + read the owner), then
  *              a delete (two commits)
  *   mutex      elock_acquire + elock_release, ELOCK_MUTEX
@@ -17,9 +18,10 @@
  * modes take turns in short slices; a slice's ratio compares measurements next to each
  * other in time and the medians over the slices are reported, so a burst of load from
  * elsewhere on the machine does not decide the result. Each call's cost (microseconds, one
- * client) is printed too, and the load average before and after, to say whether the
- * machine was busy. Prints one JSON object per line; reads the system clock, which only
- * benchmarks may do.
+ * client) is printed too, with the CPU time the etcd processes spent per call when the
+ * bench started them (/proc/PID/stat: what the simulated member's `service` time stands
+ * for), and the load average before and after, to say whether the machine was busy. Prints one JSON
+ * object per line; reads the system clock, which only benchmarks may do.
  *
  *   bench-etcd-lock [--endpoints URL[,URL...]] [--members N] [--slice SECONDS] [--slices N]
  * Without --endpoints it starts its own etcd (N members, 1 by default) on loopback with the
@@ -42,8 +44,8 @@
 #define MAX_SLICES 50
 #define TIMEOUT_NS 5000000000LL
 
-enum mode { M_VERSION, M_PUT, M_MUTEX_OPS, M_MUTEX, M_SYNC_OPS, M_SYNC, M_COUNT };
-static const char *const mode_name[] = {"version", "put",      "mutex_ops",
+enum mode { M_VERSION, M_PUT, M_RANGE, M_MUTEX_OPS, M_MUTEX, M_SYNC_OPS, M_SYNC, M_COUNT };
+static const char *const mode_name[] = {"version", "put",      "range",   "mutex_ops",
                                         "mutex",   "sync_ops", "etcdsync"};
 
 struct harness {
@@ -160,6 +162,9 @@ static void client(struct env *e, void *arg)
         case M_PUT:
             ops += etcd_put(c, key, "v", 0, NULL) == 0;
             break;
+        case M_RANGE:
+            ops += etcd_get(c, "/bench/warm", NULL, NULL) == 1;
+            break;
         case M_MUTEX_OPS:
             ops += mutex_ops(c, prefix, mykey, lease) == 0;
             break;
@@ -178,9 +183,39 @@ static void client(struct env *e, void *arg)
     elock_destroy(l);
 }
 
+/* The etcd processes the bench started, for their CPU time. */
+static pid_t etcd_pids[8];
+static int netcd;
+
+/* User + system CPU seconds of the etcd processes so far (0 when none are known). */
+static double etcd_cpu_s(void)
+{
+    double s = 0;
+    long tick = sysconf(_SC_CLK_TCK);
+    for (int i = 0; i < netcd; i++) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)etcd_pids[i]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')'); /* after the command's name */
+        unsigned long ut = 0, st = 0;
+        if (p &&
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+            s += (double)(ut + st) / (double)tick;
+    }
+    return s;
+}
+
+static double cpu_s[M_COUNT], cpu_ops[M_COUNT]; /* etcd CPU seconds and calls, per mode */
+
 /* Operations per second of n clients in 'mode' over one slice; -1 when a client failed. */
 static double measure(const char *endpoints, enum mode mode, int n, int64_t slice_ns)
 {
+    double cpu0 = etcd_cpu_s();
     struct harness h = {.endpoints = endpoints, .mode = mode, .slice_ns = slice_ns};
     struct client cl[MAX_CLIENTS];
     struct live_world *w = live_world_create(1);
@@ -198,6 +233,8 @@ static double measure(const char *endpoints, enum mode mode, int n, int64_t slic
     uint64_t ops = 0;
     for (int i = 0; i < n; i++)
         ops += cl[i].ops;
+    cpu_s[mode] += etcd_cpu_s() - cpu0;
+    cpu_ops[mode] += (double)ops;
     return (double)ops / ((double)slice_ns / 1e9);
 }
 
@@ -259,6 +296,8 @@ int main(int argc, char **argv)
             return 3;
         }
         endpoints = live_cluster_addrs(cl);
+        for (int i = 0; i < live_cluster_size(cl) && i < 8; i++)
+            etcd_pids[netcd++] = live_cluster_pid(cl, i);
     }
     int rc = bench(endpoints, slice, slices);
     live_cluster_stop(cl);
@@ -276,6 +315,8 @@ static int bench(const char *endpoints, double slice, int slices)
     for (size_t k = 0; k < sizeof(clients) / sizeof(clients[0]); k++) {
         int n = clients[k];
         static double rate[M_COUNT][MAX_SLICES], ratio[4][MAX_SLICES];
+        memset(cpu_s, 0, sizeof(cpu_s));
+        memset(cpu_ops, 0, sizeof(cpu_ops));
         for (int r = 0; r < slices; r++) {
             for (int m = 0; m < M_COUNT; m++) {
                 rate[m][r] = measure(endpoints, (enum mode)m, n, (int64_t)(slice * 1e9));
@@ -290,11 +331,14 @@ static int bench(const char *endpoints, double slice, int slices)
             ratio[2][r] = rate[M_MUTEX][r] / rate[M_PUT][r];
             ratio[3][r] = rate[M_SYNC][r] / rate[M_PUT][r];
         }
-        for (int m = M_VERSION; m <= M_PUT; m++) {
+        for (int m = M_VERSION; m <= M_RANGE; m++) {
             double q = median(rate[m], slices);
             printf("{\"bench\":\"etcd_call\",\"op\":\"%s\",\"clients\":%d,\"calls_per_s\":%.0f,"
-                   "\"us_per_call\":%.0f}\n",
+                   "\"us_per_call\":%.0f",
                    mode_name[m], n, q, n * 1e6 / q);
+            if (netcd && cpu_ops[m] > 0)
+                printf(",\"etcd_cpu_us_per_call\":%.0f", cpu_s[m] * 1e6 / cpu_ops[m]);
+            printf("}\n");
         }
         for (int a = 0; a < 2; a++) {
             enum mode lock = a ? M_SYNC : M_MUTEX, ops = a ? M_SYNC_OPS : M_MUTEX_OPS;
