@@ -134,6 +134,24 @@ int lockres_access(struct lockres *r, struct env *e, uint64_t *id, bool write, i
     }
 }
 
+int lockres_critical(struct lockres *r, struct env *e, uint64_t *id, int64_t lease, int64_t fence,
+                     int64_t hold, void (*after_read)(void *arg, struct env *e), void *arg)
+{
+    int64_t v = 0;
+    int rc = lockres_access(r, e, id, false, lease, fence, &v);
+    if (after_read)
+        after_read(arg, e);
+    if (hold > 0 && !r->live)
+        env_work(e, hold);
+    else if (hold > 0)
+        env_sleep(e, hold);
+    if (rc == 0) {
+        v++;
+        rc = lockres_access(r, e, id, true, lease, fence, &v);
+    }
+    return rc;
+}
+
 int64_t lockres_acquired(struct lockres *r, int client, struct env *e)
 {
     int64_t now = lockres_now(r, e);

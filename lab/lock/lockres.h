@@ -49,6 +49,15 @@ void lockres_released(struct lockres *r, int64_t lease, int64_t t, bool deleted)
 int lockres_access(struct lockres *r, struct env *e, uint64_t *id, bool write, int64_t lease,
                    int64_t fence, int64_t *value);
 
+/* The critical section of the seed's cycle, for 'lease' with token 'fence': read the
+ * counter, call after_read(arg, e) (NULL: nothing), hold for 'hold', write the value read
+ * plus one (unless the read failed). The hold is CPU work in the simulation (a node pause
+ * stops it, where a sleep would run on) and a sleep live (an injected pause blocks that
+ * call first; a spinning hold would stretch with the machine's load). Returns 0, or the
+ * first failed access's -ESTALE or -ETIMEDOUT. */
+int lockres_critical(struct lockres *r, struct env *e, uint64_t *id, int64_t lease, int64_t fence,
+                     int64_t hold, void (*after_read)(void *arg, struct env *e), void *arg);
+
 /* The checker's result at true time 'end' as the run's metrics: overlaps, overlap_time,
  * max_holders, lost_updates, stale_writes, stale_reads, rejected_writes, rejected_reads,
  * foreign_deletes, acquisitions, writes, counter, throughput; the time lines (100 ms bins)

@@ -206,6 +206,11 @@ static void holder_fault(struct rl_client *c, struct env *e, bool after_read)
         sim_fault_clock_step(sim, t, w->redis_node[i], w->fault_step);
 }
 
+static void holder_fault_after_read(void *arg, struct env *e)
+{
+    holder_fault(arg, e, true);
+}
+
 /* crash-master in the simulation: each of the first fault_servers servers crashes after
  * its first grant at or after fault_at, just before that grant's replication would leave
  * (repl_lag - 10 us: a command takes the server at least its service time, so the write
@@ -256,17 +261,8 @@ static void client_loop(struct env *e, struct rl_client *c)
         hist_add(c->attempts, (int64_t)rlock_last_attempts(l));
         int64_t lease = lockres_acquired(w->res, c->index, e);
         holder_fault(c, e, false);
-        int64_t fence = rlock_fence(l), v = 0;
-        int rr = lockres_access(w->res, e, &c->next_id, false, lease, fence, &v);
-        holder_fault(c, e, true);
-        if (w->hold > 0 && !w->live)
-            env_work(e, w->hold); /* work, not a sleep: a pause stops it */
-        else if (w->hold > 0)
-            env_sleep(e, w->hold); /* an injected pause blocks this call first */
-        if (rr == 0) {
-            v++;
-            rr = lockres_access(w->res, e, &c->next_id, true, lease, fence, &v);
-        }
+        int rr = lockres_critical(w->res, e, &c->next_id, lease, rlock_fence(l), w->hold,
+                                  holder_fault_after_read, c);
         c->res_errors += rr == -ETIMEDOUT;
         int64_t t_rel = true_now(w, e);
         rc = rlock_release(l);
