@@ -236,6 +236,12 @@ void lab_skip(struct lab_run *run, const char *key, const char *fmt, ...)
 /* Record why the run failed (the CLI prints it, prefixed with the scenario file). */
 void lab_fail(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A parameter's value that the workload refuses (a key its primitive cannot take, a
+ * duration its server rounds differently): "file:line:col: message" at the place the
+ * value was written (or "--set k=v: message"). Returns -EINVAL, for the run to return. */
+int lab_fail_param(struct lab_run *run, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Tell the user how far along a long run is (0..1); quiet unless stderr is a tty. */
 void lab_progress(struct lab_run *run, double fraction);
 

@@ -455,18 +455,35 @@ void lab_fail(struct lab_run *run, const char *fmt, ...)
     va_end(ap);
 }
 
-int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt, ...)
+/* The run's first failure: bad input at node 'at'. Returns -EINVAL. */
+static int vfail_at(struct lab_run *run, const struct lab_node *at, const char *fmt, va_list ap)
 {
     if (run->fail)
         return -EINVAL;
     struct lab_err err;
-    va_list ap;
-    va_start(ap, fmt);
     lab_verrf(&err, at, fmt, ap);
-    va_end(ap);
     run->fail = lab_xstrdup(err.msg);
     run->status = err.status;
     return -EINVAL;
+}
+
+int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail_at(run, at, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int lab_fail_param(struct lab_run *run, const char *name, const char *fmt, ...)
+{
+    const struct lab_value *v = param(run, name, "lab_fail_param");
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail_at(run, v ? v->node : NULL, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 void lab_progress(struct lab_run *run, double fraction)

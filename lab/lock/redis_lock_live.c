@@ -185,13 +185,14 @@ int rl_run_live(struct rl *w)
             return rc;
         }
     }
+    lockres_live(w->res); /* its true time starts with the lab's, within microseconds */
     rc = lab_live_go(run, 0);
     for (int i = 0; i < w->ngrave; i++)
         rlock_abandon(w->grave[i]);
     w->ngrave = 0;
     if (rc < 0)
         return rc;
-    return rl_report(w, lab_live_now(run));
+    return rl_report(w, rl_true_now(w, NULL));
 }
 
 /* The holder fault, live: a pause of the holder's node, or the crash of the first

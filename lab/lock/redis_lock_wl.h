@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "lab/lab.h"
-#include "lab/lock/lockcheck.h"
+#include "lab/lock/lockres.h"
 #include "lock/redis_lock.h"
 #include "sim/redis_model.h"
 #if HAVE_HIREDIS
@@ -25,9 +25,6 @@
 
 #define MAX_CLIENTS 256
 #define MAX_SERVERS RLOCK_MAX_SERVERS
-#define RES_PORT 7000u
-#define RES_MAGIC 0x52455331u /* "RES1" */
-#define TS_BIN (100 * SIM_MS)
 #define RL_LOCK_KEY "counter_lock" /* the lock's key (rlock's default, the seed's) */
 
 enum hfault { HF_NONE, HF_PAUSE, HF_CRASH, HF_CLOCK };
@@ -59,10 +56,8 @@ struct rl {
     int64_t fault_at, fault_for, fault_step;
     int64_t duration;
 
-    struct lockcheck *chk;
-    pthread_mutex_t mu; /* the resource and the series (live clients are threads) */
-    int64_t res_value, res_max_fence;
-    struct series *acq_ts;
+    struct lockres *res; /* the counter and the checker */
+    pthread_mutex_t mu;  /* live: the clients' counters and the graveyard */
     atomic_bool fault_fired;
     int64_t fault_fired_at;
     int fault_client;
