@@ -206,7 +206,7 @@ int rl_run_live(struct rl *w)
         lab_fail(run, "out of memory");
         goto out;
     }
-    lockres_live(w->res);
+    lockres_live(w->res, NULL);
     for (int k = 0; k < w->clients; k++) {
         char name[48];
         snprintf(name, sizeof(name), "client-%d/main", k);
