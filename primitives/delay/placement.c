@@ -18,6 +18,7 @@ struct pl_map {
     uint64_t salt;
     uint64_t epoch;
     uint64_t live;
+    bool derived;      /* every task placed by the policy for 'live' (no pl_set since) */
     int8_t *primary;   /* per task, -1: none */
     uint64_t *holders; /* per task, primary included */
     uint32_t *bytes;   /* per task */
@@ -198,6 +199,7 @@ int pl_set(struct pl_map *m, uint32_t t, int primary, uint64_t replicas)
         return -EINVAL;
     m->primary[t] = (int8_t)primary;
     m->holders[t] = replicas | (primary >= 0 ? bit(primary) : 0);
+    m->derived = false;
     m->epoch++;
     return 0;
 }
@@ -290,6 +292,7 @@ int pl_place_all(struct pl_map *m)
         m->primary[t] = (int8_t)p;
         m->holders[t] = h;
     }
+    m->derived = m->policy != PL_TABLE;
     m->epoch++;
     return 0;
 }
@@ -443,11 +446,18 @@ int pl_rebalance(struct pl_map *m, uint64_t live, pl_move_fn fn, void *arg, stru
             for (uint64_t h = m->holders[t] & live; h; h &= h - 1)
                 L.copies[lowest(h)]++;
         }
+    /* Rendezvous after nodes only left: a task none of whose holders left keeps the top
+     * R + 1 scores among the survivors, so only the departed nodes' tasks are recomputed
+     * (when the map is the policy's own: a hand-set task would otherwise stay as set). */
+    uint64_t gone = m->live & ~live;
+    bool only_left = m->policy == PL_RENDEZVOUS && m->derived && !(live & ~m->live);
     for (uint32_t t = 0; t < m->ntasks; t++) {
         int p = m->primary[t], p2;
         uint64_t h = m->holders[t], h2;
         if (!h)
             continue; /* never placed: nothing to move */
+        if (only_left && !(h & gone))
+            continue;
         if (m->policy == PL_TABLE) {
             if (!needs_repair(m, t, live))
                 continue;
@@ -470,6 +480,7 @@ int pl_rebalance(struct pl_map *m, uint64_t live, pl_move_fn fn, void *arg, stru
     if (out->tasks_changed || live != m->live)
         m->epoch++;
     m->live = live;
+    m->derived = m->policy != PL_TABLE; /* every placed task is the policy's now */
     return 0;
 }
 
@@ -483,6 +494,7 @@ int pl_parse_rows(struct pl_map *m, const char *const *rows, int nrows, char *wh
     }
     memset(m->primary, -1, m->ntasks * sizeof(*m->primary));
     memset(m->holders, 0, m->ntasks * sizeof(*m->holders));
+    m->derived = false;
     for (int n = 0; n < nrows; n++) {
         for (const char *s = rows[n]; *s; s++) {
             if (*s == ' ' || *s == '\t')

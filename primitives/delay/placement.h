@@ -141,9 +141,10 @@ typedef void (*pl_move_fn)(void *arg, const struct pl_move *mv);
  * live set to it and count what moved into *out (zeroed first). A task with no copy on a
  * live node is unrecoverable: it is left with no primary and no holders. Each move is
  * reported to fn (may be NULL) in task order. The epoch increments once if anything
- * changed. Returns 0, or -EINVAL (a node in 'live' beyond the map). O(ntasks x nodes) for
- * the hash policies; the repair visits only the tasks that need it, O(ntasks + touched x
- * nodes). */
+ * changed. Returns 0, or -EINVAL (a node in 'live' beyond the map). Costs: PL_HASH
+ * O(ntasks x nodes); PL_RENDEZVOUS the same, except that when nodes only left a map the
+ * policy made (no pl_set since), only the tasks they held are recomputed, O(ntasks +
+ * touched x nodes x R); the repair (PL_TABLE) O(ntasks + touched x nodes). */
 int pl_rebalance(struct pl_map *m, uint64_t live, pl_move_fn fn, void *arg, struct pl_moves *out);
 
 /* What moving from placement a to placement b (same shape) on the live set 'live' moves,

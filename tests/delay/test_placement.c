@@ -165,6 +165,31 @@ Test(placement, every_change_increments_the_epoch_and_none_without_one)
     pl_destroy(m);
 }
 
+/* Rendezvous recomputes only the departed node's tasks when the map is its own, but a task
+ * set by hand is not the policy's: the next rebalancing puts it back where scores say. */
+Test(placement, rendezvous_rebalance_replaces_a_hand_set_task)
+{
+    struct pl_map *m = pl_create(50, 6, 1, PL_RENDEZVOUS, 3, 1),
+                  *ref = pl_create(50, 6, 1, PL_RENDEZVOUS, 3, 1);
+    pl_place_all(m);
+    pl_place_all(ref);
+    int p = pl_primary(m, 7);
+    uint64_t h = pl_holders(m, 7);
+    int other = (p + 1) % 6;
+    while (h >> other & 1)
+        other = (other + 1) % 6;
+    pl_set(m, 7, other, 0); /* no replica, on a node the scores did not choose */
+    int lost = 0;
+    while ((h >> lost & 1) || lost == other)
+        lost++; /* a node that holds nothing of task 7 either way */
+    struct pl_moves mv;
+    pl_rebalance(m, 0x3f & ~(1u << lost), NULL, NULL, &mv);
+    pl_rebalance(ref, 0x3f & ~(1u << lost), NULL, NULL, &mv);
+    cr_assert(pl_equal(m, ref));
+    pl_destroy(m);
+    pl_destroy(ref);
+}
+
 /* ---- Slow, obvious versions -------------------------------------------------------- */
 
 static uint64_t slow_task_hash(uint64_t salt, uint32_t t)
