@@ -17,11 +17,13 @@ struct pl_map {
     enum pl_policy policy;
     uint64_t salt;
     uint64_t epoch;
+    uint64_t next_epoch; /* what the next change carries, if above epoch + 1 */
     uint64_t live;
     bool derived;      /* every task placed by the policy for 'live' (no pl_set since) */
     int8_t *primary;   /* per task, -1: none */
     uint64_t *holders; /* per task, primary included */
     uint32_t *bytes;   /* per task */
+    uint64_t *since;   /* per task: the epoch that gave it its primary */
 };
 
 static uint64_t bit(int n)
@@ -76,7 +78,8 @@ struct pl_map *pl_create(uint32_t ntasks, int nodes, int replicas, enum pl_polic
     m->primary = malloc(n * sizeof(*m->primary));
     m->holders = calloc(n, sizeof(*m->holders));
     m->bytes = malloc(n * sizeof(*m->bytes));
-    if (!m->primary || !m->holders || !m->bytes)
+    m->since = calloc(n, sizeof(*m->since));
+    if (!m->primary || !m->holders || !m->bytes || !m->since)
         goto err_arrays;
     memset(m->primary, -1, n * sizeof(*m->primary));
     for (uint32_t t = 0; t < ntasks; t++)
@@ -105,14 +108,17 @@ int pl_copy(struct pl_map *dst, const struct pl_map *src)
     int8_t *p = dst->primary;
     uint64_t *h = dst->holders;
     uint32_t *b = dst->bytes;
+    uint64_t *e = dst->since;
     *dst = *src;
     dst->primary = p;
     dst->holders = h;
     dst->bytes = b;
+    dst->since = e;
     if (n) {
         memcpy(p, src->primary, n * sizeof(*p));
         memcpy(h, src->holders, n * sizeof(*h));
         memcpy(b, src->bytes, n * sizeof(*b));
+        memcpy(e, src->since, n * sizeof(*e));
     }
     return 0;
 }
@@ -124,6 +130,7 @@ void pl_destroy(struct pl_map *m)
     free(m->primary);
     free(m->holders);
     free(m->bytes);
+    free(m->since);
     free(m);
 }
 
@@ -163,6 +170,24 @@ uint32_t pl_task_bytes(const struct pl_map *m, uint32_t t)
 {
     return t < m->ntasks ? m->bytes[t] : 0;
 }
+uint64_t pl_primary_epoch(const struct pl_map *m, uint32_t t)
+{
+    return t < m->ntasks ? m->since[t] : 0;
+}
+
+int pl_set_next_epoch(struct pl_map *m, uint64_t next)
+{
+    if (next <= m->epoch)
+        return -EINVAL;
+    m->next_epoch = next;
+    return 0;
+}
+
+/* The epoch the change being made will carry. */
+static uint64_t next_epoch(const struct pl_map *m)
+{
+    return m->next_epoch > m->epoch ? m->next_epoch : m->epoch + 1;
+}
 
 uint32_t pl_node_primaries(const struct pl_map *m, int node)
 {
@@ -200,7 +225,7 @@ int pl_set(struct pl_map *m, uint32_t t, int primary, uint64_t replicas)
     m->primary[t] = (int8_t)primary;
     m->holders[t] = replicas | (primary >= 0 ? bit(primary) : 0);
     m->derived = false;
-    m->epoch++;
+    m->epoch = m->since[t] = next_epoch(m);
     return 0;
 }
 
@@ -293,7 +318,9 @@ int pl_place_all(struct pl_map *m)
         m->holders[t] = h;
     }
     m->derived = m->policy != PL_TABLE;
-    m->epoch++;
+    m->epoch = next_epoch(m);
+    for (uint32_t t = 0; t < m->ntasks; t++)
+        m->since[t] = m->epoch;
     return 0;
 }
 
@@ -474,11 +501,13 @@ int pl_rebalance(struct pl_map *m, uint64_t live, pl_move_fn fn, void *arg, stru
             p2 = -1;
             h2 = 0;
         }
+        if (p2 != p)
+            m->since[t] = next_epoch(m);
         m->primary[t] = (int8_t)p2;
         m->holders[t] = h2;
     }
     if (out->tasks_changed || live != m->live)
-        m->epoch++;
+        m->epoch = next_epoch(m);
     m->live = live;
     m->derived = m->policy != PL_TABLE; /* every placed task is the policy's now */
     return 0;
@@ -523,7 +552,9 @@ int pl_parse_rows(struct pl_map *m, const char *const *rows, int nrows, char *wh
             m->holders[t] |= bit(n);
         }
     }
-    m->epoch++;
+    m->epoch = next_epoch(m);
+    for (uint32_t t = 0; t < m->ntasks; t++)
+        m->since[t] = m->epoch;
     return 0;
 }
 

@@ -27,8 +27,8 @@
  *                  is a promotion) and each lost copy is re-made on the next-ranked node,
  *                  spread over all survivors. The minimum movement, computable anywhere.
  *
- * Memory: 13 bytes per task (primary 1, holder mask 8, size 4); the seed's five tasks or a
- * million alike. */
+ * Memory: 21 bytes per task (primary 1, holder mask 8, size 4, the epoch of its primary 8);
+ * the seed's five tasks or a million alike. */
 #ifndef DISTLAB_DELAY_PLACEMENT_H
 #define DISTLAB_DELAY_PLACEMENT_H
 
@@ -70,6 +70,9 @@ int pl_primary(const struct pl_map *m, uint32_t t);
 /* The nodes holding a copy of t, primary included, as a mask (bit n: node n). */
 uint64_t pl_holders(const struct pl_map *m, uint32_t t);
 uint32_t pl_task_bytes(const struct pl_map *m, uint32_t t);
+/* The epoch of the change that gave task t its current primary: the task's fencing token.
+ * A firing stamped with it is newer than any by an earlier primary of t. */
+uint64_t pl_primary_epoch(const struct pl_map *m, uint32_t t);
 
 /* How many primaries / copies (primary or replica) node n holds. O(ntasks). */
 uint32_t pl_node_primaries(const struct pl_map *m, int node);
@@ -79,6 +82,11 @@ uint32_t pl_node_copies(const struct pl_map *m, int node);
 bool pl_equal(const struct pl_map *a, const struct pl_map *b);
 
 /* ---- Changing ------------------------------------------------------------------------ */
+
+/* Every change below increments the epoch by one, unless this asked for a larger next
+ * epoch (> the current: -EINVAL otherwise). How two coordinators keep their epochs apart:
+ * each takes the next multiple of 64 plus its node number. Returns 0. */
+int pl_set_next_epoch(struct pl_map *m, uint64_t next);
 
 /* Place task t: primary on 'primary', replicas on the nodes in 'replicas' (a mask that
  * must not include the primary). No checks beyond node numbers: a table may be wrong, and

@@ -165,6 +165,31 @@ Test(placement, every_change_increments_the_epoch_and_none_without_one)
     pl_destroy(m);
 }
 
+/* A task's fencing token is the epoch that gave it its primary: a rebalancing renews it for
+ * the tasks whose primary moved and for no other. */
+Test(placement, a_tasks_primary_epoch_changes_only_with_its_primary)
+{
+    struct pl_map *m = pl_create(500, 8, 1, PL_RENDEZVOUS, 21, 1);
+    pl_place_all(m);
+    struct pl_map *before = pl_clone(m);
+    cr_assert_eq(pl_set_next_epoch(m, 1), -EINVAL);
+    cr_assert_eq(pl_set_next_epoch(m, 64 + 3), 0);
+    struct pl_moves mv;
+    pl_rebalance(m, 0xff & ~(1u << 2), NULL, NULL, &mv);
+    cr_assert_eq(pl_epoch(m), 67);
+    uint32_t renewed = 0;
+    for (uint32_t t = 0; t < 500; t++) {
+        bool moved = pl_primary(m, t) != pl_primary(before, t);
+        cr_assert_eq(pl_primary_epoch(m, t), moved ? 67 : 1);
+        renewed += moved;
+    }
+    cr_assert_eq(renewed, mv.lost_primaries);
+    pl_rebalance(m, 0xff & ~(1u << 2) & ~(1u << 4), NULL, NULL, &mv);
+    cr_assert_eq(pl_epoch(m), 68); /* back to steps of one */
+    pl_destroy(m);
+    pl_destroy(before);
+}
+
 /* Rendezvous recomputes only the departed node's tasks when the map is its own, but a task
  * set by hand is not the policy's: the next rebalancing puts it back where scores say. */
 Test(placement, rendezvous_rebalance_replaces_a_hand_set_task)
