@@ -23,7 +23,6 @@ struct pl_map {
     int8_t *primary;   /* per task, -1: none */
     uint64_t *holders; /* per task, primary included */
     uint32_t *bytes;   /* per task */
-    uint64_t *since;   /* per task: the epoch that gave it its primary */
 };
 
 static uint64_t bit(int n)
@@ -78,8 +77,7 @@ struct pl_map *pl_create(uint32_t ntasks, int nodes, int replicas, enum pl_polic
     m->primary = malloc(n * sizeof(*m->primary));
     m->holders = calloc(n, sizeof(*m->holders));
     m->bytes = malloc(n * sizeof(*m->bytes));
-    m->since = calloc(n, sizeof(*m->since));
-    if (!m->primary || !m->holders || !m->bytes || !m->since)
+    if (!m->primary || !m->holders || !m->bytes)
         goto err_arrays;
     memset(m->primary, -1, n * sizeof(*m->primary));
     for (uint32_t t = 0; t < ntasks; t++)
@@ -108,17 +106,14 @@ int pl_copy(struct pl_map *dst, const struct pl_map *src)
     int8_t *p = dst->primary;
     uint64_t *h = dst->holders;
     uint32_t *b = dst->bytes;
-    uint64_t *e = dst->since;
     *dst = *src;
     dst->primary = p;
     dst->holders = h;
     dst->bytes = b;
-    dst->since = e;
     if (n) {
         memcpy(p, src->primary, n * sizeof(*p));
         memcpy(h, src->holders, n * sizeof(*h));
         memcpy(b, src->bytes, n * sizeof(*b));
-        memcpy(e, src->since, n * sizeof(*e));
     }
     return 0;
 }
@@ -130,7 +125,6 @@ void pl_destroy(struct pl_map *m)
     free(m->primary);
     free(m->holders);
     free(m->bytes);
-    free(m->since);
     free(m);
 }
 
@@ -170,11 +164,6 @@ uint32_t pl_task_bytes(const struct pl_map *m, uint32_t t)
 {
     return t < m->ntasks ? m->bytes[t] : 0;
 }
-uint64_t pl_primary_epoch(const struct pl_map *m, uint32_t t)
-{
-    return t < m->ntasks ? m->since[t] : 0;
-}
-
 int pl_set_next_epoch(struct pl_map *m, uint64_t next)
 {
     if (next <= m->epoch)
@@ -225,7 +214,7 @@ int pl_set(struct pl_map *m, uint32_t t, int primary, uint64_t replicas)
     m->primary[t] = (int8_t)primary;
     m->holders[t] = replicas | (primary >= 0 ? bit(primary) : 0);
     m->derived = false;
-    m->epoch = m->since[t] = next_epoch(m);
+    m->epoch = next_epoch(m);
     return 0;
 }
 
@@ -233,6 +222,58 @@ void pl_set_task_bytes(struct pl_map *m, uint32_t t, uint32_t bytes)
 {
     if (t < m->ntasks)
         m->bytes[t] = bytes;
+}
+
+/* ---- Encoding ------------------------------------------------------------------------ */
+
+struct enc_head {
+    uint64_t epoch, live;
+    uint32_t ntasks;
+    uint8_t nodes, replicas, policy, derived;
+};
+
+size_t pl_encode(const struct pl_map *m, void *buf, size_t cap)
+{
+    size_t n = m->ntasks;
+    size_t need = sizeof(struct enc_head) + n * (1 + 8);
+    if (cap < need)
+        return need;
+    struct enc_head h = {.epoch = m->epoch,
+                         .live = m->live,
+                         .ntasks = m->ntasks,
+                         .nodes = (uint8_t)m->nodes,
+                         .replicas = (uint8_t)m->replicas,
+                         .policy = (uint8_t)m->policy,
+                         .derived = m->derived};
+    unsigned char *p = buf;
+    memcpy(p, &h, sizeof(h));
+    p += sizeof(h);
+    if (n) {
+        memcpy(p, m->primary, n);
+        memcpy(p + n, m->holders, n * 8);
+    }
+    return need;
+}
+
+int pl_decode(struct pl_map *m, const void *buf, size_t len)
+{
+    struct enc_head h;
+    size_t n = m->ntasks;
+    if (len < sizeof(h))
+        return -EINVAL;
+    memcpy(&h, buf, sizeof(h));
+    if (h.ntasks != m->ntasks || h.nodes != m->nodes || len < sizeof(h) + n * 9 ||
+        (h.live & ~all_nodes(m->nodes)))
+        return -EINVAL;
+    const unsigned char *p = (const unsigned char *)buf + sizeof(h);
+    m->epoch = h.epoch;
+    m->live = h.live;
+    m->derived = h.derived && h.policy == m->policy;
+    if (n) {
+        memcpy(m->primary, p, n);
+        memcpy(m->holders, p + n, n * 8);
+    }
+    return 0;
 }
 
 /* ---- Policies ------------------------------------------------------------------------ */
@@ -319,8 +360,6 @@ int pl_place_all(struct pl_map *m)
     }
     m->derived = m->policy != PL_TABLE;
     m->epoch = next_epoch(m);
-    for (uint32_t t = 0; t < m->ntasks; t++)
-        m->since[t] = m->epoch;
     return 0;
 }
 
@@ -501,8 +540,6 @@ int pl_rebalance(struct pl_map *m, uint64_t live, pl_move_fn fn, void *arg, stru
             p2 = -1;
             h2 = 0;
         }
-        if (p2 != p)
-            m->since[t] = next_epoch(m);
         m->primary[t] = (int8_t)p2;
         m->holders[t] = h2;
     }
@@ -553,8 +590,6 @@ int pl_parse_rows(struct pl_map *m, const char *const *rows, int nrows, char *wh
         }
     }
     m->epoch = next_epoch(m);
-    for (uint32_t t = 0; t < m->ntasks; t++)
-        m->since[t] = m->epoch;
     return 0;
 }
 

@@ -27,8 +27,8 @@
  *                  is a promotion) and each lost copy is re-made on the next-ranked node,
  *                  spread over all survivors. The minimum movement, computable anywhere.
  *
- * Memory: 21 bytes per task (primary 1, holder mask 8, size 4, the epoch of its primary 8);
- * the seed's five tasks or a million alike. */
+ * Memory: 13 bytes per task (primary 1, holder mask 8, size 4); the seed's five tasks or a
+ * million alike. */
 #ifndef DISTLAB_DELAY_PLACEMENT_H
 #define DISTLAB_DELAY_PLACEMENT_H
 
@@ -70,9 +70,6 @@ int pl_primary(const struct pl_map *m, uint32_t t);
 /* The nodes holding a copy of t, primary included, as a mask (bit n: node n). */
 uint64_t pl_holders(const struct pl_map *m, uint32_t t);
 uint32_t pl_task_bytes(const struct pl_map *m, uint32_t t);
-/* The epoch of the change that gave task t its current primary: the task's fencing token.
- * A firing stamped with it is newer than any by an earlier primary of t. */
-uint64_t pl_primary_epoch(const struct pl_map *m, uint32_t t);
 
 /* How many primaries / copies (primary or replica) node n holds. O(ntasks). */
 uint32_t pl_node_primaries(const struct pl_map *m, int node);
@@ -112,6 +109,15 @@ int pl_parse_rows(struct pl_map *m, const char *const *rows, int nrows, char *wh
 /* Write node n's row in the same notation into buf (NUL-terminated, truncated to cap).
  * Returns the length it needed. Tasks beyond 'Z' are written as numbers. */
 size_t pl_format_row(const struct pl_map *m, int node, char *buf, size_t cap);
+
+/* The map as bytes, for sending to other nodes: epoch, live set and every task's primary
+ * and holders (9 bytes per task plus 24; task sizes are not included: every node knows its
+ * tasks' sizes). Writes at most cap bytes and returns the size needed. */
+size_t pl_encode(const struct pl_map *m, void *buf, size_t cap);
+
+/* Replace m's placement, epoch and live set with those encoded in buf. Returns 0, or
+ * -EINVAL when len is short or the encoding is of another shape (task or node count). */
+int pl_decode(struct pl_map *m, const void *buf, size_t len);
 
 /* ---- Rebalancing ----------------------------------------------------------------------- */
 

@@ -9,30 +9,7 @@
 
 #include "delay/placement.h"
 #include "rng/rng.h"
-
-/* The seed's table (nodes 1-3 are rows 0-2 here). */
-static const char *const seed_before[] = {"A b d E", "a C D", "B d e"};
-static const char *const seed_after[] = {"", "a b C D E", "A B c d e"};
-/* What a correct rebalancing gives: the seed's after-table with A/a and E/e swapped. */
-static const char *const correct_after[] = {"", "A b C D e", "a B c d E"};
-
-static struct pl_map *seed_map(const char *const *rows)
-{
-    struct pl_map *m = pl_create(5, 3, 1, PL_TABLE, 0, 100);
-    cr_assert_not_null(m);
-    char why[128] = "";
-    cr_assert_eq(pl_parse_rows(m, rows, 3, why, sizeof(why)), 0, "%s", why);
-    return m;
-}
-
-static void assert_rows(const struct pl_map *m, const char *const *rows)
-{
-    char buf[64];
-    for (int n = 0; n < pl_nodes(m); n++) {
-        pl_format_row(m, n, buf, sizeof(buf));
-        cr_assert_str_eq(buf, rows[n], "node %d: '%s', want '%s'", n + 1, buf, rows[n]);
-    }
-}
+#include "seed_table.h"
 
 Test(placement, seed_table_round_trips_through_its_notation)
 {
@@ -162,32 +139,38 @@ Test(placement, every_change_increments_the_epoch_and_none_without_one)
     cr_assert_eq(pl_epoch(m), 3);
     cr_assert_eq(pl_set(m, 0, 1, 1u << 1), -EINVAL); /* a replica on the primary's node */
     cr_assert_eq(pl_set(m, 0, 8, 0), -EINVAL);
+    /* a coordinator may ask for a larger step, never a smaller one */
+    cr_assert_eq(pl_set_next_epoch(m, 3), -EINVAL);
+    cr_assert_eq(pl_set_next_epoch(m, 64 + 5), 0);
+    pl_rebalance(m, pl_live(m) & ~(1u << 4), NULL, NULL, &mv);
+    cr_assert_eq(pl_epoch(m), 69);
+    pl_rebalance(m, pl_live(m) & ~(1u << 5), NULL, NULL, &mv);
+    cr_assert_eq(pl_epoch(m), 70); /* back to steps of one */
     pl_destroy(m);
 }
 
-/* A task's fencing token is the epoch that gave it its primary: a rebalancing renews it for
- * the tasks whose primary moved and for no other. */
-Test(placement, a_tasks_primary_epoch_changes_only_with_its_primary)
+Test(placement, a_map_survives_encoding)
 {
-    struct pl_map *m = pl_create(500, 8, 1, PL_RENDEZVOUS, 21, 1);
+    struct pl_map *m = pl_create(300, 9, 2, PL_RENDEZVOUS, 4, 1);
     pl_place_all(m);
-    struct pl_map *before = pl_clone(m);
-    cr_assert_eq(pl_set_next_epoch(m, 1), -EINVAL);
-    cr_assert_eq(pl_set_next_epoch(m, 64 + 3), 0);
     struct pl_moves mv;
-    pl_rebalance(m, 0xff & ~(1u << 2), NULL, NULL, &mv);
-    cr_assert_eq(pl_epoch(m), 67);
-    uint32_t renewed = 0;
-    for (uint32_t t = 0; t < 500; t++) {
-        bool moved = pl_primary(m, t) != pl_primary(before, t);
-        cr_assert_eq(pl_primary_epoch(m, t), moved ? 67 : 1);
-        renewed += moved;
-    }
-    cr_assert_eq(renewed, mv.lost_primaries);
-    pl_rebalance(m, 0xff & ~(1u << 2) & ~(1u << 4), NULL, NULL, &mv);
-    cr_assert_eq(pl_epoch(m), 68); /* back to steps of one */
+    pl_rebalance(m, 0x1ff & ~(1u << 4), NULL, NULL, &mv);
+    size_t need = pl_encode(m, NULL, 0);
+    cr_assert_eq(need, 24 + 300 * 9);
+    unsigned char *buf = malloc(need);
+    cr_assert_eq(pl_encode(m, buf, need), need);
+    struct pl_map *c = pl_create(300, 9, 2, PL_RENDEZVOUS, 4, 1);
+    cr_assert_eq(pl_decode(c, buf, need - 1), -EINVAL);
+    cr_assert_eq(pl_decode(c, buf, need), 0);
+    cr_assert(pl_equal(m, c));
+    cr_assert_eq(pl_epoch(c), pl_epoch(m));
+    cr_assert_eq(pl_live(c), pl_live(m));
+    struct pl_map *other = pl_create(301, 9, 2, PL_RENDEZVOUS, 4, 1);
+    cr_assert_eq(pl_decode(other, buf, need), -EINVAL);
+    free(buf);
     pl_destroy(m);
-    pl_destroy(before);
+    pl_destroy(c);
+    pl_destroy(other);
 }
 
 /* Rendezvous recomputes only the departed node's tasks when the map is its own, but a task
