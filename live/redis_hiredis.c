@@ -18,8 +18,8 @@ static const char cad_script[] =
 static const char cae_script[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
-/* KEYS: src, dst; ARGV: max score, destination score (< 0: keep). Returns {member, score}
- * or nil. The destination's type is checked first: a script that fails half-way keeps
+/* KEYS: src, dst; ARGV: max score, destination score (< 0: keep), flags (1: tag, 2:
+ * untag). Returns {member, score} or nil. The destination's type is checked first: a script that fails half-way keeps
  * what it did, and a member must not vanish from src because dst holds a string. */
 #define ZSET_DST_CHECK                                                                       \
     "local ty = redis.call('type', KEYS[2]).ok "                                             \
@@ -31,9 +31,14 @@ static const char zpopmove_script[] =
     "local t = redis.call('zrange', KEYS[1], 0, 0, 'withscores') "
     "if #t == 0 or tonumber(t[2]) > tonumber(ARGV[1]) then return false end "
     "redis.call('zrem', KEYS[1], t[1]) "
-    "local s = tonumber(ARGV[2]) "
+    "local m, s = t[1], tonumber(ARGV[2]) "
     "if s < 0 then s = t[2] end "
-    "redis.call('zadd', KEYS[2], s, t[1]) "
+    "if ARGV[3] == '1' then m = t[1] .. '@' .. t[2] "
+    "elseif ARGV[3] == '2' then "
+    "local at = string.find(t[1], '@', 1, true) "
+    "if at then m = string.sub(t[1], 1, at - 1) s = string.sub(t[1], at + 1) end "
+    "end "
+    "redis.call('zadd', KEYS[2], s, m) "
     "return {t[1], t[2]}";
 /* KEYS: src, dst; ARGV: member. Returns 1 moved, 0 absent. */
 static const char zmove_script[] =
@@ -233,7 +238,7 @@ static int l_incr(struct redis *r, const char *key, int64_t *out)
 }
 
 /* EVALSHA script 'which' with 'nkeys' keys then the arguments (argv: keys and arguments,
- * argc of them, at most 4); loads the script first when its id is unknown or the server
+ * argc of them, at most 5); loads the script first when its id is unknown or the server
  * forgot it (it restarted). Returns the reply (caller frees), or NULL with *rc set. */
 static redisReply *eval(struct lr *c, int which, int nkeys, int argc, const char **argv, int *rc)
 {
@@ -255,7 +260,7 @@ static redisReply *eval(struct lr *c, int which, int nkeys, int argc, const char
         char nk[8];
         snprintf(nk, sizeof(nk), "%d", nkeys);
         const char *av[8] = {"EVALSHA", c->sha[which], nk};
-        for (int i = 0; i < argc && i < 4; i++)
+        for (int i = 0; i < argc && i < 5; i++)
             av[3 + i] = argv[i];
         redisReply *rep = command(c, rc, 3 + argc, av);
         if (!rep)
@@ -378,7 +383,8 @@ static int l_zfirst(struct redis *r, const char *key, char *member, size_t cap, 
 }
 
 static int l_zpopmove(struct redis *r, const char *src, const char *dst, int64_t max_score,
-                      int64_t dst_score, char *member, size_t cap, int64_t *score)
+                      int64_t dst_score, unsigned flags, char *member, size_t cap,
+                      int64_t *score)
 {
     int rc = check_args(src, NULL);
     if (rc < 0 || (rc = check_args(dst, NULL)) < 0)
@@ -386,8 +392,9 @@ static int l_zpopmove(struct redis *r, const char *src, const char *dst, int64_t
     char mx[24], ds[24];
     snprintf(mx, sizeof(mx), "%lld", (long long)max_score);
     snprintf(ds, sizeof(ds), "%lld", (long long)dst_score);
-    const char *argv[] = {src, dst, mx, ds};
-    redisReply *rep = eval(conn(r), S_ZPOPMOVE, 2, 4, argv, &rc);
+    const char *fl = flags & REDIS_ZTAG ? "1" : flags & REDIS_ZUNTAG ? "2" : "0";
+    const char *argv[] = {src, dst, mx, ds, fl};
+    redisReply *rep = eval(conn(r), S_ZPOPMOVE, 2, 5, argv, &rc);
     return rep ? member_reply(rep, member, cap, score) : rc;
 }
 

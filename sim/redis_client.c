@@ -171,7 +171,8 @@ static int s_zfirst(struct redis *r, const char *key, char *member, size_t cap, 
 }
 
 static int s_zpopmove(struct redis *r, const char *src, const char *dst, int64_t max_score,
-                      int64_t dst_score, char *member, size_t cap, int64_t *score)
+                      int64_t dst_score, unsigned flags, char *member, size_t cap,
+                      int64_t *score)
 {
     struct sim_redis_msg q;
     int rc = fill(&q, SIM_REDIS_ZPOPMOVE, src, NULL);
@@ -179,6 +180,7 @@ static int s_zpopmove(struct redis *r, const char *src, const char *dst, int64_t
         return rc;
     q.arg = max_score;
     q.arg2 = dst_score;
+    q.flags = (uint16_t)(flags & (REDIS_ZTAG | REDIS_ZUNTAG));
     return member_reply(&q, call(conn(r), &q), member, cap, score);
 }
 

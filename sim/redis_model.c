@@ -486,15 +486,28 @@ static bool execute_move(struct sim_redis *m, struct env *e, struct sim_redis_ms
         top = k->z[at];
         arg2 = -1;
     }
+    int64_t score = arg2 < 0 ? top.score : arg2;
+    char name[REDIS_VAL_MAX + 32];
+    snprintf(name, sizeof(name), "%s", top.member);
+    char *at = strchr(name, '@');
+    if (r->op == SIM_REDIS_ZPOPMOVE && (r->flags & REDIS_ZTAG)) {
+        snprintf(name, sizeof(name), "%s@%" PRId64, top.member, top.score);
+        if (strlen(name) > REDIS_VAL_MAX) {
+            r->status = -E2BIG; /* the tagged name would not fit: nothing moves */
+            return false;
+        }
+    } else if (r->op == SIM_REDIS_ZPOPMOVE && (r->flags & REDIS_ZUNTAG) && at) {
+        *at = 0;
+        score = strtoll(at + 1, NULL, 10);
+    }
     zremove(m, r->key, top.member);
     propagate_z(m, e, SIM_REDIS_ZUNLINK, r->key, top.member, 0);
-    int64_t score = arg2 < 0 ? top.score : arg2;
-    int rc = zput(m, r->key2, top.member, score);
+    int rc = zput(m, r->key2, name, score);
     if (rc < 0) {
         r->status = rc;
         return true;
     }
-    propagate_z(m, e, SIM_REDIS_ZPUT, r->key2, top.member, score);
+    propagate_z(m, e, SIM_REDIS_ZPUT, r->key2, name, score);
     snprintf(r->val, sizeof(r->val), "%s", top.member);
     r->arg = top.score;
     r->status = 1;

@@ -133,7 +133,7 @@ enum sim_redis_op {
 struct sim_redis_msg {
     uint32_t magic;
     uint16_t op;
-    uint16_t flags;   /* SET: REDIS_NX */
+    uint16_t flags;   /* SET: REDIS_NX; ZPOPMOVE: REDIS_ZTAG, REDIS_ZUNTAG */
     uint64_t id;      /* request id, echoed in the reply */
     int64_t arg;      /* SET/CAE: ttl ms (<= 0: none); PUT: when_ms; ZADD, ZPUT: score;
                        * ZPOPMOVE: max score; reply: integer, or a member's score */

@@ -39,7 +39,8 @@ struct redis_ops {
     int (*zrem)(struct redis *r, const char *key, const char *member);
     int (*zfirst)(struct redis *r, const char *key, char *member, size_t cap, int64_t *score);
     int (*zpopmove)(struct redis *r, const char *src, const char *dst, int64_t max_score,
-                    int64_t dst_score, char *member, size_t cap, int64_t *score);
+                    int64_t dst_score, unsigned flags, char *member, size_t cap,
+                    int64_t *score);
     int (*zmove)(struct redis *r, const char *src, const char *dst, const char *member);
     void (*close)(struct redis *r);
 };
@@ -120,16 +121,23 @@ static inline int redis_zfirst(struct redis *r, const char *key, char *member, s
     return r->ops->zfirst(r, key, member, cap, score);
 }
 
+/* zpopmove flags: how the member is named in dst. */
+#define REDIS_ZTAG 1u   /* "<member>@<its score in src>" (the score as an integer) */
+#define REDIS_ZUNTAG 2u /* a member "<m>@<s>" goes in as "<m>" with score s (dst_score is
+                         * ignored); a member without '@' goes in as it is */
+
 /* Atomically (a Lua script on a real server): if the lowest-scored member of src has a
  * score <= max_score, remove it from src and add it to dst with score dst_score (< 0: its
- * own score). Copies it into member and its score in src into *score. Returns 1 when one
- * moved, 0 when none was due. The claim of a delayed-task queue: src the due tasks by fire
- * time, dst the claimed ones by the time their claim runs out. */
+ * own score), named as flags say. Copies it (as it was in src) into member and its score
+ * in src into *score. Returns 1 when one moved, 0 when none was due. A delayed-task
+ * queue's claim (due tasks by fire time -> claimed ones by the time the claim runs out,
+ * tagged with their fire time) and its redelivery (expired claims back, untagged). A
+ * tagged member must still fit REDIS_VAL_MAX. */
 static inline int redis_zpopmove(struct redis *r, const char *src, const char *dst,
-                                 int64_t max_score, int64_t dst_score, char *member, size_t cap,
-                                 int64_t *score)
+                                 int64_t max_score, int64_t dst_score, unsigned flags,
+                                 char *member, size_t cap, int64_t *score)
 {
-    return r->ops->zpopmove(r, src, dst, max_score, dst_score, member, cap, score);
+    return r->ops->zpopmove(r, src, dst, max_score, dst_score, flags, member, cap, score);
 }
 
 /* Atomically move 'member' from src to dst keeping its score (a Lua script on a real

@@ -335,6 +335,34 @@ static void place_rendezvous(const struct pl_map *m, uint32_t t, const int8_t *l
         *h |= bit(best_n[j]);
 }
 
+/* The policy's placement of t on the k live nodes in list (the chain table for PL_TABLE). */
+static void place_one(const struct pl_map *m, uint32_t t, const int8_t *list, int k, int *p,
+                      uint64_t *h)
+{
+    if (m->policy == PL_HASH) {
+        place_hash(m, t, list, k, p, h);
+    } else if (m->policy == PL_RENDEZVOUS) {
+        place_rendezvous(m, t, list, k, p, h);
+    } else { /* the chain table: t mod nodes, then the next R */
+        int i = (int)(t % (uint32_t)k);
+        int want = m->replicas + 1 < k ? m->replicas + 1 : k;
+        *p = list[i];
+        *h = 0;
+        for (int j = 0; j < want; j++)
+            *h |= bit(list[(i + j) % k]);
+    }
+}
+
+int pl_place(const struct pl_map *m, uint32_t t, uint64_t live, int *primary, uint64_t *holders)
+{
+    int8_t list[PL_MAX_NODES];
+    int k = live_list(live & all_nodes(m->nodes), m->nodes, list);
+    if (t >= m->ntasks || !k)
+        return -EINVAL;
+    place_one(m, t, list, k, primary, holders);
+    return 0;
+}
+
 int pl_place_all(struct pl_map *m)
 {
     int8_t list[PL_MAX_NODES];
@@ -344,17 +372,7 @@ int pl_place_all(struct pl_map *m)
     for (uint32_t t = 0; t < m->ntasks; t++) {
         int p;
         uint64_t h;
-        if (m->policy == PL_HASH) {
-            place_hash(m, t, list, k, &p, &h);
-        } else if (m->policy == PL_RENDEZVOUS) {
-            place_rendezvous(m, t, list, k, &p, &h);
-        } else { /* the chain table: t mod nodes, then the next R */
-            int i = (int)(t % (uint32_t)k);
-            p = list[i];
-            h = 0;
-            for (int j = 0; j <= m->replicas; j++)
-                h |= bit(list[(i + j) % k]);
-        }
+        place_one(m, t, list, k, &p, &h);
         m->primary[t] = (int8_t)p;
         m->holders[t] = h;
     }

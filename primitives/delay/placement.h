@@ -98,6 +98,12 @@ void pl_set_task_bytes(struct pl_map *m, uint32_t t, uint32_t bytes);
  * once. Returns 0, or -EINVAL when fewer than R + 1 nodes are live. O(ntasks x nodes). */
 int pl_place_all(struct pl_map *m);
 
+/* Where the map's policy puts task t among the nodes in 'live' (PL_TABLE: the chain table
+ * over them), leaving the map alone: its primary and holders (fewer than R + 1 when fewer
+ * nodes are live). For a store that keeps the tasks itself and asks only who owns each
+ * one. Returns 0, or -EINVAL (t out of range, no live node). O(nodes x R). */
+int pl_place(const struct pl_map *m, uint32_t t, uint64_t live, int *primary, uint64_t *holders);
+
 /* The seed's notation: rows[i] lists node i's tasks as letters separated by spaces, an
  * upper-case letter for a primary, lower case for a replica ("A b d E"); task k is the
  * letter 'A' + k (so at most 26 tasks). The map is cleared first and every row applied;

@@ -441,13 +441,16 @@ static void check_against_slow(enum pl_policy pol, uint64_t seed)
         char why[160];
         if (pol != PL_TABLE)
             cr_assert(pl_check(m, why, sizeof(why)), "%s", why);
-        /* the slow initial placement agrees */
+        /* the slow initial placement agrees, and so does asking for one task on a subset */
         for (uint32_t t = 0; t < T && pol != PL_TABLE; t++) {
-            int p;
-            uint64_t h;
+            int p, q;
+            uint64_t h, g, sub = random_subset(&r, all, 1);
             (pol == PL_HASH ? slow_hash : slow_rendezvous)(salt, t, nodes, R, all, &p, &h);
             cr_assert_eq(pl_primary(m, t), p);
             cr_assert_eq(pl_holders(m, t), h);
+            (pol == PL_HASH ? slow_hash : slow_rendezvous)(salt, t, nodes, R, sub, &p, &h);
+            cr_assert_eq(pl_place(m, t, sub, &q, &g), 0);
+            cr_assert(p == q && h == g);
         }
         uint64_t live = all;
         for (int step = 0; step < 3; step++) {

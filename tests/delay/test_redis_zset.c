@@ -33,14 +33,14 @@ static void zset_contract(struct redis *r)
     cr_assert_str_eq(m, "a");
     cr_assert_eq(sc, T + 20);
     /* nothing due before T + 20 */
-    cr_assert_eq(redis_zpopmove(r, "due", "run", T + 19, T + 500, m, sizeof(m), &sc), 0);
-    cr_assert_eq(redis_zpopmove(r, "due", "run", T + 20, T + 500, m, sizeof(m), &sc), 1);
+    cr_assert_eq(redis_zpopmove(r, "due", "run", T + 19, T + 500, 0, m, sizeof(m), &sc), 0);
+    cr_assert_eq(redis_zpopmove(r, "due", "run", T + 20, T + 500, 0, m, sizeof(m), &sc), 1);
     cr_assert_str_eq(m, "a");
     cr_assert_eq(sc, T + 20); /* its score where it was */
     cr_assert_eq(redis_zfirst(r, "run", m, sizeof(m), &sc), 1);
     cr_assert_str_eq(m, "a");
     cr_assert_eq(sc, T + 500); /* its score where it went */
-    cr_assert_eq(redis_zpopmove(r, "due", "run", T + 100, -1, m, sizeof(m), &sc), 1);
+    cr_assert_eq(redis_zpopmove(r, "due", "run", T + 100, -1, 0, m, sizeof(m), &sc), 1);
     cr_assert_str_eq(m, "b");
     cr_assert_eq(redis_zfirst(r, "due", m, sizeof(m), &sc), 1);
     cr_assert_str_eq(m, "c");
@@ -56,13 +56,33 @@ static void zset_contract(struct redis *r)
     cr_assert_eq(redis_zfirst(r, "due", m, sizeof(m), &sc), 1);
     cr_assert_str_eq(m, "a");
     cr_assert_eq(sc, T + 500); /* zmove keeps the score */
+    /* a claim tags the member with its fire time, a redelivery takes the tag off */
+    cr_assert_eq(redis_zadd(r, "due", "17", T + 40), 1);
+    cr_assert_eq(redis_zpopmove(r, "due", "run", T + 40, T + 900, REDIS_ZTAG, m, sizeof(m), &sc),
+                 1);
+    cr_assert_str_eq(m, "17");
+    char tagged[64];
+    snprintf(tagged, sizeof(tagged), "17@%lld", (long long)(T + 40));
+    cr_assert_eq(redis_zmove(r, "run", "run2", tagged), 1); /* it is there by that name */
+    cr_assert_eq(redis_zpopmove(r, "run2", "due", T + 900, 5, REDIS_ZUNTAG, m, sizeof(m), &sc), 1);
+    cr_assert_str_eq(m, tagged);
+    cr_assert_eq(sc, T + 900);
+    cr_assert_eq(redis_zrem(r, "due", "17"), 1); /* back by its own name... */
+    cr_assert_eq(redis_zadd(r, "due", "17", T + 40), 1);
+    cr_assert_eq(redis_zpopmove(r, "due", "run2", T + 40, T + 900, REDIS_ZTAG, m, sizeof(m), &sc),
+                 1);
+    cr_assert_eq(redis_zpopmove(r, "run2", "due", T + 900, 5, REDIS_ZUNTAG, m, sizeof(m), &sc), 1);
+    cr_assert_eq(redis_zpopmove(r, "due", "run2", T + 39, -1, 0, m, sizeof(m), &sc), 0);
+    cr_assert_eq(redis_zpopmove(r, "due", "run2", T + 40, -1, 0, m, sizeof(m), &sc), 1);
+    cr_assert_str_eq(m, "17"); /* ...and with its fire time as its score */
+    cr_assert_eq(redis_zrem(r, "run2", "17"), 1);
     cr_assert_eq(redis_zrem(r, "run", "b"), 1);
     cr_assert_eq(redis_zrem(r, "run", "b"), 0);
     cr_assert_eq(redis_zfirst(r, "run", m, sizeof(m), &sc), 0);
     /* the emptied set is gone: the name can hold a string again, and the types clash */
     cr_assert_eq(redis_set(r, "run", "x", 0, 0), 1);
     cr_assert_eq(redis_zadd(r, "run", "a", 1), -EPROTO);
-    cr_assert_eq(redis_zpopmove(r, "due", "run", T + 1000, -1, m, sizeof(m), &sc), -EPROTO);
+    cr_assert_eq(redis_zpopmove(r, "due", "run", T + 1000, -1, 0, m, sizeof(m), &sc), -EPROTO);
     cr_assert_eq(redis_get(r, "due", m, sizeof(m)), -EPROTO);
     cr_assert_eq(redis_del(r, "due"), 1);
     cr_assert_eq(redis_zfirst(r, "due", m, sizeof(m), &sc), 0);
@@ -151,7 +171,7 @@ static void fill_due(struct env *e, struct redis *r, struct world *w)
     }
     char m[64];
     int64_t sc;
-    cr_assert_eq(redis_zpopmove(r, "due", "run", 1000, 7, m, sizeof(m), &sc), 1);
+    cr_assert_eq(redis_zpopmove(r, "due", "run", 1000, 7, 0, m, sizeof(m), &sc), 1);
     cr_assert_str_eq(m, "t4");
 }
 
@@ -221,7 +241,7 @@ Test(redis_zset, a_real_redis_server_keeps_the_contract)
     for (int i = 0; i < 3 && rc < 0; i++)
         rc = redis_zadd(r, "q", "x", 5); /* the first call may meet the old connection */
     cr_assert_eq(rc, 1);
-    cr_assert_eq(redis_zpopmove(r, "q", "p", 5, 9, m, sizeof(m), &sc), 1);
+    cr_assert_eq(redis_zpopmove(r, "q", "p", 5, 9, 0, m, sizeof(m), &sc), 1);
     cr_assert_eq(redis_zmove(r, "p", "q", "x"), 1);
     redis_close(r);
     live_redis_server_stop(s);
