@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "rng/rng.h"
 
 struct pl_map {
@@ -692,23 +693,14 @@ bool pl_check(const struct pl_map *m, char *why, size_t cap)
     return bad == 0;
 }
 
+const char *const pl_policy_names[] = {PL_POLICY_NAMES, NULL};
+
 int pl_policy_parse(const char *name)
 {
-    for (int p = PL_TABLE; p <= PL_RENDEZVOUS; p++)
-        if (!strcmp(name, pl_policy_name((enum pl_policy)p)))
-            return p;
-    return -EINVAL;
+    return names_value(pl_policy_names, name);
 }
 
 const char *pl_policy_name(enum pl_policy p)
 {
-    switch (p) {
-    case PL_TABLE:
-        return "table";
-    case PL_HASH:
-        return "hash";
-    case PL_RENDEZVOUS:
-        return "rendezvous";
-    }
-    return "?";
+    return names_name(pl_policy_names, (int)p);
 }

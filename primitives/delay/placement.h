@@ -184,7 +184,10 @@ bool pl_task_ok(const struct pl_map *m, uint32_t t, char *why, size_t cap);
  * first one's reason into why. O(ntasks). */
 bool pl_check(const struct pl_map *m, char *why, size_t cap);
 
-/* The policy named "table", "hash" or "rendezvous"; -EINVAL for another name. */
+/* The policies' names in enum order (names.h). parse gives -EINVAL for another name; name
+ * gives NULL for an out-of-range value. */
+#define PL_POLICY_NAMES "table", "hash", "rendezvous"
+extern const char *const pl_policy_names[];
 int pl_policy_parse(const char *name);
 const char *pl_policy_name(enum pl_policy p);
 

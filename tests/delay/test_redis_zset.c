@@ -11,7 +11,7 @@
 #include "sim/redis_model.h"
 #if HAVE_HIREDIS
 #include "live/redis_hiredis.h"
-#include "live/redis_server.h"
+#include "live/servers.h"
 #endif
 
 #define MS 1000000LL
@@ -227,14 +227,15 @@ Test(redis_zset, without_persistence_a_crash_loses_them)
 #if HAVE_HIREDIS
 Test(redis_zset, a_real_redis_server_keeps_the_contract)
 {
-    struct live_redis_server *s = NULL;
-    char err[256] = "";
-    cr_assert_eq(live_redis_server_start(false, &s, err, sizeof(err)), 0, "%s", err);
-    struct redis *r = live_redis_connect(live_redis_server_addr(s), 2000 * MS);
+    struct live_cluster *s = NULL;
+    char err[2048] = "";
+    cr_assert_eq(live_cluster_start(LIVE_REDIS, 1, NULL, &s, err, sizeof(err)), 0, "%s", err);
+    struct redis *r = live_redis_connect(live_cluster_addrs(s), 2000 * MS);
     cr_assert_not_null(r);
     zset_contract(r);
     /* the scripts are loaded again after the server forgot them */
-    cr_assert_eq(live_redis_server_restart(s), 0);
+    cr_assert_eq(live_cluster_kill(s, 0), 0);
+    cr_assert_eq(live_cluster_restart(s, 0, true, err, sizeof(err)), 0, "%s", err);
     char m[64];
     int64_t sc;
     int rc = -ECONNRESET;
@@ -244,6 +245,6 @@ Test(redis_zset, a_real_redis_server_keeps_the_contract)
     cr_assert_eq(redis_zpopmove(r, "q", "p", 5, 9, 0, m, sizeof(m), &sc), 1);
     cr_assert_eq(redis_zmove(r, "p", "q", "x"), 1);
     redis_close(r);
-    live_redis_server_stop(s);
+    live_cluster_stop(s);
 }
 #endif

@@ -13,7 +13,7 @@
 #include "delay/rqueue.h"
 #include "live/live.h"
 #include "live/redis_hiredis.h"
-#include "live/redis_server.h"
+#include "live/servers.h"
 
 #define MS 1000000LL
 #define NODES 3
@@ -87,12 +87,12 @@ static void worker(struct env *e, void *arg)
 
 Test(rqueue_live, a_stalled_worker_has_its_firing_redelivered_and_the_key_holds)
 {
-    struct live_redis_server *s = NULL;
-    char err[256] = "";
-    cr_assert_eq(live_redis_server_start(false, &s, err, sizeof(err)), 0, "%s", err);
+    struct live_cluster *s = NULL;
+    char err[2048] = "";
+    cr_assert_eq(live_cluster_start(LIVE_REDIS, 1, NULL, &s, err, sizeof(err)), 0, "%s", err);
     struct fixture *f = calloc(1, sizeof(*f));
     pthread_mutex_init(&f->m, NULL);
-    f->addr = live_redis_server_addr(s);
+    f->addr = live_cluster_addrs(s);
     f->w = live_world_create(1);
     f->start_ms = now_ms();
     for (int t = 0; t < TASKS; t++) {
@@ -144,5 +144,5 @@ Test(rqueue_live, a_stalled_worker_has_its_firing_redelivered_and_the_key_holds)
     pl_destroy(policy);
     pthread_mutex_destroy(&f->m);
     free(f);
-    live_redis_server_stop(s);
+    live_cluster_stop(s);
 }
