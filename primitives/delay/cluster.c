@@ -14,7 +14,7 @@
 #define DC_MAGIC 0x44434c31u /* "DCL1" */
 #define NONE INT64_MIN
 
-enum { M_HB = 1, M_MAP, M_COPY, M_MARK, M_PULL, M_FIRE, M_ACK };
+enum { M_HB = 1, M_MAP, M_COPY, M_MARK, M_PULL, M_FIRE, M_ACK, M_PROPOSE, M_PROMISE };
 
 /* Every message starts with this; epoch is the sender's map's. */
 struct hdr {
@@ -24,11 +24,13 @@ struct hdr {
     uint64_t epoch;
 };
 
-/* M_COPY, M_MARK, M_PULL, M_FIRE, M_ACK: one task. */
+/* M_COPY, M_MARK, M_PULL, M_FIRE, M_ACK: one task. M_PROPOSE: the proposed epoch in
+ * token; M_PROMISE: that epoch in token, verdict 1 (promised) or 0 (the sender has a map
+ * or promise at least as new: that epoch in sched). */
 struct task_msg {
     struct hdr h;
     uint32_t task;
-    int32_t verdict; /* M_ACK */
+    int32_t verdict; /* M_ACK, M_PROMISE */
     int64_t sched;   /* M_FIRE, M_ACK: the firing; M_COPY, M_MARK: the last known done */
     uint64_t token;  /* M_FIRE, M_ACK */
 };
@@ -50,7 +52,7 @@ struct slot {
                             * ack of the firing in flight before handing the task on */
     uint64_t copy_to;      /* copies to send once that firing is settled */
     uint64_t await;        /* a map that made this node a copy's target: its data (if
-                            * any) may be behind until a COPY sent under it arrives */
+                            * any) may be behind until a COPY arrives */
     uint64_t fenced;       /* a token the executor refused (0: none) */
     bool have;             /* this node has the task's data (kept until it crashes, held or
                             * not: the last copy may be one a new holder still waits for) */
@@ -62,6 +64,16 @@ struct dc_node {
     struct pl_map *map, *work;
     struct pl_move *moves; /* the moves that made 'map' (sent along with it) */
     size_t nmoves, cap_moves;
+    /* A proposal of this node's as coordinator: the map it would commit, waiting for a
+     * majority's promises. */
+    struct pl_map *prop;
+    struct pl_move *pmoves;
+    size_t npmoves;
+    struct pl_moves pmv;
+    bool proposing;
+    uint64_t prop_acks, prop_suspects, prop_live;
+    int64_t prop_started;
+    uint64_t promised; /* the highest epoch this node promised (it accepts no lower map) */
     uint64_t prev_live;
     int coord;       /* who made 'map' */
     uint64_t newest; /* the highest epoch any node has shown this one */
@@ -105,15 +117,18 @@ struct dc_node *dc_node_create(const struct dc_config *cfg, int self)
     n->self = self;
     n->map = pl_clone(cfg->initial);
     n->work = pl_clone(cfg->initial);
+    n->prop = pl_clone(cfg->initial);
     n->cap_moves = max_moves(cfg);
     n->moves = malloc((n->cap_moves ? n->cap_moves : 1) * sizeof(*n->moves));
+    n->pmoves = malloc((n->cap_moves ? n->cap_moves : 1) * sizeof(*n->pmoves));
     n->slot = calloc(cfg->ntasks ? cfg->ntasks : 1, sizeof(*n->slot));
     n->buf_cap = sizeof(struct map_msg) + pl_encode(cfg->initial, NULL, 0) +
                  n->cap_moves * sizeof(struct pl_move);
     n->buf = malloc(n->buf_cap);
     struct tq_config tc = {.kind = TQ_HEAP4, .hint = cfg->ntasks};
     n->q = tq_create(&tc);
-    if (!n->map || !n->work || !n->moves || !n->slot || !n->buf || !n->q)
+    if (!n->map || !n->work || !n->prop || !n->moves || !n->pmoves || !n->slot || !n->buf ||
+        !n->q)
         goto err_free;
     return n;
 err_free:
@@ -130,7 +145,9 @@ void dc_node_destroy(struct dc_node *n)
     tq_destroy(n->q);
     pl_destroy(n->map);
     pl_destroy(n->work);
+    pl_destroy(n->prop);
     free(n->moves);
+    free(n->pmoves);
     free(n->slot);
     free(n->buf);
     free(n);
@@ -352,6 +369,10 @@ static void adopt(struct dc_node *n, const struct pl_map *next, const struct pl_
     n->coord = coord;
     n->joined = true;
     n->st.maps_adopted++;
+    if (epoch > n->promised)
+        n->promised = epoch;
+    if (n->proposing && pl_epoch(n->prop) <= epoch)
+        n->proposing = false; /* overtaken */
     for (size_t i = 0; i < n->nmoves; i++) {
         const struct pl_move *mv = &n->moves[i];
         if ((mv->kind != PL_COPY_PRIMARY && mv->kind != PL_COPY_REPLICA) ||
@@ -403,8 +424,7 @@ static void on_copy(struct dc_node *n, const struct task_msg *m)
     s->have = true;
     if (m->sched != NONE && (s->last == NONE || m->sched > s->last))
         s->last = m->sched;
-    if (s->await && m->h.epoch >= s->await)
-        s->await = 0;
+    s->await = 0; /* a copy from a node that had it: as fresh as anyone's (last merges) */
     n->st.copies_received++;
     schedule(n, m->task);
 }
@@ -448,14 +468,39 @@ static void on_pull(struct dc_node *n, int from, const struct task_msg *m)
 static void collect(void *arg, const struct pl_move *mv)
 {
     struct dc_node *n = arg;
-    if (n->nmoves < n->cap_moves)
-        n->moves[n->nmoves++] = *mv;
+    if (n->npmoves < n->cap_moves)
+        n->pmoves[n->npmoves++] = *mv;
+}
+
+static int majority(const struct dc_node *n, uint64_t set)
+{
+    return 2 * __builtin_popcountll(set) > n->cfg->nodes;
+}
+
+/* The proposal has a majority's promises: make it the map and tell every node. */
+static void commit(struct dc_node *n)
+{
+    n->proposing = false;
+    n->st.rebalances++;
+    if (n->cfg->hooks.rebalance)
+        n->cfg->hooks.rebalance(n->cfg->hooks.arg, n->self, n->prop, &n->pmv, n->prop_suspects);
+    adopt(n, n->prop, n->pmoves, n->npmoves, n->prop_live, n->self);
+    for (int r = 0; r < n->cfg->nodes; r++)
+        if (r != n->self)
+            send_map(n, r);
 }
 
 /* If this node is the coordinator in its own view and the nodes it hears from differ from
- * the placement's, rebalance for them and tell everyone. */
+ * the placement's, propose a map for them: it takes effect when a majority of all the
+ * nodes has promised to accept nothing older (so a node that only believes it sees a
+ * majority, like a cut-off node that heard a peer just before the cut, cannot act). */
 static void coordinate(struct dc_node *n)
 {
+    if (n->proposing) {
+        if (n->mono - n->prop_started <= n->cfg->hb_timeout_ns)
+            return;
+        n->proposing = false; /* no majority in time: think again */
+    }
     if (!n->joined || n->newest > pl_epoch(n->map))
         return; /* a newer map exists: rebalancing this one would undo it */
     if (n->mono - n->started <= n->cfg->hb_timeout_ns)
@@ -466,23 +511,60 @@ static void coordinate(struct dc_node *n)
     uint64_t alive = all & ~sus;
     uint64_t live = pl_live(n->map);
     uint64_t cand = live & alive;
-    if (!cand || __builtin_ctzll(cand) != n->self || alive == live)
+    if (!cand || __builtin_ctzll(cand) != n->self || alive == live || !majority(n, alive))
         return;
-    if (2 * __builtin_popcountll(alive) <= N)
-        return; /* no majority in sight: maybe this side is the one cut off */
-    pl_copy(n->work, n->map);
-    uint64_t epoch = pl_epoch(n->map);
-    pl_set_next_epoch(n->work, ((epoch >> 6) + 1) << 6 | (uint64_t)n->self);
-    struct pl_moves mv;
-    n->nmoves = 0;
-    pl_rebalance(n->work, alive, collect, n, &mv);
-    n->st.rebalances++;
-    if (n->cfg->hooks.rebalance)
-        n->cfg->hooks.rebalance(n->cfg->hooks.arg, n->self, n->work, &mv, sus & live);
-    adopt(n, n->work, n->moves, n->nmoves, live, n->self);
+    pl_copy(n->prop, n->map);
+    uint64_t base = pl_epoch(n->map) > n->promised ? pl_epoch(n->map) : n->promised;
+    uint64_t epoch = ((base >> 6) + 1) << 6 | (uint64_t)n->self;
+    pl_set_next_epoch(n->prop, epoch);
+    n->npmoves = 0;
+    pl_rebalance(n->prop, alive, collect, n, &n->pmv);
+    n->proposing = true;
+    n->prop_started = n->mono;
+    n->prop_acks = bit(n->self);
+    n->prop_suspects = sus & live;
+    n->prop_live = live;
+    n->promised = epoch;
+    env_store_put(n->e, "dc-promised", &n->promised, sizeof(n->promised));
     for (int r = 0; r < N; r++)
         if (r != n->self)
-            send_map(n, r);
+            send_task(n, r, M_PROPOSE, 0, 0, epoch);
+    if (majority(n, n->prop_acks))
+        commit(n); /* a cluster of one */
+}
+
+static void on_propose(struct dc_node *n, int from, const struct task_msg *m)
+{
+    uint64_t have = n->joined && pl_epoch(n->map) > n->promised ? pl_epoch(n->map) : n->promised;
+    bool ok = m->token > have;
+    if (ok) {
+        n->promised = m->token;
+        env_store_put(n->e, "dc-promised", &n->promised, sizeof(n->promised));
+        if (n->proposing && m->token > pl_epoch(n->prop))
+            n->proposing = false; /* a newer proposal: this node's own is dropped */
+    }
+    struct task_msg r;
+    memset(&r, 0, sizeof(r));
+    r.h = head(n, M_PROMISE);
+    r.token = m->token;
+    r.sched = (int64_t)have; /* a refusal says how high the next proposal must go */
+    r.verdict = ok;
+    msg_send(n->net, from, &r, sizeof(r));
+}
+
+static void on_promise(struct dc_node *n, int from, const struct task_msg *m)
+{
+    if (!n->proposing || m->token != pl_epoch(n->prop))
+        return;
+    if (!m->verdict) {
+        n->proposing = false; /* someone has a newer map or promise */
+        if ((uint64_t)m->sched > n->promised)
+            n->promised = (uint64_t)m->sched;
+        return;
+    }
+    n->prop_acks |= bit(from);
+    if (majority(n, n->prop_acks))
+        commit(n);
 }
 
 static void on_hb(struct dc_node *n, int from, const struct hdr *h)
@@ -512,6 +594,8 @@ static void reset(struct dc_node *n, struct env *e, struct msg *net)
     n->joined = false;
     n->coord = -1;
     n->newest = 0;
+    n->proposing = false;
+    n->promised = 0;
 }
 
 int dc_node_run(struct env *e, struct dc_node *n, struct msg *net)
@@ -522,6 +606,10 @@ int dc_node_run(struct env *e, struct dc_node *n, struct msg *net)
     size_t len;
     bool restarted = env_store_get(e, "dc-node-ran", was, sizeof(was), &len) == 0;
     env_store_put(e, "dc-node-ran", "1", 1);
+    uint64_t promised;
+    if (env_store_get(e, "dc-promised", &promised, sizeof(promised), &len) == 0 &&
+        len == sizeof(promised))
+        n->promised = promised; /* a promise outlives a crash, or two maps could commit */
     n->mono = env_mono(e);
     n->now = env_now(e);
     fd_init(&n->fd, cfg->nodes, cfg->hb_timeout_ns, n->mono);
@@ -601,6 +689,14 @@ int dc_node_run(struct env *e, struct dc_node *n, struct msg *net)
             break;
         case M_ACK:
             on_ack(n, &m);
+            break;
+        case M_PROPOSE:
+            if (from < cfg->nodes)
+                on_propose(n, from, &m);
+            break;
+        case M_PROMISE:
+            if (from < cfg->nodes)
+                on_promise(n, from, &m);
             break;
         default:
             break;

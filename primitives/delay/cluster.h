@@ -16,16 +16,20 @@
  *   - Coordinator: the lowest-numbered node of the current placement that a node does not
  *     suspect; each node works this out for itself, so there is no election and no extra
  *     machine, and when the coordinator dies the next one takes over after one timeout.
- *     Views can differ (a partition, slow heartbeats), so two nodes may both act: a
- *     coordinator acts only when it sees a majority of the nodes alive (the minority side
- *     of a partition never rebalances) and no node has shown it a newer epoch than its
- *     map's (a node back from a partition does not rebalance its stale map), and the
- *     epochs coordinators choose are distinct (the next multiple of 64 plus the
- *     coordinator's number: pl_set_next_epoch), so every node ends on the highest.
+ *     Views can differ (a partition, slow heartbeats), so two nodes may both believe they
+ *     are it: a cut-off node that heard a peer just before the cut still counts it alive
+ *     and sees a majority. So a new map takes effect only once a majority of all the
+ *     nodes has promised to accept nothing older (PROPOSE / PROMISE, the promise kept in
+ *     the node's durable store): two majorities share a node, and the cut-off side never
+ *     gathers one. A coordinator also stays still while some node has shown it a newer
+ *     epoch than its map's (a node back from a partition does not rebalance its stale
+ *     map). Epochs are distinct per coordinator (the next multiple of 64 above any it has
+ *     seen, plus its number: pl_set_next_epoch), and every node ends on the highest.
  *   - Rebalancing: when the nodes a coordinator hears from differ from the placement's live
  *     set (one fell silent, or a silent one came back), it rebalances for the nodes it
  *     hears (pl_rebalance: promote a surviving replica of each lost primary, re-create
- *     replicas) and sends the new map with its moves to every node. A node adopts a map
+ *     replicas), proposes it, and once a majority promised sends the new map with its
+ *     moves to every node. A node adopts a map
  *     with a higher epoch than its own; each copy source sends COPY (the task and the last
  *     firing it knows of) to its target; a holder without its copy asks the others
  *     (PULL) every heartbeat. A node that hears a heartbeat with an older epoch while it

@@ -219,6 +219,17 @@ int pl_set(struct pl_map *m, uint32_t t, int primary, uint64_t replicas)
     return 0;
 }
 
+int pl_set_live(struct pl_map *m, uint64_t live)
+{
+    if (live & ~all_nodes(m->nodes))
+        return -EINVAL;
+    if (live != m->live) {
+        m->live = live;
+        m->epoch = next_epoch(m);
+    }
+    return 0;
+}
+
 void pl_set_task_bytes(struct pl_map *m, uint32_t t, uint32_t bytes)
 {
     if (t < m->ntasks)

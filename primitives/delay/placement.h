@@ -92,6 +92,10 @@ int pl_set(struct pl_map *m, uint32_t t, int primary, uint64_t replicas);
 
 void pl_set_task_bytes(struct pl_map *m, uint32_t t, uint32_t bytes);
 
+/* Declare the live nodes without moving anything (pl_check then judges copies on the
+ * others as misplaced). The epoch increments if the set changes. Returns 0 or -EINVAL. */
+int pl_set_live(struct pl_map *m, uint64_t live);
+
 /* Place every task by the map's policy on its live nodes (PL_HASH, PL_RENDEZVOUS), or
  * (PL_TABLE) as a round-robin table: task t's primary on node t mod nodes, its replicas on
  * the R nodes after it, the chain layout an operator writes by hand. The epoch increments

@@ -76,7 +76,9 @@ Test(placement, the_seeds_after_table_is_valid_but_copies_primaries_it_could_pro
 {
     struct pl_map *before = seed_map(seed_before), *after = seed_map(seed_after);
     char why[160];
-    pl_rebalance(after, 0x6, NULL, NULL, &(struct pl_moves){0}); /* only sets live */
+    cr_assert_eq(pl_set_live(after, 0x6), 0);
+    cr_assert_eq(pl_epoch(after), 2);
+    cr_assert_eq(pl_set_live(after, 0x8), -EINVAL);
     assert_rows(after, seed_after);
     cr_assert(pl_check(after, why, sizeof(why)), "%s", why);
     struct pl_moves mv;
