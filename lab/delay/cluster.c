@@ -61,7 +61,8 @@ struct cw {
     int64_t *first_effect; /* true time of the first effect */
     int rebalances, false_failovers;
     struct pl_moves moved; /* summed over every rebalancing */
-    int64_t rebalance_at[64];
+    int64_t rebalance_at[256]; /* when each rebalancing took effect ... */
+    uint64_t removed[256];      /* ... and the nodes it took out */
     int nrebalance_at;
 };
 
@@ -117,8 +118,10 @@ static void cw_rebalance(void *arg, int coord, const struct pl_map *map, const s
 {
     struct cw *w = arg;
     w->rebalances++;
-    if (w->nrebalance_at < 64)
+    if (w->nrebalance_at < 256) {
+        w->removed[w->nrebalance_at] = suspects;
         w->rebalance_at[w->nrebalance_at++] = sim_now(w->sim);
+    }
     for (int n = 0; n < w->nodes; n++)
         if ((suspects >> n & 1) && sim_node_up(w->sim, w->sim_node[n]))
             w->false_failovers++;
@@ -359,6 +362,7 @@ static void cw_record_firings(struct cw *w, struct lab_run *run)
     lab_metric(run, "late", (double)late);
     lab_metric(run, "missed", (double)missed);
     lab_metric(run, "doubled_effects", (double)doubled);
+    lab_metric(run, "worst_lateness", hist_count(lateness) ? (double)hist_max(lateness) : 0);
 }
 
 /* The table of node n's row, or "-" when it holds nothing. */
@@ -451,6 +455,20 @@ static void cw_placement_md(struct cw *w, struct lab_run *run, int ref)
     pl_destroy(seed);
 }
 
+/* The latest first effect among firings due in [from, to]. */
+static int64_t cw_worst_in(const struct cw *w, int64_t from, int64_t to)
+{
+    int64_t worst = 0;
+    for (uint32_t t = 0; t < w->ntasks; t++)
+        for (size_t i = 0; i < w->k; i++) {
+            int64_t due = w->task[t].first - w->wall0 + (int64_t)i * w->period;
+            size_t at = (size_t)t * w->k + i;
+            if (due >= from && due <= to && w->times[at] && w->first_effect[at] - due > worst)
+                worst = w->first_effect[at] - due;
+        }
+    return worst;
+}
+
 static int cw_record(struct lab_run *run, void *arg)
 {
     struct cw *w = arg;
@@ -483,16 +501,34 @@ static int cw_record(struct lab_run *run, void *arg)
     lab_metric(run, "replicas_copied", (double)w->moved.replicas_copied);
     lab_metric(run, "bytes_copied", (double)w->moved.bytes_copied);
     lab_metric(run, "unrecoverable", (double)w->moved.unrecoverable);
-    /* From the first crash in `faults:` to the first rebalancing after it. */
+    /* From the first crash or partition in `faults:` to the first rebalancing after it that
+     * takes out a node the fault names. */
     for (size_t i = 0; i < lab_fault_count(run); i++) {
         const struct lab_fault *f = lab_fault_get(run, i);
         if (f->kind != LAB_FAULT_CRASH && f->kind != LAB_FAULT_PARTITION)
             continue;
+        uint64_t hit = 0;
+        for (int n = 0; n < w->nodes; n++) {
+            const char *name = sim_node_name(w->sim, w->sim_node[n]);
+            bool named = f->node && !strcmp(f->node, name);
+            for (const char *const *s = f->side_a; s && *s && !named; s++)
+                named = !strcmp(*s, name);
+            for (const char *const *s = f->side_b; s && *s && !named; s++)
+                named = !strcmp(*s, name);
+            if (named)
+                hit |= (uint64_t)1 << n;
+        }
         for (int r = 0; r < w->nrebalance_at; r++)
-            if (w->rebalance_at[r] >= f->at) {
-                lab_metric(run, "detect_ns", (double)(w->rebalance_at[r] - f->at));
+            if (w->rebalance_at[r] >= f->at && (w->removed[r] & hit)) {
+                int64_t took = w->rebalance_at[r] - f->at;
+                lab_metric(run, "detect_ns", (double)took);
+                lab_metric(run, "failover_lateness", (double)cw_worst_in(w, f->at, f->at + took));
                 break;
             }
+        /* Heartbeats leave at multiples of hb_interval: the last before the fault left
+         * (fault time mod interval) before it, and the timeout runs from its arrival. */
+        int64_t hb = w->cfg.hb_interval_ns;
+        lab_metric(run, "theory_detect_ns", (double)(w->cfg.hb_timeout_ns - f->at % hb));
         break;
     }
     if (lab_list_len(run, "table"))
@@ -610,8 +646,12 @@ static int rb_run(struct lab_run *run)
         if (load.in[n] > busiest)
             busiest = load.in[n];
     }
-    lab_metric(run, "transfer_s", (double)busiest / bw);
-    lab_metric(run, "min_transfer_s", (double)mv.lost_bytes / (N - 1) / bw);
+    double tr[2] = {(double)busiest / bw, (double)mv.lost_bytes / (N - 1) / bw};
+    lab_metric(run, "transfer_s", tr[0]);
+    lab_metric(run, "min_transfer_s", tr[1]);
+    lab_metric_array(run, "transfer_and_min", tr, 2);
+    double cm[2] = {(double)copies, (double)mv.lost_copies};
+    lab_metric_array(run, "copies_and_min", cm, 2);
     /* Theory: a lost node holds (R + 1) T / N copies (exactly, for the chain table; in
      * expectation for the hashes). Hashing onto N - 1 nodes instead of N is independent of
      * where a task was: each of its R + 1 new holders held it before with probability

@@ -404,8 +404,8 @@ static void emit(pl_move_fn fn, void *arg, uint32_t t, int from, int to, enum pl
 }
 
 /* Count (and report) how task t goes from (p, h) to (p2, h2) on live nodes 'live'.
- * Returns false when no live node holds a copy (the task changed and has none left): it
- * is unrecoverable (counted; nothing reported). */
+ * Returns false when no live node holds a copy of a placed task: it is unrecoverable
+ * (counted; nothing reported), whatever the new placement says. */
 static bool diff_task(uint32_t t, int p, uint64_t h, int p2, uint64_t h2, uint64_t live,
                       uint32_t bytes, pl_move_fn fn, void *arg, struct pl_moves *o)
 {
@@ -416,13 +416,13 @@ static bool diff_task(uint32_t t, int p, uint64_t h, int p2, uint64_t h2, uint64
     int lost = popcount(h & ~live);
     o->lost_copies += (uint64_t)lost;
     o->lost_bytes += (uint64_t)lost * bytes;
-    if (p == p2 && h == h2)
-        return true;
-    o->tasks_changed++;
-    if (!surv) { /* no copy left on a live node: nothing to promote or copy from */
+    if (h && !surv) { /* no copy left on a live node: nothing to promote or copy from */
         o->unrecoverable++;
         return false;
     }
+    if (p == p2 && h == h2)
+        return true;
+    o->tasks_changed++;
     uint64_t need = h2 & ~surv; /* nodes that must receive a copy */
     int src = p_live && (surv & bit(p)) ? p : lowest(surv);
     if (p2 >= 0 && p2 != p) {
@@ -492,8 +492,8 @@ static void repair_task(const struct pl_map *m, uint32_t t, uint64_t live, struc
     int p = m->primary[t];
     uint64_t surv = m->holders[t] & live;
     if (!surv) {
-        *p2 = -1;
-        *h2 = 0;
+        *p2 = p; /* unrecoverable for now: kept, as pl_rebalance keeps it */
+        *h2 = m->holders[t];
         return;
     }
     int np = p >= 0 && (surv & bit(p)) ? p : pick(surv, L->prim, false);
@@ -545,15 +545,14 @@ int pl_rebalance(struct pl_map *m, uint64_t live, pl_move_fn fn, void *arg, stru
     /* Rendezvous after nodes only left: a task none of whose holders left keeps the top
      * R + 1 scores among the survivors, so only the departed nodes' tasks are recomputed
      * (when the map is the policy's own: a hand-set task would otherwise stay as set). */
-    uint64_t gone = m->live & ~live;
     bool only_left = m->policy == PL_RENDEZVOUS && m->derived && !(live & ~m->live);
     for (uint32_t t = 0; t < m->ntasks; t++) {
         int p = m->primary[t], p2;
         uint64_t h = m->holders[t], h2;
         if (!h)
             continue; /* never placed: nothing to move */
-        if (only_left && !(h & gone))
-            continue;
+        if (only_left && !(h & ~live))
+            continue; /* every holder still live: its top scores are unchanged */
         if (m->policy == PL_TABLE) {
             if (!needs_repair(m, t, live))
                 continue;
@@ -567,8 +566,8 @@ int pl_rebalance(struct pl_map *m, uint64_t live, pl_move_fn fn, void *arg, stru
             place_rendezvous(m, t, list, k, &p2, &h2);
         }
         if (!diff_task(t, p, h, p2, h2, live, m->bytes[t], fn, arg, out)) {
-            p2 = -1;
-            h2 = 0;
+            p2 = p; /* kept where it was: its nodes may come back */
+            h2 = h;
         }
         m->primary[t] = (int8_t)p2;
         m->holders[t] = h2;

@@ -144,7 +144,8 @@ struct pl_moves {
     uint64_t dropped;          /* copies on live nodes that are no longer wanted */
     uint64_t bytes_copied;     /* size of every primary and replica copied */
     uint64_t tasks_changed;    /* tasks whose primary or holders changed */
-    uint64_t unrecoverable;    /* tasks with no surviving copy: their data is gone */
+    uint64_t unrecoverable;    /* tasks with no copy on a live node (lost unless one of
+                                * their nodes comes back) */
 };
 
 enum pl_move_kind { PL_PROMOTE, PL_COPY_PRIMARY, PL_COPY_REPLICA, PL_DEMOTE, PL_DROP };
@@ -163,7 +164,8 @@ typedef void (*pl_move_fn)(void *arg, const struct pl_move *mv);
 /* Re-place every task for the live set 'live' by the map's policy (recomputed for
  * PL_HASH and PL_RENDEZVOUS, repaired for PL_TABLE; see the top of this file), set the map's
  * live set to it and count what moved into *out (zeroed first). A task with no copy on a
- * live node is unrecoverable: it is left with no primary and no holders. Each move is
+ * live node is unrecoverable: it keeps its placement on nodes no longer live (the checker
+ * flags it), to be placed again if one of them comes back. Each move is
  * reported to fn (may be NULL) in task order. The epoch increments once if anything
  * changed. Returns 0, or -EINVAL (a node in 'live' beyond the map). Costs: PL_HASH
  * O(ntasks x nodes); PL_RENDEZVOUS the same, except that when nodes only left a map the

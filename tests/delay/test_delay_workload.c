@@ -94,6 +94,16 @@ Test(delay_workload, partitioned_primary_scenario_holds, .timeout = 600)
     all_expectations_hold("delay_partitioned_primary.yaml");
 }
 
+Test(delay_workload, detector_timeout_scenario_holds, .timeout = 600)
+{
+    all_expectations_hold("delay_detector_timeout.yaml");
+}
+
+Test(delay_workload, scale_scenario_holds, .timeout = 600)
+{
+    all_expectations_hold("delay_scale.yaml");
+}
+
 /* placement.md holds the seed's rows, the rebalanced ones, and says where they differ. */
 Test(delay_workload, the_seed_run_writes_its_tables)
 {

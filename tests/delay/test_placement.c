@@ -151,6 +151,28 @@ Test(placement, every_change_increments_the_epoch_and_none_without_one)
     pl_destroy(m);
 }
 
+/* A task whose every copy is on lost nodes is not forgotten: it stays where it was, and
+ * is placed again when one of its nodes comes back. */
+Test(placement, a_task_with_no_live_copy_waits_for_its_nodes)
+{
+    for (int pol = PL_TABLE; pol <= PL_RENDEZVOUS; pol++) {
+        struct pl_map *m = pl_create(1, 4, 1, (enum pl_policy)pol, 1, 10);
+        pl_set(m, 0, 0, 1u << 1); /* on nodes 0 and 1 */
+        struct pl_moves mv;
+        pl_rebalance(m, 0xc, NULL, NULL, &mv);
+        cr_assert_eq(mv.unrecoverable, 1);
+        cr_assert_eq(mv.lost_copies, 2);
+        cr_assert_eq(pl_primary(m, 0), 0);
+        cr_assert_eq(pl_holders(m, 0), 0x3);
+        cr_assert_not(pl_check(m, NULL, 0));
+        pl_rebalance(m, 0xd, NULL, NULL, &mv); /* node 0 is back */
+        cr_assert_eq(mv.unrecoverable, 0);
+        char why[160];
+        cr_assert(pl_check(m, why, sizeof(why)), "%s: %s", pl_policy_name(pol), why);
+        pl_destroy(m);
+    }
+}
+
 Test(placement, a_map_survives_encoding)
 {
     struct pl_map *m = pl_create(300, 9, 2, PL_RENDEZVOUS, 4, 1);
@@ -271,13 +293,13 @@ static void slow_count(int nodes, uint64_t live, uint32_t bytes, int p, uint64_t
             o->lost_bytes += bytes;
             o->lost_primaries += role(p, h, n) == 2;
         }
-    if (p == p2 && h == h2)
-        return;
-    o->tasks_changed++;
-    if (!any_live) {
+    if (h && !any_live) {
         o->unrecoverable++;
         return;
     }
+    if (p == p2 && h == h2)
+        return;
+    o->tasks_changed++;
     for (int n = 0; n < nodes; n++) {
         if (!(live >> n & 1))
             continue;
@@ -344,11 +366,8 @@ static void slow_repair(struct work *w, uint64_t live)
         if (ok)
             continue;
         uint64_t surv = h & live;
-        if (!surv) {
-            w->p[t] = -1;
-            w->h[t] = 0;
-            continue;
-        }
+        if (!surv)
+            continue; /* no copy left: kept as it was */
         w->h[t] = surv;
         if (p < 0 || !(surv >> p & 1)) {
             w->p[t] = -1; /* not counted while choosing */
@@ -469,11 +488,8 @@ static void check_against_slow(enum pl_policy pol, uint64_t seed)
             } else {
                 for (uint32_t t = 0; t < T; t++) {
                     bool gone = !(w.h[t] & live);
-                    if (!w.h[t] || gone) {
-                        w.p[t] = -1;
-                        w.h[t] = 0;
-                        continue;
-                    }
+                    if (!w.h[t] || gone)
+                        continue; /* never placed, or no copy left: kept as it was */
                     (pol == PL_HASH ? slow_hash : slow_rendezvous)(salt, t, nodes, R, live, &w.p[t],
                                                                    &w.h[t]);
                 }
@@ -506,9 +522,11 @@ static void check_against_slow(enum pl_policy pol, uint64_t seed)
             /* At least R + 1 nodes stay live, so every task that kept a copy is placed
              * correctly again, whatever table it started from. */
             for (uint32_t t = 0; t < T; t++)
-                if (pl_holders(m, t))
+                if (pl_holders(m, t) & live)
                     cr_assert(pl_task_ok(m, t, why, sizeof(why)), "%s round %d: %s",
                               pl_policy_name(pol), round, why);
+                else /* unrecoverable: kept where it was, and the checker says so */
+                    cr_assert_not(pl_task_ok(m, t, NULL, 0));
             free(w.p);
             free(w.h);
         }
