@@ -514,6 +514,35 @@ static bool execute_move(struct sim_redis *m, struct env *e, struct sim_redis_ms
     return true;
 }
 
+/* ZADD (score), ZREM and ZFIRST on the sorted set r->key (k, NULL when missing). */
+static bool execute_z(struct sim_redis *m, struct env *e, struct sim_redis_msg *r,
+                      struct rkey *k, int64_t score)
+{
+    switch (r->op) {
+    case SIM_REDIS_ZADD: {
+        int rc = zput(m, r->key, r->val, score);
+        r->status = rc;
+        if (rc < 0)
+            return false;
+        propagate_z(m, e, SIM_REDIS_ZPUT, r->key, r->val, score);
+        return true;
+    }
+    case SIM_REDIS_ZREM:
+        if (!zremove(m, r->key, r->val))
+            return false;
+        propagate_z(m, e, SIM_REDIS_ZUNLINK, r->key, r->val, 0);
+        r->status = 1;
+        return true;
+    default: /* SIM_REDIS_ZFIRST */
+        if (!k)
+            return false;
+        snprintf(r->val, sizeof(r->val), "%s", k->z[0].member);
+        r->arg = k->z[0].score;
+        r->status = 1;
+        return false;
+    }
+}
+
 /* Execute one client command; fills the reply fields of r. Returns true if it wrote. */
 static bool execute(struct sim_redis *m, struct env *e, struct sim_redis_msg *r)
 {
@@ -537,6 +566,8 @@ static bool execute(struct sim_redis *m, struct env *e, struct sim_redis_msg *r)
     }
     if (is_z && r->op >= SIM_REDIS_ZPOPMOVE)
         return execute_move(m, e, r, k, now_ms, ttl, arg2);
+    if (is_z)
+        return execute_z(m, e, r, k, ttl);
     switch (r->op) {
     case SIM_REDIS_SET:
         if ((r->flags & REDIS_NX) && k)
@@ -595,27 +626,6 @@ static bool execute(struct sim_redis *m, struct env *e, struct sim_redis_msg *r)
         propagate(m, e, SIM_REDIS_PUT, k, r->key);
         r->status = 1;
         return true;
-    case SIM_REDIS_ZADD: {
-        int rc = zput(m, r->key, r->val, ttl);
-        r->status = rc;
-        if (rc < 0)
-            return false;
-        propagate_z(m, e, SIM_REDIS_ZPUT, r->key, r->val, ttl);
-        return true;
-    }
-    case SIM_REDIS_ZREM:
-        if (!zremove(m, r->key, r->val))
-            return false;
-        propagate_z(m, e, SIM_REDIS_ZUNLINK, r->key, r->val, 0);
-        r->status = 1;
-        return true;
-    case SIM_REDIS_ZFIRST:
-        if (!k)
-            return false;
-        snprintf(r->val, sizeof(r->val), "%s", k->z[0].member);
-        r->arg = k->z[0].score;
-        r->status = 1;
-        return false;
     default:
         r->status = -EPROTO;
         return false;

@@ -598,6 +598,58 @@ static void reset(struct dc_node *n, struct env *e, struct msg *net)
     n->promised = 0;
 }
 
+/* One message of 'len' bytes from member 'from', in n->buf. */
+static void dispatch(struct dc_node *n, int from, size_t len)
+{
+    struct hdr h;
+    memcpy(&h, n->buf, sizeof(h));
+    if (h.magic != DC_MAGIC)
+        return;
+    bool peer = from < n->cfg->nodes; /* not the executor */
+    n->mono = env_mono(n->e);
+    if (peer) {
+        fd_heard(&n->fd, from, n->mono);
+        if (h.epoch > n->newest)
+            n->newest = h.epoch;
+    }
+    if (h.kind == M_MAP) {
+        on_map(n, n->buf, len);
+        return;
+    }
+    if (h.kind == M_HB) {
+        on_hb(n, from, &h);
+        return;
+    }
+    if (len < sizeof(struct task_msg))
+        return;
+    struct task_msg m;
+    memcpy(&m, n->buf, sizeof(m));
+    switch (h.kind) {
+    case M_COPY:
+        on_copy(n, &m);
+        break;
+    case M_MARK:
+        on_mark(n, &m);
+        break;
+    case M_PULL:
+        on_pull(n, from, &m);
+        break;
+    case M_ACK:
+        on_ack(n, &m);
+        break;
+    case M_PROPOSE:
+        if (peer)
+            on_propose(n, from, &m);
+        break;
+    case M_PROMISE:
+        if (peer)
+            on_promise(n, from, &m);
+        break;
+    default:
+        break;
+    }
+}
+
 int dc_node_run(struct env *e, struct dc_node *n, struct msg *net)
 {
     const struct dc_config *cfg = n->cfg;
@@ -653,54 +705,8 @@ int dc_node_run(struct env *e, struct dc_node *n, struct msg *net)
             continue; /* a task became due while coordinating: fire it first */
         int from;
         ssize_t got = msg_recv(net, n->buf, n->buf_cap, &from, wait);
-        if (got < (ssize_t)sizeof(struct hdr) || from < 0 || from >= cfg->nodes + 1)
-            continue;
-        struct hdr h;
-        memcpy(&h, n->buf, sizeof(h));
-        if (h.magic != DC_MAGIC)
-            continue;
-        n->mono = env_mono(e);
-        if (from < cfg->nodes) {
-            fd_heard(&n->fd, from, n->mono);
-            if (h.epoch > n->newest)
-                n->newest = h.epoch;
-        }
-        if (h.kind == M_MAP) {
-            on_map(n, n->buf, (size_t)got);
-            continue;
-        }
-        if (h.kind == M_HB) {
-            on_hb(n, from, &h);
-            continue;
-        }
-        if (got < (ssize_t)sizeof(struct task_msg))
-            continue;
-        struct task_msg m;
-        memcpy(&m, n->buf, sizeof(m));
-        switch (h.kind) {
-        case M_COPY:
-            on_copy(n, &m);
-            break;
-        case M_MARK:
-            on_mark(n, &m);
-            break;
-        case M_PULL:
-            on_pull(n, from, &m);
-            break;
-        case M_ACK:
-            on_ack(n, &m);
-            break;
-        case M_PROPOSE:
-            if (from < cfg->nodes)
-                on_propose(n, from, &m);
-            break;
-        case M_PROMISE:
-            if (from < cfg->nodes)
-                on_promise(n, from, &m);
-            break;
-        default:
-            break;
-        }
+        if (got >= (ssize_t)sizeof(struct hdr) && from >= 0 && from <= cfg->nodes)
+            dispatch(n, from, (size_t)got);
     }
 }
 
