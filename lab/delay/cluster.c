@@ -19,14 +19,13 @@
 #include "delay/cluster.h"
 #include "delay/exec.h"
 #include "delay/placement.h"
+#include "lab/delay/firings_wl.h"
 #include "lab/lab.h"
 #include "names.h"
 #include "sim/msg.h"
 #include "sim/sim.h"
 
 #define CLUSTER_PORT 7100u
-
-/* ==== delay/cluster =================================================================== */
 
 struct cw;
 
@@ -42,15 +41,11 @@ struct cw {
     int sim_node[PL_MAX_NODES + 1]; /* the cluster's nodes, then the executor */
     struct cw_member mem[PL_MAX_NODES + 1];
     uint32_t ntasks;
-    struct dc_task *task;
+    struct firings book;
     struct pl_map *initial, *seed_after;
     struct dc_config cfg;
     struct dc_node *node[PL_MAX_NODES];
     struct dx *x;
-    int64_t wall0, period, late_after, settle;
-    size_t k;              /* firings recorded per task */
-    uint16_t *times;       /* effects, by task x firing */
-    int64_t *first_effect; /* true time of the first effect */
     int rebalances, false_failovers;
     struct pl_moves moved;     /* summed over every rebalancing */
     int64_t rebalance_at[256]; /* when each rebalancing took effect ... */
@@ -69,9 +64,6 @@ static const struct lab_param cw_params[] = {
     {"seed_after", LAB_LIST, "[]", 1, 0, NULL,
      "a table to set beside the rebalanced one in placement.md (the seed's after-table)"},
     {"tasks", LAB_INT, "20", 1, 100000, NULL, "tasks, when no table is given"},
-    {"period", LAB_DURATION, "100ms", 1e6, 3600e9, NULL, "every task fires this often"},
-    {"first", LAB_DURATION, "50ms", 0, 3600e9, NULL,
-     "task t first fires at first + t x period / tasks"},
     {"task_bytes", LAB_INT, "256", 0, 1e9, NULL, "the data of one task, for bytes moved"},
     {"hb_interval", LAB_DURATION, "50ms", 1e5, 60e9, NULL, "heartbeat period"},
     {"hb_timeout", LAB_DURATION, "200ms", 1e5, 600e9, NULL, "a node silent this long is suspected"},
@@ -81,11 +73,7 @@ static const struct lab_param cw_params[] = {
      "the executor refuses a firing under an older epoch than one it has seen for the task"},
     {"idempotent", LAB_BOOL, "true", 1, 0, NULL,
      "the executor ignores a second firing of a (task, scheduled time)"},
-    {"late_after", LAB_DURATION, "10ms", 0, 3600e9, NULL,
-     "a firing whose effect comes later than this after its due time is late"},
-    {"settle", LAB_DURATION, "1s", 0, 3600e9, NULL,
-     "firings due in the run's last `settle` are not judged"},
-    {"bin", LAB_DURATION, "100ms", 1e6, 3600e9, NULL, "time series bin"},
+    DELAY_FIRING_PARAMS,
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -94,14 +82,8 @@ static void cw_verdict(void *arg, int from, uint32_t task, int64_t sched, uint64
                        int verdict)
 {
     struct cw *w = arg;
-    if (verdict != DX_EXECUTED || task >= w->ntasks)
-        return;
-    int64_t i = (sched - w->task[task].first) / w->period;
-    if (i < 0 || (size_t)i >= w->k)
-        return;
-    size_t at = (size_t)task * w->k + (size_t)i;
-    if (!w->times[at]++)
-        w->first_effect[at] = sim_now(w->sim);
+    if (verdict != DX_FENCED)
+        firings_note(&w->book, task, sched, verdict == DX_EXECUTED, sim_now(w->sim));
 }
 
 /* A coordinator's new map: what it moved, and whether it took out a node still running. */
@@ -211,27 +193,18 @@ static int cw_read(struct cw *w, struct lab_run *run)
         if (!w->seed_after || (rc = cw_parse_table(run, "seed_after", w->seed_after)) < 0)
             return w->seed_after ? rc : -ENOMEM;
     }
-    w->period = lab_duration(run, "period");
-    w->late_after = lab_duration(run, "late_after");
-    w->settle = lab_duration(run, "settle");
     int64_t hb = lab_duration(run, "hb_interval"), timeout = lab_duration(run, "hb_timeout");
     if (timeout <= hb) {
         lab_fail(run, "workload.hb_timeout (%lld ns) must exceed workload.hb_interval (%lld ns)",
                  (long long)timeout, (long long)hb);
         return -EINVAL;
     }
-    w->k = (size_t)(lab_duration_total(run) / w->period) + 2;
-    w->task = calloc(w->ntasks, sizeof(*w->task));
-    w->times = calloc((size_t)w->ntasks * w->k, sizeof(*w->times));
-    w->first_effect = calloc((size_t)w->ntasks * w->k, sizeof(*w->first_effect));
-    if (!w->task || !w->times || !w->first_effect) {
-        lab_fail(run, "no memory for %u tasks x %zu firings", w->ntasks, w->k);
-        return -ENOMEM;
-    }
+    if ((rc = firings_init(&w->book, run, w->ntasks, false)) < 0)
+        return rc;
     w->cfg = (struct dc_config){
         .nodes = w->nodes,
         .ntasks = w->ntasks,
-        .tasks = w->task,
+        .tasks = w->book.task,
         .initial = w->initial,
         .hb_interval_ns = hb,
         .hb_timeout_ns = timeout,
@@ -260,11 +233,7 @@ static int cw_build(struct lab_run *run, struct sim *sim, void *arg)
         if ((w->sim_node[i] = sim_node_add(sim, name, cores)) < 0)
             return w->sim_node[i];
     }
-    w->wall0 = sim_node_wall(sim, w->sim_node[0]);
-    int64_t first = lab_duration(run, "first");
-    for (uint32_t t = 0; t < w->ntasks; t++)
-        w->task[t] =
-            (struct dc_task){w->wall0 + first + (int64_t)t * w->period / w->ntasks, w->period};
+    firings_start(&w->book, run, sim_node_wall(sim, w->sim_node[0]), false);
     for (int i = 0; i <= w->nodes; i++) {
         w->mem[i] = (struct cw_member){w, i};
         if (i < w->nodes && !(w->node[i] = dc_node_create(&w->cfg, i)))
@@ -306,55 +275,6 @@ static void cw_record_placement(struct cw *w, struct lab_run *run, int ref)
     lab_metric(run, "epoch", (double)pl_epoch(m));
     if (!ok)
         lab_note(run, "the final placement: %s", why);
-}
-
-/* Judge every firing due before the settling time. */
-static void cw_record_firings(struct cw *w, struct lab_run *run)
-{
-    int64_t bin = lab_duration(run, "bin"), horizon = lab_duration_total(run) - w->settle;
-    struct hist *lateness = lab_hist(run, "lateness", "ns");
-    struct series *on_ts = lab_series(run, "on_time_ts", bin, "firings");
-    struct series *late_ts = lab_series(run, "late_ts", bin, "firings");
-    struct series *miss_ts = lab_series(run, "missed_ts", bin, "firings");
-    struct series *dup_ts = lab_series(run, "doubled_ts", bin, "firings");
-    uint64_t firings = 0, on_time = 0, late = 0, missed = 0, doubled = 0;
-    for (uint32_t t = 0; t < w->ntasks; t++)
-        for (size_t i = 0; i < w->k; i++) {
-            int64_t due = w->task[t].first - w->wall0 + (int64_t)i * w->period;
-            if (due > horizon)
-                break;
-            size_t at = (size_t)t * w->k + i;
-            firings++;
-            /* every series gets every bin, zero or not, so an empty one still draws */
-            series_add(on_ts, due, 0);
-            series_add(late_ts, due, 0);
-            series_add(miss_ts, due, 0);
-            series_add(dup_ts, due, 0);
-            if (!w->times[at]) {
-                missed++;
-                series_add(miss_ts, due, 1);
-                continue;
-            }
-            int64_t l = w->first_effect[at] - due;
-            hist_add(lateness, l);
-            if (l <= w->late_after) {
-                on_time++;
-                series_add(on_ts, due, 1);
-            } else {
-                late++;
-                series_add(late_ts, due, 1);
-            }
-            if (w->times[at] > 1) {
-                doubled += w->times[at] - 1u;
-                series_add(dup_ts, due, w->times[at] - 1.0);
-            }
-        }
-    lab_metric(run, "firings", (double)firings);
-    lab_metric(run, "on_time", (double)on_time);
-    lab_metric(run, "late", (double)late);
-    lab_metric(run, "missed", (double)missed);
-    lab_metric(run, "doubled_effects", (double)doubled);
-    lab_metric(run, "worst_lateness", hist_count(lateness) ? (double)hist_max(lateness) : 0);
 }
 
 /* The table of node n's row, or "-" when it holds nothing. */
@@ -447,20 +367,6 @@ static void cw_placement_md(struct cw *w, struct lab_run *run, int ref)
     pl_destroy(seed);
 }
 
-/* The latest first effect among firings due in [from, to]. */
-static int64_t cw_worst_in(const struct cw *w, int64_t from, int64_t to)
-{
-    int64_t worst = 0;
-    for (uint32_t t = 0; t < w->ntasks; t++)
-        for (size_t i = 0; i < w->k; i++) {
-            int64_t due = w->task[t].first - w->wall0 + (int64_t)i * w->period;
-            size_t at = (size_t)t * w->k + i;
-            if (due >= from && due <= to && w->times[at] && w->first_effect[at] - due > worst)
-                worst = w->first_effect[at] - due;
-        }
-    return worst;
-}
-
 static int cw_record(struct lab_run *run, void *arg)
 {
     struct cw *w = arg;
@@ -469,7 +375,7 @@ static int cw_record(struct lab_run *run, void *arg)
         lab_fail(run, "every node of the cluster is down at the end of the run");
         return -EINVAL;
     }
-    cw_record_firings(w, run);
+    firings_record(&w->book, run);
     cw_record_placement(w, run, ref);
     struct dx_stats st;
     dx_get_stats(w->x, &st);
@@ -514,7 +420,8 @@ static int cw_record(struct lab_run *run, void *arg)
             if (w->rebalance_at[r] >= f->at && (w->removed[r] & hit)) {
                 int64_t took = w->rebalance_at[r] - f->at;
                 lab_metric(run, "detect_ns", (double)took);
-                lab_metric(run, "failover_lateness", (double)cw_worst_in(w, f->at, f->at + took));
+                lab_metric(run, "failover_lateness",
+                           (double)firings_worst_in(&w->book, f->at, f->at + took));
                 break;
             }
         /* Heartbeats leave at multiples of hb_interval: the last before the fault left
@@ -536,21 +443,13 @@ static int cw_run(struct lab_run *run)
         rc = lab_sim_run(run, &w, cw_build, cw_record);
     else if (rc == -ENOMEM)
         lab_fail(run, "out of memory");
-    /* The world (and every actor in it) goes when the lab ends the run: crash the nodes
-     * first, so nothing runs on the state freed here. */
-    if (w.sim) {
-        for (int i = 0; i <= w.nodes; i++)
-            sim_fault_crash(w.sim, sim_now(w.sim), w.sim_node[i]);
-        sim_run(w.sim, sim_now(w.sim));
-    }
+    delay_end_actors(w.sim); /* before the nodes' state goes */
     for (int i = 0; i < w.nodes; i++)
         dc_node_destroy(w.node[i]);
     dx_destroy(w.x);
     pl_destroy(w.initial);
     pl_destroy(w.seed_after);
-    free(w.task);
-    free(w.times);
-    free(w.first_effect);
+    firings_free(&w.book);
     return rc;
 }
 

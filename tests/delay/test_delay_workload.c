@@ -10,11 +10,11 @@
 #include "lab/run.h"
 #include "lab/scenario.h"
 
-extern const struct lab_workload lab_wl_delay_timers, lab_wl_delay_dispatch, lab_wl_delay_cluster,
-    lab_wl_delay_rebalance;
-const struct lab_workload *const lab_workloads[] = {&lab_wl_delay_timers, &lab_wl_delay_dispatch,
-                                                    &lab_wl_delay_cluster, &lab_wl_delay_rebalance,
-                                                    NULL};
+extern const struct lab_workload lab_wl_delay_timers, lab_wl_delay_dispatch,
+    lab_wl_delay_cluster, lab_wl_delay_rebalance, lab_wl_delay_rqueue;
+const struct lab_workload *const lab_workloads[] = {
+    &lab_wl_delay_timers,    &lab_wl_delay_dispatch, &lab_wl_delay_cluster,
+    &lab_wl_delay_rebalance, &lab_wl_delay_rqueue,   NULL};
 
 static struct lab_scenario *load(const char *name)
 {
@@ -102,6 +102,11 @@ Test(delay_workload, detector_timeout_scenario_holds, .timeout = 600)
 Test(delay_workload, scale_scenario_holds, .timeout = 600)
 {
     all_expectations_hold("delay_scale.yaml");
+}
+
+Test(delay_workload, redis_redelivery_scenario_holds, .timeout = 600)
+{
+    all_expectations_hold("delay_redis_redelivery.yaml");
 }
 
 /* placement.md holds the seed's rows, the rebalanced ones, and says where they differ. */
