@@ -9,8 +9,14 @@
  * workers by name: a crash in the middle of that work leaves the claim to run out
  * (`visibility`), and the firing is claimed again and executed elsewhere. Every firing
  * due before the last `settle` of the run is judged: on time, late, or missed; firings
- * executed more than once are counted, with the key on or off. */
+ * executed more than once are counted, with the key on or off.
+ *
+ * The live world runs the same workers as threads of live nodes node-1..node-N against a
+ * real redis-server the lab starts (or the user's, world.redis); a crash of a worker node
+ * ends its thread at its next env call (in the middle of its work, when it is working),
+ * with its connection closed by its exit handler, and `for:` starts it again. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +24,8 @@
 #include "delay/rqueue.h"
 #include "lab/delay/firings_wl.h"
 #include "lab/lab.h"
+#include "live/live.h"
+#include "live/redis_hiredis.h"
 #include "names.h"
 #include "sim/redis_model.h"
 #include "sim/sim.h"
@@ -40,6 +48,11 @@ struct rw {
     struct pl_map *policy;
     struct rq_config cfg;
     struct rq_stats st[PL_MAX_NODES];
+    /* live */
+    bool live;
+    const char *addr;      /* redis-0 */
+    pthread_mutex_t mu;    /* the book, written by every worker's thread */
+    _Atomic int64_t wall0; /* the system clock at the run's true time 0, once known */
 };
 
 static const struct lab_param rw_params[] = {
@@ -65,7 +78,39 @@ static const struct lab_param rw_params[] = {
 static void rw_executed(void *arg, int node, uint32_t task, int64_t due_ms, int verdict)
 {
     struct rw *w = arg;
-    firings_note(&w->book, task, due_ms * MS, verdict == DX_EXECUTED, sim_now(w->sim));
+    if (!w->live) {
+        firings_note(&w->book, task, due_ms * MS, verdict == DX_EXECUTED, sim_now(w->sim));
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    firings_note(&w->book, task, due_ms * MS, verdict == DX_EXECUTED, lab_live_now(w->run));
+    pthread_mutex_unlock(&w->mu);
+}
+
+static bool rw_stopping(void *arg)
+{
+    struct rw *w = arg;
+    return w->live && lab_live_stopping(w->run);
+}
+
+static void rw_close(void *arg)
+{
+    redis_close(arg);
+}
+
+/* A live worker node's main actor: its own connection, closed however it ends. */
+static void rw_live_worker_main(struct env *e, void *arg)
+{
+    struct rw_worker *k = arg;
+    struct rw *w = k->w;
+    int64_t zero = live_true_now() - lab_live_now(w->run), unset = 0;
+    atomic_compare_exchange_strong(&w->wall0, &unset, zero);
+    struct redis *r = live_redis_connect(w->addr, 500 * MS);
+    if (!r)
+        return;
+    live_env_atexit(e, rw_close, r);
+    rq_seed(e, &w->cfg, r);
+    rq_node_run(e, &w->cfg, k->self, r, &w->st[k->self]);
 }
 
 static void rw_worker_main(struct env *e, void *arg)
@@ -107,6 +152,8 @@ static int rw_read(struct rw *w, struct lab_run *run)
         .done_ttl_ns = 2 * lab_duration_total(run) + 60 * 1000 * MS,
         .idempotent = lab_bool(run, "idempotent"),
         .hooks = {.executed = rw_executed, .arg = w},
+        .stopping = rw_stopping,
+        .stopping_arg = w,
     };
     if (rq_config_check(&w->cfg) < 0) {
         lab_fail(run, "workload: need hb_timeout > hb_interval and visibility > work");
@@ -164,16 +211,48 @@ static int rw_record(struct lab_run *run, void *arg)
     return 0;
 }
 
+/* The live world: redis-0 from the lab, the workers as live nodes, the tasks' times from
+ * the system clock at the start. */
+static int rw_live(struct lab_run *run, struct rw *w)
+{
+    if (!lab_live_begin(run))
+        return -EINVAL;
+    if (!lab_live_servers(run, LIVE_REDIS, 1))
+        return -EHOSTUNREACH;
+    w->addr = lab_live_server_addr(run, LIVE_REDIS, 0);
+    firings_start(&w->book, run, live_true_now(), true);
+    char name[24];
+    for (int i = 0; i < w->nodes; i++) {
+        w->worker[i] = (struct rw_worker){w, i};
+        snprintf(name, sizeof(name), "node-%d", i + 1);
+        int rc = lab_live_node(run, name, rw_live_worker_main, &w->worker[i]);
+        if (rc < 0) {
+            lab_fail(run, "cannot start live node %s: %s", name, strerror(-rc));
+            return rc;
+        }
+    }
+    int rc = lab_live_go(run, 0);
+    if (rc < 0)
+        return rc;
+    /* due times are judged against true time from the run's start, which the first
+     * worker measured (the schedule was set a few microseconds before it) */
+    if (atomic_load(&w->wall0))
+        w->book.wall0 = atomic_load(&w->wall0);
+    return rw_record(run, w);
+}
+
 static int rw_run(struct lab_run *run)
 {
-    struct rw w = {.run = run};
+    struct rw w = {.run = run, .live = lab_world(run) == LAB_WORLD_LIVE};
+    pthread_mutex_init(&w.mu, NULL);
     int rc = rw_read(&w, run);
     if (rc == 0)
-        rc = lab_sim_run(run, &w, rw_build, rw_record);
+        rc = w.live ? rw_live(run, &w) : lab_sim_run(run, &w, rw_build, rw_record);
     delay_end_actors(w.sim);
     sim_redis_destroy(w.redis);
     pl_destroy(w.policy);
     firings_free(&w.book);
+    pthread_mutex_destroy(&w.mu);
     return rc;
 }
 
@@ -184,6 +263,6 @@ const struct lab_workload lab_wl_delay_rqueue = {
     .about = "the delayed-task cluster with its tasks in Redis sorted sets: claims with a "
              "visibility timeout, redelivery after a worker's crash, the key in Redis",
     .params = rw_params,
-    .worlds = LAB_WORLD_SIM,
+    .worlds = LAB_WORLD_SIM | LAB_WORLD_LIVE,
     .run = rw_run,
 };

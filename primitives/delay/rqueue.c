@@ -257,7 +257,8 @@ int rq_node_run(struct env *e, const struct rq_config *cfg, int self, struct red
     key(run, cfg, "run", self);
     int64_t next_hb = env_mono(e);
     for (;;) {
-        if (cfg->stop && atomic_load(cfg->stop))
+        if ((cfg->stop && atomic_load(cfg->stop)) ||
+            (cfg->stopping && cfg->stopping(cfg->stopping_arg)))
             return 0;
         if (env_mono(e) >= next_hb) {
             tick(&n);

@@ -67,6 +67,8 @@ struct rq_config {
     int64_t done_ttl_ns;         /* how long an idempotency record lasts, > 0 */
     bool idempotent;             /* record each firing's key, ignore a second */
     const atomic_bool *stop;     /* nodes return soon after it becomes true (NULL: never) */
+    bool (*stopping)(void *arg); /* the same, asked at every turn (NULL: never) */
+    void *stopping_arg;
     struct rq_hooks hooks;
 };
 
@@ -84,8 +86,9 @@ int rq_config_check(const struct rq_config *cfg);
  * Returns 0, or a Redis error. */
 int rq_seed(struct env *e, const struct rq_config *cfg, struct redis *r);
 
-/* Run node 'self' on the calling actor over connection r until cfg->stop (or the world
- * ends the actor); st (may be NULL) is updated as it goes. Returns 0 when stopped, or
+/* Run node 'self' on the calling actor over connection r until cfg->stop or stopping says
+ * so (or the world ends the actor); st (may be NULL) is updated as it goes (by this actor
+ * alone). Returns 0 when stopped, or
  * -EINVAL (a bad config). Redis errors are counted and retried at the next heartbeat. */
 int rq_node_run(struct env *e, const struct rq_config *cfg, int self, struct redis *r,
                 struct rq_stats *st);
