@@ -127,8 +127,7 @@ struct dc_node *dc_node_create(const struct dc_config *cfg, int self)
     n->buf = malloc(n->buf_cap);
     struct tq_config tc = {.kind = TQ_HEAP4, .hint = cfg->ntasks};
     n->q = tq_create(&tc);
-    if (!n->map || !n->work || !n->prop || !n->moves || !n->pmoves || !n->slot || !n->buf ||
-        !n->q)
+    if (!n->map || !n->work || !n->prop || !n->moves || !n->pmoves || !n->slot || !n->buf || !n->q)
         goto err_free;
     return n;
 err_free:
