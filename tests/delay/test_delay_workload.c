@@ -10,11 +10,11 @@
 #include "lab/run.h"
 #include "lab/scenario.h"
 
-extern const struct lab_workload lab_wl_delay_timers, lab_wl_delay_dispatch,
-    lab_wl_delay_cluster, lab_wl_delay_rebalance, lab_wl_delay_rqueue;
-const struct lab_workload *const lab_workloads[] = {
-    &lab_wl_delay_timers,    &lab_wl_delay_dispatch, &lab_wl_delay_cluster,
-    &lab_wl_delay_rebalance, &lab_wl_delay_rqueue,   NULL};
+extern const struct lab_workload lab_wl_delay_timers, lab_wl_delay_dispatch, lab_wl_delay_cluster,
+    lab_wl_delay_rebalance, lab_wl_delay_rqueue;
+const struct lab_workload *const lab_workloads[] = {&lab_wl_delay_timers,  &lab_wl_delay_dispatch,
+                                                    &lab_wl_delay_cluster, &lab_wl_delay_rebalance,
+                                                    &lab_wl_delay_rqueue,  NULL};
 
 static struct lab_scenario *load(const char *name)
 {
