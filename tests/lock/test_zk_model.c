@@ -1,0 +1,476 @@
+/* The simulated ZooKeeper against the real one's semantics (each fact below was seen on
+ * ZooKeeper 3.8 with its C client, see tests/lock/test_zk_live.c): sequence numbers
+ * per parent, error codes, session timeouts negotiated within [2, 20] ticks, sessions
+ * expired by the *server* (ephemeral nodes deleted, watches fired), one-shot watches
+ * re-registered after a reconnection, a leader's crash and the election after it.
+ * Network latency is 0 unless a test sets it, so times are exact. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/zk_model.h"
+
+#define MS SIM_MS
+
+struct world {
+    struct sim *sim;
+    int server[SIM_ZK_MAX_SERVERS], nservers;
+    int client[4];
+    struct sim_zk *zk;
+};
+
+static void mk(struct world *w, int nservers, int64_t latency)
+{
+    struct sim_config cfg = {.seed = 11};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, latency, 0, 0};
+    w->sim = sim_create(&cfg);
+    cr_assert_not_null(w->sim);
+    char name[32];
+    for (int i = 0; i < nservers; i++) {
+        snprintf(name, sizeof(name), "zk-%d", i);
+        w->server[i] = sim_node_add(w->sim, name, 1);
+    }
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "client-%d", i);
+        w->client[i] = sim_node_add(w->sim, name, 1);
+    }
+    w->nservers = nservers;
+    struct sim_zk_cfg zc = {.tick_ns = 200 * MS};
+    w->zk = sim_zk_create(w->sim, w->server, nservers, &zc);
+    cr_assert_not_null(w->zk);
+}
+
+static void done(struct world *w)
+{
+    const char *why = NULL;
+    cr_assert(sim_zk_check(w->zk, &why), "the model's invariants broke: %s", why);
+    sim_destroy(w->sim);
+    sim_zk_destroy(w->zk);
+}
+
+/* A script runs fn in an actor on a client node with a session of 'timeout'. */
+struct script {
+    struct world *w;
+    void (*fn)(struct env *e, struct zk *z, struct script *s);
+    int64_t timeout;
+    int64_t start;
+    int rc[32];
+    int64_t v[32];
+    char s[8][ZK_PATH_MAX + 1];
+    bool finished;
+};
+
+static void script_actor(struct env *e, void *arg)
+{
+    struct script *s = arg;
+    if (s->start)
+        env_sleep(e, s->start);
+    struct zk *z = sim_zk_connect(e, s->w->zk, s->timeout ? s->timeout : 1000 * MS);
+    cr_assert_not_null(z);
+    s->fn(e, z, s);
+    zk_close(z);
+    s->finished = true;
+}
+
+static void spawn(struct world *w, struct script *s, int client)
+{
+    s->w = w;
+    cr_assert_gt(sim_spawn(w->sim, w->client[client], "script", script_actor, s), 0);
+}
+
+static int64_t now(struct env *e)
+{
+    return sim_env_true_now(e);
+}
+
+static void until(struct env *e, int64_t t)
+{
+    if (t > now(e))
+        env_sleep(e, t - now(e));
+}
+
+static int mkdir_p(struct zk *z, const char *path)
+{
+    int rc = zk_create(z, path, NULL, 0, 0, NULL, 0, NULL);
+    return rc == -EEXIST ? 0 : rc;
+}
+
+/* ---- Nodes, sequence numbers, errors -------------------------------------------------- */
+
+static void seq_script(struct env *e, struct zk *z, struct script *s)
+{
+    struct zk_stat st, p;
+    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
+    s->rc[0] = zk_create(z, "/sq", NULL, 0, 0, NULL, 0, NULL);
+    s->rc[1] = zk_create(z, "/sq/a-", "x", 1, ZK_EPHEMERAL | ZK_SEQUENCE, s->s[0], 256, &st);
+    s->v[0] = st.czxid;
+    s->rc[2] = zk_delete(z, s->s[0], -1);
+    s->rc[3] = zk_create(z, "/sq/a-", NULL, 0, ZK_EPHEMERAL | ZK_SEQUENCE, s->s[1], 256, &st);
+    s->v[1] = st.czxid;
+    s->rc[4] = zk_create(z, "/sq/b-", NULL, 0, ZK_EPHEMERAL | ZK_SEQUENCE, s->s[2], 256, NULL);
+    s->rc[5] = zk_create(z, "/sq/x", NULL, 0, 0, NULL, 0, NULL);
+    s->rc[6] = zk_create(z, "/sq/x", NULL, 0, 0, NULL, 0, NULL);
+    s->v[2] = zk_rc(z);
+    s->rc[7] = zk_create(z, "/sq/c-", NULL, 0, ZK_SEQUENCE, s->s[3], 256, NULL);
+    s->rc[8] = zk_exists(z, "/sq", false, &p);
+    s->v[3] = p.cversion;
+    s->v[4] = p.num_children;
+    s->rc[9] = zk_create(z, "/nope/x", NULL, 0, 0, NULL, 0, NULL);
+    s->rc[10] = zk_create(z, "/sq/a-0000000001/x", NULL, 0, 0, NULL, 0, NULL);
+    s->rc[11] = zk_delete(z, "/sq", -1);
+    s->rc[12] = zk_delete(z, "/sq/x", 7);
+    s->rc[13] = zk_create(z, "/sq/bad/", NULL, 0, 0, NULL, 0, NULL);
+    s->rc[14] = zk_create(z, "/sq/./x", NULL, 0, 0, NULL, 0, NULL);
+    s->rc[15] = zk_delete(z, "/sq/x", 0);
+    char buf[8];
+    s->rc[16] = zk_get(z, s->s[1], false, buf, sizeof(buf), NULL);
+    s->rc[17] = zk_get(z, "/missing", false, buf, sizeof(buf), NULL);
+    struct zk_children ch;
+    s->rc[18] = zk_get_children(z, "/sq", false, &ch);
+    s->v[5] = (int64_t)ch.n;
+    zk_children_free(&ch);
+}
+
+Test(zk_model, sequence_numbers_and_errors_as_zookeeper_gives_them)
+{
+    struct world w;
+    mk(&w, 1, 0);
+    struct script s = {.fn = seq_script};
+    spawn(&w, &s, 0);
+    sim_run(w.sim, 10 * SIM_S);
+    cr_assert(s.finished);
+    cr_assert_eq(s.rc[0], 0);
+    cr_assert_eq(s.rc[1], 0);
+    cr_assert_str_eq(s.s[0], "/sq/a-0000000000");
+    cr_assert_eq(s.rc[2], 0);
+    /* the suffix counts creations under the parent, not deletions */
+    cr_assert_str_eq(s.s[1], "/sq/a-0000000001");
+    cr_assert_str_eq(s.s[2], "/sq/b-0000000002");
+    cr_assert_gt(s.v[1], s.v[0], "czxid must grow");
+    cr_assert_eq(s.rc[6], -EEXIST);
+    cr_assert_eq(s.v[2], ZK_NODEEXISTS);
+    /* the plain create of /sq/x counted too, the failed one did not */
+    cr_assert_str_eq(s.s[3], "/sq/c-0000000004");
+    cr_assert_eq(s.v[3], 6, "cversion counts creations and deletions");
+    cr_assert_eq(s.v[4], 4);
+    cr_assert_eq(s.rc[9], -ENOENT);
+    cr_assert_eq(s.rc[10], -ENOTDIR);
+    cr_assert_eq(s.rc[11], -ENOTEMPTY);
+    cr_assert_eq(s.rc[12], -ESTALE);
+    cr_assert_eq(s.rc[13], -EINVAL);
+    cr_assert_eq(s.rc[14], -EINVAL);
+    cr_assert_eq(s.rc[15], 0);
+    cr_assert_eq(s.rc[16], 0, "an empty node has no data");
+    cr_assert_eq(s.rc[17], -ENOENT);
+    cr_assert_eq(s.rc[18], 0);
+    cr_assert_eq(s.v[5], 3);
+    done(&w);
+}
+
+static void timeout_script(struct env *e, struct zk *z, struct script *s)
+{
+    struct zk_session ss;
+    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
+    zk_session(z, &ss);
+    s->v[0] = ss.timeout_ns;
+    s->v[1] = ss.id;
+}
+
+Test(zk_model, the_server_grants_a_timeout_between_2_and_20_ticks)
+{
+    struct world w;
+    mk(&w, 1, 0);
+    struct script a = {.fn = timeout_script, .timeout = 1000 * MS};
+    struct script b = {.fn = timeout_script, .timeout = 100 * MS};
+    struct script c = {.fn = timeout_script, .timeout = 10000 * MS};
+    spawn(&w, &a, 0);
+    spawn(&w, &b, 1);
+    spawn(&w, &c, 2);
+    sim_run(w.sim, 5 * SIM_S);
+    cr_assert(a.finished && b.finished && c.finished);
+    cr_assert_eq(a.v[0], 1000 * MS);
+    cr_assert_eq(b.v[0], 400 * MS);
+    cr_assert_eq(c.v[0], 4000 * MS);
+    cr_assert(a.v[1] && b.v[1] && a.v[1] != b.v[1] && b.v[1] != c.v[1]);
+    done(&w);
+}
+
+/* ---- Sessions expire on the server ------------------------------------------------------- */
+
+static void holder_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
+    mkdir_p(z, "/lk");
+    s->rc[0] = zk_create(z, "/lk/held", NULL, 0, ZK_EPHEMERAL, NULL, 0, NULL);
+    struct zk_session ss;
+    zk_session(z, &ss);
+    s->v[0] = ss.id;
+    /* the node is paused from 1 s to 3 s (the test schedules it) */
+    until(e, 3500 * MS);
+    struct zk_event ev;
+    int n = 0;
+    while (zk_wait(z, &ev, 2000 * MS) == 1 && n < 8) {
+        s->v[1 + n] = ev.type == ZK_EV_SESSION ? ev.state : 100 + ev.type;
+        n++;
+        if (ev.state == ZK_STATE_EXPIRED)
+            break;
+    }
+    s->v[10] = n;
+    s->rc[1] = zk_exists(z, "/lk", false, NULL);
+    s->v[11] = zk_rc(z);
+}
+
+static void watcher_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
+    until(e, 500 * MS);
+    s->rc[0] = zk_exists(z, "/lk/held", true, NULL);
+    struct zk_event ev;
+    do
+        s->rc[1] = zk_wait(z, &ev, 5000 * MS);
+    while (s->rc[1] == 1 && ev.type == ZK_EV_SESSION);
+    s->v[0] = now(e);
+    s->v[1] = ev.type;
+    snprintf(s->s[0], sizeof(s->s[0]), "%s", ev.path);
+    s->rc[2] = zk_exists(z, "/lk/held", false, NULL);
+}
+
+Test(zk_model, the_server_expires_a_silent_session_and_deletes_its_ephemerals)
+{
+    struct world w;
+    mk(&w, 1, 0);
+    struct script h = {.fn = holder_script, .timeout = 1000 * MS};
+    struct script o = {.fn = watcher_script, .timeout = 1000 * MS};
+    spawn(&w, &h, 0);
+    spawn(&w, &o, 1);
+    cr_assert_eq(sim_fault_pause(w.sim, SIM_S, w.client[0], 2 * SIM_S), 0);
+    sim_run(w.sim, 10 * SIM_S);
+    cr_assert(h.finished && o.finished);
+    cr_assert_eq(h.rc[0], 0);
+    cr_assert_eq(o.rc[0], 0);
+    cr_assert_eq(o.rc[1], 1);
+    cr_assert_eq(o.v[1], ZK_EV_DELETED);
+    cr_assert_str_eq(o.s[0], "/lk/held");
+    /* last touch before 1 s, + 1 s timeout, rounded up to the next 200 ms tick */
+    cr_assert(o.v[0] > 1900 * MS && o.v[0] <= 2200 * MS, "deleted at %lld ns", (long long)o.v[0]);
+    cr_assert_eq(o.rc[2], -ENOENT);
+    /* the paused client learns it when it runs again: connection lost, then expired */
+    cr_assert_eq(h.v[10], 3);
+    cr_assert_eq(h.v[1], ZK_STATE_CONNECTED);
+    cr_assert_eq(h.v[2], ZK_STATE_CONNECTING);
+    cr_assert_eq(h.v[3], ZK_STATE_EXPIRED);
+    cr_assert_eq(h.rc[1], -EBADFD, "a dead handle refuses calls");
+    cr_assert(!sim_zk_peek_session(w.zk, 0, h.v[0]));
+    struct sim_zk_stats st;
+    sim_zk_stats(w.zk, &st);
+    cr_assert_eq(st.sessions_expired, 1);
+    done(&w);
+}
+
+static void short_pause_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
+    s->rc[0] = zk_create(z, "/held", NULL, 0, ZK_EPHEMERAL, NULL, 0, NULL);
+    until(e, 3 * SIM_S);
+    s->rc[1] = zk_exists(z, "/held", false, NULL);
+    struct zk_session ss;
+    zk_session(z, &ss);
+    s->v[0] = ss.state;
+}
+
+Test(zk_model, a_pause_shorter_than_the_timeout_keeps_the_session)
+{
+    struct world w;
+    mk(&w, 1, 0);
+    struct script h = {.fn = short_pause_script, .timeout = 1000 * MS};
+    spawn(&w, &h, 0);
+    /* the client pinged at most 1/3 s before; 500 ms more stays under the timeout */
+    cr_assert_eq(sim_fault_pause(w.sim, SIM_S, w.client[0], 500 * MS), 0);
+    sim_run(w.sim, 5 * SIM_S);
+    cr_assert(h.finished);
+    cr_assert_eq(h.rc[1], 0);
+    cr_assert_eq(h.v[0], ZK_STATE_CONNECTED);
+    struct sim_zk_stats st;
+    sim_zk_stats(w.zk, &st);
+    cr_assert_eq(st.sessions_expired, 0);
+    done(&w);
+}
+
+static void close_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
+    s->rc[0] = zk_create(z, "/gone", NULL, 0, ZK_EPHEMERAL, NULL, 0, NULL);
+}
+
+Test(zk_model, closing_a_session_deletes_its_ephemerals_at_once)
+{
+    struct world w;
+    mk(&w, 1, 0);
+    struct script h = {.fn = close_script};
+    spawn(&w, &h, 0);
+    sim_run(w.sim, 500 * MS);
+    cr_assert(h.finished);
+    cr_assert_eq(h.rc[0], 0);
+    cr_assert_eq(sim_zk_peek(w.zk, 0, "/gone", NULL), -ENOENT);
+    struct sim_zk_stats st;
+    sim_zk_stats(w.zk, &st);
+    cr_assert_eq(st.sessions_closed, 1);
+    cr_assert_eq(st.sessions_expired, 0);
+    done(&w);
+}
+
+/* ---- Watches ------------------------------------------------------------------------- */
+
+static void oneshot_script(struct env *e, struct zk *z, struct script *s)
+{
+    struct zk_event ev;
+    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
+    zk_wait(z, &ev, 0); /* the connected event */
+    mkdir_p(z, "/w");
+    s->rc[0] = zk_exists(z, "/w/a", true, NULL); /* an exist watch */
+    struct zk_children ch;
+    s->rc[1] = zk_get_children(z, "/w", true, &ch);
+    zk_children_free(&ch);
+    zk_create(z, "/w/a", NULL, 0, 0, NULL, 0, NULL);
+    zk_create(z, "/w/b", NULL, 0, 0, NULL, 0, NULL);
+    zk_delete(z, "/w/b", -1);
+    int n = 0;
+    while (zk_wait(z, &ev, 100 * MS) == 1 && n < 8) {
+        s->v[n] = ev.type;
+        snprintf(s->s[n], sizeof(s->s[n]), "%s", ev.path);
+        n++;
+    }
+    s->v[10] = n;
+    /* set again, then one more change */
+    zk_get_children(z, "/w", true, &ch);
+    zk_children_free(&ch);
+    zk_get_children(z, "/w", true, &ch); /* twice: still one watch */
+    zk_children_free(&ch);
+    zk_delete(z, "/w/a", -1);
+    n = 0;
+    while (zk_wait(z, &ev, 100 * MS) == 1)
+        n++;
+    s->v[11] = n;
+}
+
+Test(zk_model, watches_fire_once)
+{
+    struct world w;
+    mk(&w, 1, 0);
+    struct script s = {.fn = oneshot_script};
+    spawn(&w, &s, 0);
+    sim_run(w.sim, 5 * SIM_S);
+    cr_assert(s.finished);
+    cr_assert_eq(s.rc[0], -ENOENT);
+    cr_assert_eq(s.v[10], 2, "three changes, two watches: %lld events", (long long)s.v[10]);
+    cr_assert_eq(s.v[0], ZK_EV_CREATED);
+    cr_assert_str_eq(s.s[0], "/w/a");
+    cr_assert_eq(s.v[1], ZK_EV_CHILD);
+    cr_assert_str_eq(s.s[1], "/w");
+    cr_assert_eq(s.v[11], 1);
+    done(&w);
+}
+
+/* ---- The ensemble ------------------------------------------------------------------------ */
+
+static void ens_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 10 * SIM_S), 0);
+    struct zk_session ss;
+    zk_session(z, &ss);
+    s->v[0] = ss.id;
+    mkdir_p(z, "/e");
+    s->rc[0] = zk_create(z, "/e/mine", NULL, 0, ZK_EPHEMERAL, NULL, 0, NULL);
+    struct zk_children ch;
+    s->rc[1] = zk_get_children(z, "/e", true, &ch);
+    zk_children_free(&ch);
+    /* the leader crashes at 5 s (the test arranges it); keep the session through it */
+    struct zk_event ev;
+    int n = 0;
+    while (now(e) < 12 * SIM_S && n < 16) {
+        if (zk_wait(z, &ev, 12 * SIM_S - now(e)) != 1)
+            break;
+        s->v[1 + n] = ev.type == ZK_EV_SESSION ? ev.state : 100 + ev.type;
+        n++;
+    }
+    s->v[20] = n;
+    s->rc[2] = zk_exists(z, "/e/mine", false, NULL);
+    s->rc[3] = zk_create(z, "/e/after", NULL, 0, 0, NULL, 0, NULL);
+    zk_session(z, &ss);
+    s->v[21] = ss.id;
+}
+
+static void other_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 10 * SIM_S), 0);
+    until(e, 2 * SIM_S);
+    s->rc[0] = zk_create(z, "/e/other", NULL, 0, 0, NULL, 0, NULL);
+}
+
+Test(zk_model, three_servers_elect_a_leader_and_survive_its_crash)
+{
+    struct world w;
+    mk(&w, 3, 500 * SIM_US);
+    struct script a = {.fn = ens_script, .timeout = 4000 * MS};
+    struct script b = {.fn = other_script, .timeout = 4000 * MS};
+    spawn(&w, &a, 0);
+    spawn(&w, &b, 1);
+    sim_run(w.sim, 4 * SIM_S);
+    int leader = sim_zk_leader(w.zk);
+    cr_assert_geq(leader, 0, "no leader after 4 s");
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(sim_zk_peek(w.zk, i, "/e/other", NULL), 0, "server %d lacks a commit", i);
+    struct sim_zk_stats st;
+    sim_zk_stats(w.zk, &st);
+    cr_assert_eq(st.elections, 1);
+    cr_assert_eq(sim_fault_crash(w.sim, 5 * SIM_S, w.server[leader]), 0);
+    sim_run(w.sim, 14 * SIM_S);
+    cr_assert(a.finished && b.finished);
+    int next = sim_zk_leader(w.zk);
+    cr_assert(next >= 0 && next != leader, "no new leader (%d)", next);
+    sim_zk_stats(w.zk, &st);
+    cr_assert_eq(st.elections, 2);
+    /* detection (5 ticks) + an election (200 ms finalize) + sync: about 1.2-1.6 s */
+    cr_assert(st.leader_since > 6 * SIM_S && st.leader_since < 7 * SIM_S, "leader at %lld",
+              (long long)st.leader_since);
+    cr_assert_eq(a.rc[0], 0);
+    cr_assert_eq(a.rc[2], 0, "the session's ephemeral node did not survive the election");
+    cr_assert_eq(a.rc[3], 0);
+    cr_assert_eq(a.v[21], a.v[0], "the session changed");
+    cr_assert_eq(st.sessions_expired, 0);
+    for (int i = 0; i < 3; i++)
+        if (i != leader)
+            cr_assert_eq(sim_zk_peek(w.zk, i, "/e/after", NULL), 0);
+    done(&w);
+}
+
+static void loop_script(struct env *e, struct zk *z, struct script *s)
+{
+    zk_await_connected(z, 10 * SIM_S);
+    mkdir_p(z, "/d");
+    for (int i = 0; i < 20; i++) {
+        char p[64];
+        zk_create(z, "/d/n-", NULL, 0, ZK_EPHEMERAL | ZK_SEQUENCE, p, sizeof(p), NULL);
+        env_sleep(e, 50 * MS);
+        zk_delete(z, p, -1);
+    }
+}
+
+static uint64_t run_hash(uint64_t seed)
+{
+    struct world w;
+    mk(&w, 3, 300 * SIM_US);
+    struct script a = {.fn = loop_script}, b = {.fn = loop_script};
+    spawn(&w, &a, 0);
+    spawn(&w, &b, 1);
+    sim_run(w.sim, 4 * SIM_S);
+    uint64_t h = sim_hash(w.sim);
+    done(&w);
+    return h;
+}
+
+Test(zk_model, one_seed_one_run)
+{
+    cr_assert_eq(run_hash(1), run_hash(1));
+}
