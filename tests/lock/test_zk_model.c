@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sim/zk_model.h"
+#include "zk_semantics.h"
 
 #define MS SIM_MS
 
@@ -96,103 +97,86 @@ static int mkdir_p(struct zk *z, const char *path)
     return rc == -EEXIST ? 0 : rc;
 }
 
-/* ---- Nodes, sequence numbers, errors -------------------------------------------------- */
+/* ---- The semantics shared with the live test (zk_semantics.h) ------------------------- */
 
-static void seq_script(struct env *e, struct zk *z, struct script *s)
+struct semrun {
+    struct world *w;
+    void (*one)(struct env *e, struct zk *z, struct zk_sem *r);
+    void (*two)(struct env *e, struct zk *z, struct zk *w, struct zk_sem *r);
+    int64_t timeout;
+    struct zk_sem r;
+    bool finished;
+};
+
+static void sem_actor(struct env *e, void *arg)
 {
-    struct zk_stat st, p;
-    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
-    s->rc[0] = zk_create(z, "/sq", NULL, 0, 0, NULL, 0, NULL);
-    s->rc[1] = zk_create(z, "/sq/a-", "x", 1, ZK_EPHEMERAL | ZK_SEQUENCE, s->s[0], 256, &st);
-    s->v[0] = st.czxid;
-    s->rc[2] = zk_delete(z, s->s[0], -1);
-    s->rc[3] = zk_create(z, "/sq/a-", NULL, 0, ZK_EPHEMERAL | ZK_SEQUENCE, s->s[1], 256, &st);
-    s->v[1] = st.czxid;
-    s->rc[4] = zk_create(z, "/sq/b-", NULL, 0, ZK_EPHEMERAL | ZK_SEQUENCE, s->s[2], 256, NULL);
-    s->rc[5] = zk_create(z, "/sq/x", NULL, 0, 0, NULL, 0, NULL);
-    s->rc[6] = zk_create(z, "/sq/x", NULL, 0, 0, NULL, 0, NULL);
-    s->v[2] = zk_rc(z);
-    s->rc[7] = zk_create(z, "/sq/c-", NULL, 0, ZK_SEQUENCE, s->s[3], 256, NULL);
-    s->rc[8] = zk_exists(z, "/sq", false, &p);
-    s->v[3] = p.cversion;
-    s->v[4] = p.num_children;
-    s->rc[9] = zk_create(z, "/nope/x", NULL, 0, 0, NULL, 0, NULL);
-    s->rc[10] = zk_create(z, "/sq/a-0000000001/x", NULL, 0, 0, NULL, 0, NULL);
-    s->rc[11] = zk_delete(z, "/sq", -1);
-    s->rc[12] = zk_delete(z, "/sq/x", 7);
-    s->rc[13] = zk_create(z, "/sq/bad/", NULL, 0, 0, NULL, 0, NULL);
-    s->rc[14] = zk_create(z, "/sq/./x", NULL, 0, 0, NULL, 0, NULL);
-    s->rc[15] = zk_delete(z, "/sq/x", 0);
-    char buf[8];
-    s->rc[16] = zk_get(z, s->s[1], false, buf, sizeof(buf), NULL);
-    s->rc[17] = zk_get(z, "/missing", false, buf, sizeof(buf), NULL);
-    struct zk_children ch;
-    s->rc[18] = zk_get_children(z, "/sq", false, &ch);
-    s->v[5] = (int64_t)ch.n;
-    zk_children_free(&ch);
+    struct semrun *s = arg;
+    int64_t t = s->timeout ? s->timeout : 1000 * MS;
+    struct zk *z = sim_zk_connect(e, s->w->zk, t);
+    cr_assert_not_null(z);
+    if (s->one) {
+        s->one(e, z, &s->r);
+        zk_close(z);
+    } else {
+        struct zk *w = sim_zk_connect(e, s->w->zk, t);
+        s->two(e, z, w, &s->r); /* closes z */
+        zk_close(w);
+    }
+    s->finished = true;
+}
+
+static struct zk_sem *sem_run(struct world *w, struct semrun *s)
+{
+    s->w = w;
+    cr_assert_gt(sim_spawn(w->sim, w->client[0], "sem", sem_actor, s), 0);
+    sim_run(w->sim, sim_now(w->sim) + 20 * SIM_S);
+    cr_assert(s->finished);
+    return &s->r;
 }
 
 Test(zk_model, sequence_numbers_and_errors_as_zookeeper_gives_them)
 {
     struct world w;
     mk(&w, 1, 0);
-    struct script s = {.fn = seq_script};
-    spawn(&w, &s, 0);
-    sim_run(w.sim, 10 * SIM_S);
-    cr_assert(s.finished);
-    cr_assert_eq(s.rc[0], 0);
-    cr_assert_eq(s.rc[1], 0);
-    cr_assert_str_eq(s.s[0], "/sq/a-0000000000");
-    cr_assert_eq(s.rc[2], 0);
-    /* the suffix counts creations under the parent, not deletions */
-    cr_assert_str_eq(s.s[1], "/sq/a-0000000001");
-    cr_assert_str_eq(s.s[2], "/sq/b-0000000002");
-    cr_assert_gt(s.v[1], s.v[0], "czxid must grow");
-    cr_assert_eq(s.rc[6], -EEXIST);
-    cr_assert_eq(s.v[2], ZK_NODEEXISTS);
-    /* the plain create of /sq/x counted too, the failed one did not */
-    cr_assert_str_eq(s.s[3], "/sq/c-0000000004");
-    cr_assert_eq(s.v[3], 6, "cversion counts creations and deletions");
-    cr_assert_eq(s.v[4], 4);
-    cr_assert_eq(s.rc[9], -ENOENT);
-    cr_assert_eq(s.rc[10], -ENOTDIR);
-    cr_assert_eq(s.rc[11], -ENOTEMPTY);
-    cr_assert_eq(s.rc[12], -ESTALE);
-    cr_assert_eq(s.rc[13], -EINVAL);
-    cr_assert_eq(s.rc[14], -EINVAL);
-    cr_assert_eq(s.rc[15], 0);
-    cr_assert_eq(s.rc[16], 0, "an empty node has no data");
-    cr_assert_eq(s.rc[17], -ENOENT);
-    cr_assert_eq(s.rc[18], 0);
-    cr_assert_eq(s.v[5], 3);
+    sem_sequence_check(sem_run(&w, &(struct semrun){.one = sem_sequence}));
+    sem_error_zxid_check(sem_run(&w, &(struct semrun){.one = sem_error_zxid}));
     done(&w);
 }
 
-static void timeout_script(struct env *e, struct zk *z, struct script *s)
+Test(zk_model, watches_fire_once)
 {
-    struct zk_session ss;
-    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
-    zk_session(z, &ss);
-    s->v[0] = ss.timeout_ns;
-    s->v[1] = ss.id;
+    struct world w;
+    mk(&w, 1, 0);
+    sem_oneshot_check(sem_run(&w, &(struct semrun){.one = sem_oneshot}));
+    done(&w);
+}
+
+Test(zk_model, closing_a_session_deletes_its_ephemerals_at_once)
+{
+    struct world w;
+    mk(&w, 1, 0);
+    sem_close_check(sem_run(&w, &(struct semrun){.two = sem_close}));
+    struct sim_zk_stats st;
+    sim_zk_stats(w.zk, &st);
+    cr_assert_eq(st.sessions_closed, 2);
+    cr_assert_eq(st.sessions_expired, 0);
+    done(&w);
 }
 
 Test(zk_model, the_server_grants_a_timeout_between_2_and_20_ticks)
 {
     struct world w;
     mk(&w, 1, 0);
-    struct script a = {.fn = timeout_script, .timeout = 1000 * MS};
-    struct script b = {.fn = timeout_script, .timeout = 100 * MS};
-    struct script c = {.fn = timeout_script, .timeout = 10000 * MS};
-    spawn(&w, &a, 0);
-    spawn(&w, &b, 1);
-    spawn(&w, &c, 2);
-    sim_run(w.sim, 5 * SIM_S);
-    cr_assert(a.finished && b.finished && c.finished);
-    cr_assert_eq(a.v[0], 1000 * MS);
-    cr_assert_eq(b.v[0], 400 * MS);
-    cr_assert_eq(c.v[0], 4000 * MS);
-    cr_assert(a.v[1] && b.v[1] && a.v[1] != b.v[1] && b.v[1] != c.v[1]);
+    int64_t asked[] = {1000 * MS, 100 * MS, 10000 * MS},
+            granted[] = {1000 * MS, 400 * MS, 4000 * MS};
+    int64_t ids[3];
+    for (int i = 0; i < 3; i++) {
+        struct zk_sem *r = sem_run(&w, &(struct semrun){.one = sem_timeout, .timeout = asked[i]});
+        cr_assert_eq(r->rc[0], 0);
+        cr_assert_eq(r->v[0], granted[i]);
+        ids[i] = r->v[1];
+    }
+    cr_assert(ids[0] && ids[0] != ids[1] && ids[1] != ids[2]);
     done(&w);
 }
 
@@ -294,81 +278,6 @@ Test(zk_model, a_pause_shorter_than_the_timeout_keeps_the_session)
     struct sim_zk_stats st;
     sim_zk_stats(w.zk, &st);
     cr_assert_eq(st.sessions_expired, 0);
-    done(&w);
-}
-
-static void close_script(struct env *e, struct zk *z, struct script *s)
-{
-    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
-    s->rc[0] = zk_create(z, "/gone", NULL, 0, ZK_EPHEMERAL, NULL, 0, NULL);
-}
-
-Test(zk_model, closing_a_session_deletes_its_ephemerals_at_once)
-{
-    struct world w;
-    mk(&w, 1, 0);
-    struct script h = {.fn = close_script};
-    spawn(&w, &h, 0);
-    sim_run(w.sim, 500 * MS);
-    cr_assert(h.finished);
-    cr_assert_eq(h.rc[0], 0);
-    cr_assert_eq(sim_zk_peek(w.zk, 0, "/gone", NULL), -ENOENT);
-    struct sim_zk_stats st;
-    sim_zk_stats(w.zk, &st);
-    cr_assert_eq(st.sessions_closed, 1);
-    cr_assert_eq(st.sessions_expired, 0);
-    done(&w);
-}
-
-/* ---- Watches ------------------------------------------------------------------------- */
-
-static void oneshot_script(struct env *e, struct zk *z, struct script *s)
-{
-    struct zk_event ev;
-    cr_assert_eq(zk_await_connected(z, 5000 * MS), 0);
-    zk_wait(z, &ev, 0); /* the connected event */
-    mkdir_p(z, "/w");
-    s->rc[0] = zk_exists(z, "/w/a", true, NULL); /* an exist watch */
-    struct zk_children ch;
-    s->rc[1] = zk_get_children(z, "/w", true, &ch);
-    zk_children_free(&ch);
-    zk_create(z, "/w/a", NULL, 0, 0, NULL, 0, NULL);
-    zk_create(z, "/w/b", NULL, 0, 0, NULL, 0, NULL);
-    zk_delete(z, "/w/b", -1);
-    int n = 0;
-    while (zk_wait(z, &ev, 100 * MS) == 1 && n < 8) {
-        s->v[n] = ev.type;
-        snprintf(s->s[n], sizeof(s->s[n]), "%s", ev.path);
-        n++;
-    }
-    s->v[10] = n;
-    /* set again, then one more change */
-    zk_get_children(z, "/w", true, &ch);
-    zk_children_free(&ch);
-    zk_get_children(z, "/w", true, &ch); /* twice: still one watch */
-    zk_children_free(&ch);
-    zk_delete(z, "/w/a", -1);
-    n = 0;
-    while (zk_wait(z, &ev, 100 * MS) == 1)
-        n++;
-    s->v[11] = n;
-}
-
-Test(zk_model, watches_fire_once)
-{
-    struct world w;
-    mk(&w, 1, 0);
-    struct script s = {.fn = oneshot_script};
-    spawn(&w, &s, 0);
-    sim_run(w.sim, 5 * SIM_S);
-    cr_assert(s.finished);
-    cr_assert_eq(s.rc[0], -ENOENT);
-    cr_assert_eq(s.v[10], 2, "three changes, two watches: %lld events", (long long)s.v[10]);
-    cr_assert_eq(s.v[0], ZK_EV_CREATED);
-    cr_assert_str_eq(s.s[0], "/w/a");
-    cr_assert_eq(s.v[1], ZK_EV_CHILD);
-    cr_assert_str_eq(s.s[1], "/w");
-    cr_assert_eq(s.v[11], 1);
     done(&w);
 }
 
