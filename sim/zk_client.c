@@ -224,9 +224,8 @@ static int attempt(struct sim__zkc *c, struct env *e)
         if (m->op == SIM__ZK_CONNECTED) {
             c->state = ZK_STATE_CONNECTED;
             c->session = m->session;
-            c->timeout = m->arg;
-            if (m->zxid > c->last_zxid)
-                c->last_zxid = m->zxid;
+            c->timeout = m->arg; /* (a connect's answer carries no zxid: the watches sent
+                                  * next are relative to the last reply's) */
             c->tried = 0;
             c->last_recv = env_mono(e);
             if (c->nw)

@@ -310,3 +310,61 @@ Test(zk_lock, a_leader_crash_under_contention_keeps_the_lock_exclusive)
     cr_assert_eq(st.sessions_expired, 0);
     done(&w);
 }
+
+struct lossy {
+    struct sim_zk *zk;
+    int rc[4];
+    struct zklock_stats st;
+    int64_t fence;
+    bool done;
+};
+
+static void lossy_main(struct env *e, void *arg)
+{
+    struct lossy *t = arg;
+    struct zklock_config cfg = {
+        .connect = connect_sim, .connect_arg = t->zk, .session_timeout_ns = 4 * SIM_S};
+    struct zklock *l = zklock_create(e, &cfg);
+    t->rc[0] = zklock_acquire(l, -1); /* makes /lock */
+    t->rc[1] = zklock_release(l);
+    env_sleep(e, SIM_S - sim_env_true_now(e)); /* the create below leaves at 1 s exactly */
+    t->rc[2] = zklock_acquire(l, -1);
+    t->fence = zklock_fence(l);
+    t->rc[3] = zklock_release(l);
+    zklock_get_stats(l, &t->st);
+    zklock_destroy(l);
+    t->done = true;
+}
+
+/* The create's reply is lost with the connection (the cut begins after the request
+ * reached the server): the lock finds the node it made by its guid instead of making a
+ * second one, which would wait behind the first forever. */
+Test(zk_lock, a_create_whose_reply_was_lost_is_found_by_its_guid)
+{
+    struct world w;
+    memset(&w, 0, sizeof(w));
+    struct sim_config cfg = {.seed = 3};
+    cfg.network.latency = (struct sim_dist){SIM_DIST_CONST, 5 * MS, 0, 0};
+    w.sim = sim_create(&cfg);
+    w.server[0] = sim_node_add(w.sim, "zk-0", 1);
+    int cn = sim_node_add(w.sim, "client-0", 1);
+    w.zk = sim_zk_create(w.sim, w.server, 1, &(struct sim_zk_cfg){0});
+    cr_assert_not_null(w.zk);
+    struct lossy t = {.zk = w.zk};
+    cr_assert_gt(sim_spawn(w.sim, cn, "lossy", lossy_main, &t), 0);
+    /* the request arrives at 1.005 s, the reply would at 1.010 s */
+    cr_assert_eq(sim_fault_partition(w.sim, 1007 * MS, 1500 * MS, &cn, 1, w.server, 1, false), 0);
+    sim_run(w.sim, 20 * SIM_S);
+    cr_assert(t.done);
+    cr_assert_eq(t.rc[0], 0);
+    cr_assert_eq(t.rc[2], 0);
+    cr_assert_eq(t.rc[3], 0, "the release did not find the node");
+    cr_assert_geq(t.st.conn_losses, 1);
+    cr_assert_eq(t.st.acquired, 2);
+    cr_assert_gt(t.fence, 0);
+    struct zk_children ch;
+    cr_assert_eq(sim_zk_peek_children(w.zk, 0, "/lock", &ch), 0);
+    cr_assert_eq(ch.n, 0, "%zu nodes left", ch.n);
+    zk_children_free(&ch);
+    done(&w);
+}

@@ -383,3 +383,207 @@ Test(zk_model, one_seed_one_run)
 {
     cr_assert_eq(run_hash(1), run_hash(1));
 }
+
+/* ---- Partitions and reconnections ------------------------------------------------------ */
+
+static void cut_client(struct world *w, int client, int64_t from, int64_t to)
+{
+    int c = w->client[client];
+    cr_assert_eq(sim_fault_partition(w->sim, from, to, &c, 1, w->server, w->nservers, false), 0);
+}
+
+static void rewatch_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 10 * SIM_S), 0);
+    mkdir_p(z, "/r");
+    struct zk_children ch;
+    s->rc[0] = zk_get_children(z, "/r", true, &ch);
+    zk_children_free(&ch);
+    struct zk_event ev;
+    int n = 0;
+    while (n < 8 && zk_wait(z, &ev, 6 * SIM_S - now(e)) == 1) {
+        s->v[n] = ev.type == ZK_EV_SESSION ? ev.state : 100 + ev.type;
+        s->v[10 + n] = now(e);
+        n++;
+    }
+    s->v[20] = n;
+}
+
+static void writer_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 10 * SIM_S), 0);
+    until(e, 1500 * MS);
+    s->rc[0] = zk_create(z, "/r/x", NULL, 0, 0, NULL, 0, NULL);
+}
+
+/* A client cut off for less than its timeout reconnects with its session, and the child
+ * watch it had set fires for the change made while it was away (the watches it sends
+ * again carry the last zxid it saw). With a 4 s session it pings every 1.33 s and gives
+ * a connection up after 2.67 s of silence: after the cut has healed, so that its first
+ * attempt reaches a server (an attempt also waits 2.67 s: a cut that outlasted the
+ * detection would cost the session). */
+Test(zk_model, a_reconnected_client_hears_what_changed_while_it_was_away)
+{
+    struct world w;
+    mk(&w, 3, SIM_MS);
+    struct script a = {.fn = rewatch_script, .timeout = 4 * SIM_S};
+    struct script b = {.fn = writer_script, .timeout = 4 * SIM_S, .start = 500 * MS};
+    spawn(&w, &a, 0);
+    spawn(&w, &b, 1);
+    cut_client(&w, 0, SIM_S, 2500 * MS);
+    sim_run(w.sim, 8 * SIM_S);
+    cr_assert(a.finished && b.finished);
+    cr_assert_eq(b.rc[0], 0);
+    /* connected, lost (2.67 s after the last reply), connected again, then the event */
+    cr_assert_eq(a.v[20], 4, "%lld events", (long long)a.v[20]);
+    cr_assert_eq(a.v[0], ZK_STATE_CONNECTED);
+    cr_assert_eq(a.v[1], ZK_STATE_CONNECTING);
+    cr_assert_eq(a.v[2], ZK_STATE_CONNECTED);
+    cr_assert_eq(a.v[3], 100 + ZK_EV_CHILD);
+    cr_assert_geq(a.v[13], 2500 * MS, "the event came before the cut healed");
+    struct sim_zk_stats st;
+    sim_zk_stats(w.zk, &st);
+    cr_assert_eq(st.sessions_expired, 0);
+    done(&w);
+}
+
+static void cutoff_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 10 * SIM_S), 0);
+    s->rc[0] = zk_create(z, "/mine", NULL, 0, ZK_EPHEMERAL, NULL, 0, NULL);
+    struct zk_event ev;
+    int n = 0;
+    while (n < 8 && zk_wait(z, &ev, 8 * SIM_S - now(e)) == 1)
+        s->v[n++] = ev.state;
+    s->v[20] = n;
+    s->rc[1] = zk_create(z, "/again", NULL, 0, 0, NULL, 0, NULL);
+}
+
+/* Cut off for longer than its timeout: the server expires the session while the client
+ * cannot hear it; the client learns it once the cut heals. */
+Test(zk_model, a_client_cut_off_past_its_timeout_finds_its_session_expired)
+{
+    struct world w;
+    mk(&w, 3, SIM_MS);
+    struct script a = {.fn = cutoff_script, .timeout = SIM_S};
+    spawn(&w, &a, 0);
+    cut_client(&w, 0, SIM_S, 4 * SIM_S);
+    sim_run(w.sim, 3 * SIM_S);
+    cr_assert_eq(sim_zk_peek(w.zk, 0, "/mine", NULL), -ENOENT, "expired during the cut");
+    struct sim_zk_stats st;
+    sim_zk_stats(w.zk, &st);
+    cr_assert_eq(st.sessions_expired, 1);
+    cr_assert(st.last_expiry > 1900 * MS && st.last_expiry < 2300 * MS, "expired at %lld",
+              (long long)st.last_expiry);
+    sim_run(w.sim, 10 * SIM_S);
+    cr_assert(a.finished);
+    cr_assert_eq(a.v[20], 3);
+    cr_assert_eq(a.v[1], ZK_STATE_CONNECTING);
+    cr_assert_eq(a.v[2], ZK_STATE_EXPIRED);
+    cr_assert_eq(a.rc[1], -EBADFD);
+    done(&w);
+}
+
+static void steady_script(struct env *e, struct zk *z, struct script *s)
+{
+    cr_assert_eq(zk_await_connected(z, 10 * SIM_S), 0);
+    mkdir_p(z, "/s");
+    int ok = 0, lost = 0;
+    while (now(e) < 9 * SIM_S) {
+        char p[64];
+        int rc = zk_create(z, "/s/n-", NULL, 0, ZK_SEQUENCE, p, sizeof(p), NULL);
+        ok += rc == 0;
+        lost += rc == -ECONNRESET;
+        env_sleep(e, 20 * MS);
+    }
+    s->v[0] = ok;
+    s->v[1] = lost;
+}
+
+/* The leader is cut off from everyone: the followers elect another, the old one steps
+ * down when it stops hearing a majority, and writes go on (those caught in the cut fail
+ * with a connection loss, none is applied twice or lost once committed). */
+Test(zk_model, an_isolated_leader_steps_down_and_the_majority_goes_on)
+{
+    struct world w;
+    mk(&w, 3, SIM_MS);
+    struct script a = {.fn = steady_script, .timeout = 4 * SIM_S};
+    struct script b = {.fn = steady_script, .timeout = 4 * SIM_S};
+    spawn(&w, &a, 0);
+    spawn(&w, &b, 1);
+    sim_run(w.sim, 2 * SIM_S);
+    int old = sim_zk_leader(w.zk);
+    cr_assert_geq(old, 0);
+    int rest[SIM_ZK_MAX_SERVERS + 4], n = 0;
+    for (int i = 0; i < w.nservers; i++)
+        if (i != old)
+            rest[n++] = w.server[i];
+    for (int i = 0; i < 4; i++)
+        rest[n++] = w.client[i];
+    cr_assert_eq(
+        sim_fault_partition(w.sim, 3 * SIM_S, 7 * SIM_S, &w.server[old], 1, rest, n, false), 0);
+    sim_run(w.sim, 6 * SIM_S);
+    int now_leader = sim_zk_leader(w.zk);
+    cr_assert(now_leader >= 0 && now_leader != old, "leader %d, was %d", now_leader, old);
+    sim_run(w.sim, 12 * SIM_S);
+    cr_assert(a.finished && b.finished);
+    cr_assert_gt(a.v[0], 200);
+    cr_assert_gt(b.v[0], 200);
+    struct zk_stat st;
+    cr_assert_eq(sim_zk_peek(w.zk, now_leader, "/s", &st), 0);
+    /* every create that said yes is there (the others may or may not be) */
+    cr_assert_geq(st.num_children, a.v[0] + b.v[0]);
+    cr_assert_leq(st.num_children, a.v[0] + b.v[0] + a.v[1] + b.v[1]);
+    done(&w);
+}
+
+/* ---- The data tree and its checker --------------------------------------------------- */
+
+#include "sim/zk_internal.h"
+
+static void txn(struct sim__zk_tree *t, int type, const char *path, int64_t session, unsigned flags)
+{
+    struct sim__zk_txn x = {
+        .type = type, .session = session, .flags = flags, .version = -1, .zxid = t->zxid + 1};
+    snprintf(x.path, sizeof(x.path), "%s", path);
+    sim__zk_prep(t, &x);
+    cr_assert_eq(sim__zk_apply(t, &x, NULL, NULL), 0);
+}
+
+Test(zk_model, the_tree_survives_a_snapshot_and_its_checker_sees_damage)
+{
+    struct sim__zk_tree *t = sim__zk_tree_create();
+    cr_assert_not_null(t);
+    cr_assert_null(sim__zk_tree_check(t));
+    txn(t, SIM__ZK_TXN_CREATE_SESSION, "", 77, 0);
+    txn(t, SIM__ZK_TXN_CREATE, "/a", 77, 0);
+    for (int i = 0; i < 40; i++)
+        txn(t, SIM__ZK_TXN_CREATE, "/a/n-", 77, ZK_EPHEMERAL | ZK_SEQUENCE);
+    txn(t, SIM__ZK_TXN_DELETE, "/a/n-0000000007", 77, 0);
+    txn(t, SIM__ZK_TXN_CREATE, "/a/n-0000000007", 77, 0); /* a plain one, same name */
+    cr_assert_null(sim__zk_tree_check(t));
+    struct sim__zk_tree *c = sim__zk_tree_clone(t);
+    cr_assert_not_null(c);
+    cr_assert_null(sim__zk_tree_check(c));
+    cr_assert_eq(c->zxid, t->zxid);
+    cr_assert_eq(c->hash, t->hash);
+    cr_assert_eq(c->count, t->count);
+    const struct sim__zk_node *a = sim__zk_find(t, "/a"), *b = sim__zk_find(c, "/a");
+    cr_assert_eq(a->st.cversion, b->st.cversion);
+    cr_assert_eq(a->seq_next, 41);
+    for (uint32_t i = 0; i < a->nkids; i++) /* the same order of children */
+        cr_assert_str_eq(a->kids[i]->path, b->kids[i]->path);
+    /* closing the session takes its ephemerals, not the plain node */
+    txn(c, SIM__ZK_TXN_CLOSE_SESSION, "", 77, 0);
+    cr_assert_null(sim__zk_tree_check(c));
+    cr_assert_eq(sim__zk_find(c, "/a")->nkids, 1);
+    /* damage: a count that lies, an ephemeral node without its session */
+    struct sim__zk_node *n = sim__zk_find(c, "/a");
+    n->st.num_children = 5;
+    cr_assert_not_null(sim__zk_tree_check(c));
+    n->st.num_children = 1;
+    n->kids[0]->st.ephemeral_owner = 1234;
+    cr_assert_not_null(sim__zk_tree_check(c));
+    sim__zk_tree_destroy(c);
+    sim__zk_tree_destroy(t);
+}
