@@ -74,9 +74,16 @@ static bool dead(int rc)
     return rc == -EKEYEXPIRED || rc == -EBADFD;
 }
 
+static void note(struct zklock *l, enum zklock_note what)
+{
+    if (l->cfg.note)
+        l->cfg.note(l->cfg.note_arg, what);
+}
+
 static int counted(struct zklock *l, int rc)
 {
     l->st.calls++;
+    note(l, ZKLOCK_NOTE_CALL);
     l->st.conn_losses += rc == -ECONNRESET;
     return rc;
 }
@@ -88,9 +95,10 @@ static int drain(struct zklock *l)
     struct zk_event ev;
     int rc = 0;
     while (zk_wait(l->z, &ev, 0) == 1) {
-        if (ev.type != ZK_EV_SESSION)
+        if (ev.type != ZK_EV_SESSION) {
             l->st.events++;
-        else if (ev.state == ZK_STATE_EXPIRED)
+            note(l, ZKLOCK_NOTE_EVENT);
+        } else if (ev.state == ZK_STATE_EXPIRED)
             rc = -EKEYEXPIRED;
     }
     return rc;
@@ -279,9 +287,11 @@ static int await_turn(struct zklock *l, const char *pred, int64_t deadline)
             continue; /* a lost connection is waited out: the watches come back with it */
         }
         l->st.events++;
+        note(l, ZKLOCK_NOTE_EVENT);
         bool ours = l->cfg.algo == ZKLOCK_HERD ? !strcmp(ev.path, l->path) : !strcmp(ev.path, pred);
         if (ours) {
             l->st.wakeups++;
+            note(l, ZKLOCK_NOTE_WAKEUP);
             return 1;
         }
     }

@@ -36,12 +36,23 @@ enum zklock_algo { ZKLOCK_RECIPE, ZKLOCK_HERD };
  * (or as a session that never connects). */
 typedef struct zk *(*zklock_connect_fn)(struct env *e, int64_t session_timeout_ns, void *arg);
 
+/* What the lock tells an observer, as it happens (the counters of struct zklock_stats,
+ * one at a time, so that a driver can place them in time). */
+enum zklock_note {
+    ZKLOCK_NOTE_CALL,   /* a request got its answer (or failed) */
+    ZKLOCK_NOTE_EVENT,  /* a watch notification was taken off the session */
+    ZKLOCK_NOTE_WAKEUP, /* ... and it made a waiting acquire look again */
+};
+typedef void (*zklock_note_fn)(void *arg, enum zklock_note what);
+
 struct zklock_config {
     enum zklock_algo algo;
     const char *path;           /* the lock's node; NULL: "/lock", the seed's */
     int64_t session_timeout_ns; /* 0: 1 s, the seed's */
     zklock_connect_fn connect;
     void *connect_arg;
+    zklock_note_fn note; /* optional; called in the owner's actor (thread), must not block */
+    void *note_arg;
 };
 
 struct zklock_stats {

@@ -23,6 +23,7 @@ struct client {
     int64_t start, hold, think;
     struct zklock_stats st;
     int acquired, stale, errors;
+    uint64_t notes[3]; /* what the lock told the observer: calls, events, wakeups */
     int64_t fence[64];
     bool done;
 };
@@ -47,6 +48,11 @@ static struct zk *connect_sim(struct env *e, int64_t timeout, void *arg)
     return sim_zk_connect(e, arg, timeout);
 }
 
+static void count_note(void *arg, enum zklock_note what)
+{
+    ((struct client *)arg)->notes[what]++;
+}
+
 static void client_main(struct env *e, void *arg)
 {
     struct client *c = arg;
@@ -55,7 +61,9 @@ static void client_main(struct env *e, void *arg)
     struct zklock_config cfg = {.algo = w->algo,
                                 .session_timeout_ns = w->session_timeout,
                                 .connect = connect_sim,
-                                .connect_arg = w->zk};
+                                .connect_arg = w->zk,
+                                .note = count_note,
+                                .note_arg = c};
     struct zklock *l = zklock_create(e, &cfg);
     cr_assert_not_null(l);
     for (int i = 0; i < c->cycles; i++) {
@@ -212,6 +220,11 @@ Test(zk_lock, herd_wakes_every_waiter)
     /* Arrival k wakes the k-1 waiters before it (k = 2..n), release j the n-j still
      * waiting (j = 1..n-1): (n-1)(n-2)/2 + n(n-1)/2 = (n-1)^2. */
     cr_assert_eq(wakeups, (uint64_t)(n - 1) * (n - 1), "wakeups %llu", (unsigned long long)wakeups);
+    for (int k = 0; k < w.nclients; k++) { /* the observer heard each one as it happened */
+        cr_assert_eq(w.c[k].notes[ZKLOCK_NOTE_CALL], w.c[k].st.calls);
+        cr_assert_eq(w.c[k].notes[ZKLOCK_NOTE_EVENT], w.c[k].st.events);
+        cr_assert_eq(w.c[k].notes[ZKLOCK_NOTE_WAKEUP], w.c[k].st.wakeups);
+    }
     done(&w);
 }
 
