@@ -200,16 +200,18 @@ static int l_children(struct zk *z, const char *path, bool watch, struct zk_chil
     if (rc != ZOK)
         return finish(c, rc);
     finish(c, rc);
-    out->names = calloc((size_t)v.count + 1, sizeof(char *));
-    for (int i = 0; out->names && i < v.count; i++) {
-        if (!(out->names[i] = strdup(v.data[i]))) {
-            zk_children_free(out);
-            break;
-        }
-        out->n++;
+    size_t bytes = 0;
+    for (int i = 0; i < v.count; i++)
+        bytes += strlen(v.data[i]) + 1;
+    char *p = zk_children_alloc(out, (size_t)v.count, bytes);
+    for (int i = 0; p && i < v.count; i++) {
+        size_t l = strlen(v.data[i]) + 1;
+        memcpy(p, v.data[i], l);
+        out->names[out->n++] = p;
+        p += l;
     }
     deallocate_String_vector(&v);
-    return out->names ? 0 : -ENOMEM;
+    return p ? 0 : -ENOMEM;
 }
 
 /* ---- Waiting ------------------------------------------------------------------------------ */

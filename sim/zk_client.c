@@ -267,8 +267,10 @@ static bool on_msg(struct sim__zkc *c, struct env *e, const struct sim__zk_msg *
     case SIM__ZK_REPLY:
         if (c->phase != CALL_SENT || m->xid != c->req.xid)
             break;
-        memcpy(c->rep, m, sizeof(*m) + m->plen);
         c->replen = sizeof(*m) + m->plen;
+        unsigned char *t = c->rep; /* the reply stays where it came: swap the buffers */
+        c->rep = c->rbuf;
+        c->rbuf = t;
         if (c->req.watch && (m->rc == ZK_OK || (m->rc == ZK_NONODE && c->req.op == SIM__ZK_EXISTS)))
             watch_keep(c,
                        c->req.op == SIM__ZK_CHILDREN ? SIM__ZK_W_CHILD
@@ -504,22 +506,16 @@ static int c_children(struct zk *z, const char *path, bool watch, struct zk_chil
     if (rc < 0)
         return rc;
     const struct sim__zk_msg *m = reply(c);
+    const unsigned char *p = sim__zk_payload(m);
     size_t k = 0;
-    for (size_t i = 0; i < m->plen; i++)
-        k += sim__zk_payload(m)[i] == 0;
-    out->names = calloc(k + 1, sizeof(char *));
-    if (!out->names)
+    for (const unsigned char *q = p; (q = memchr(q, 0, m->plen - (size_t)(q - p))); q++)
+        k++;
+    char *names = zk_children_alloc(out, k, m->plen);
+    if (!names)
         return -ENOMEM;
-    for (size_t off = 0; off < m->plen && out->n < k;) {
-        const char *name = (const char *)sim__zk_payload(m) + off;
-        size_t l = strlen(name);
-        if (!(out->names[out->n] = strdup(name))) {
-            zk_children_free(out);
-            return -ENOMEM;
-        }
-        out->n++;
-        off += l + 1;
-    }
+    memcpy(names, p, m->plen); /* NUL-separated already: point into the copy */
+    for (size_t off = 0; off < m->plen && out->n < k; off += strlen(names + off) + 1)
+        out->names[out->n++] = names + off;
     return 0;
 }
 

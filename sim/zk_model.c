@@ -1537,16 +1537,18 @@ int sim_zk_peek_children(const struct sim_zk *z, int server, const char *path,
     const struct sim__zk_node *n = t && path ? sim__zk_find(t, path) : NULL;
     if (!n)
         return -ENOENT;
-    out->names = calloc(n->nkids + 1, sizeof(char *));
-    if (!out->names)
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        bytes += strlen(strrchr(n->kids[i]->path, '/') + 1) + 1;
+    char *p = zk_children_alloc(out, n->nkids, bytes);
+    if (!p)
         return -ENOMEM;
     for (uint32_t i = 0; i < n->nkids; i++) {
-        out->names[i] = strdup(strrchr(n->kids[i]->path, '/') + 1);
-        if (!out->names[i]) {
-            zk_children_free(out);
-            return -ENOMEM;
-        }
-        out->n++;
+        const char *name = strrchr(n->kids[i]->path, '/') + 1;
+        size_t l = strlen(name) + 1;
+        memcpy(p, name, l);
+        out->names[out->n++] = p;
+        p += l;
     }
     return 0;
 }

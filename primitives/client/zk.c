@@ -3,6 +3,7 @@
 #include "client/zk.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The next code point of UTF-8 text at *p (advanced past it), or -1 if malformed. */
@@ -120,6 +121,13 @@ const char *zk_state_name(enum zk_state s)
            : s == ZK_STATE_EXPIRED   ? "expired"
            : s == ZK_STATE_CLOSED    ? "closed"
                                      : "?";
+}
+
+char *zk_children_alloc(struct zk_children *out, size_t n, size_t bytes)
+{
+    out->n = 0;
+    out->names = malloc((n + 1) * sizeof(char *) + bytes + 1);
+    return out->names ? (char *)(out->names + n + 1) : NULL;
 }
 
 int64_t zk_negotiate_timeout(int64_t requested_ns, int64_t tick_ns)

@@ -112,7 +112,8 @@ struct zk_stat {
 };
 
 /* A get-children result: n names (no path) in names[0..n), in no particular order (the
- * server keeps children in a hash set). Free with zk_children_free. */
+ * server keeps children in a hash set). The names live in the same allocation as the
+ * array (zk_children_alloc): one zk_children_free releases them. */
 struct zk_children {
     size_t n;
     char **names;
@@ -231,8 +232,6 @@ static inline void zk_children_free(struct zk_children *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->n; i++)
-        free(c->names[i]);
     free(c->names);
     c->names = NULL;
     c->n = 0;
@@ -248,6 +247,12 @@ static inline void zk_children_free(struct zk_children *c)
  * is valid, else why not, for messages. The length limit (ZK_PATH_MAX) is ours, not
  * ZooKeeper's: the calls check it apart (-E2BIG). */
 const char *zk_path_check(const char *path, bool sequential);
+
+/* Room for n names taking 'bytes' bytes in all (their NULs included), in one allocation
+ * that zk_children_free releases: out->names gets n slots (out->n is set to 0 for the
+ * caller to count up), and the returned pointer the bytes to copy the names into.
+ * Returns NULL on -ENOMEM (out is then empty). One malloc, whatever n. */
+char *zk_children_alloc(struct zk_children *out, size_t n, size_t bytes);
 
 /* The negative errno for a ZooKeeper result code (the table above); 0 for ZK_OK. */
 int zk_rc_errno(int rc);

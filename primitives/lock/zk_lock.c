@@ -216,20 +216,10 @@ static int delete_node(struct zklock *l)
 
 /* ---- Looking at the queue ------------------------------------------------------------------ */
 
-struct entry {
-    int64_t seq;
-    const char *name;
-};
-
-static int by_seq(const void *a, const void *b)
-{
-    const struct entry *x = a, *y = b;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 /* One look at the children. Returns 1 when our node is the lowest (we hold), 0 when it
  * is not (pred, cap bytes, names the one just below ours), -ENOENT when our node is not
- * there, or an error. */
+ * there, or an error. The server lists children in no order: one pass finds whether
+ * any is below ours, and the highest of those (no sort: O(children)). */
 static int look(struct zklock *l, char *pred, size_t cap)
 {
     struct zk_children ch;
@@ -237,30 +227,23 @@ static int look(struct zklock *l, char *pred, size_t cap)
     int rc = counted(l, zk_get_children(l->z, l->path, l->cfg.algo == ZKLOCK_HERD, &ch));
     if (rc < 0)
         return rc;
-    struct entry *v = malloc((ch.n + 1) * sizeof(*v));
-    if (!v) {
-        zk_children_free(&ch);
-        return -ENOMEM;
-    }
-    size_t n = 0;
+    const char *mine = strrchr(l->node, '/') + 1, *below = NULL;
+    int64_t seq = zk_seq_of(mine), best = -1;
+    bool found = false;
     for (size_t i = 0; i < ch.n; i++) {
         int64_t s = zk_seq_of(ch.names[i]);
-        if (s >= 0 && strstr(ch.names[i], "-lock-")) /* ignore whatever else lives there */
-            v[n++] = (struct entry){s, ch.names[i]};
+        if (s < 0 || !strstr(ch.names[i], "-lock-"))
+            continue; /* whatever else lives there */
+        if (s == seq && !strcmp(ch.names[i], mine))
+            found = true;
+        else if (s < seq && s > best) {
+            best = s;
+            below = ch.names[i];
+        }
     }
-    if (n > 1)
-        qsort(v, n, sizeof(*v), by_seq); /* the server lists children in no order */
-    const char *mine = strrchr(l->node, '/') + 1;
-    rc = -ENOENT;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i].name, mine) != 0)
-            continue;
-        rc = i == 0;
-        if (i > 0 && snprintf(pred, cap, "%s/%s", l->path, v[i - 1].name) >= (int)cap)
-            rc = -ENAMETOOLONG; /* a name no create of ours makes */
-        break;
-    }
-    free(v);
+    rc = !found ? -ENOENT : !below;
+    if (found && below && snprintf(pred, cap, "%s/%s", l->path, below) >= (int)cap)
+        rc = -ENAMETOOLONG; /* a name no create of ours makes */
     zk_children_free(&ch);
     return rc;
 }
