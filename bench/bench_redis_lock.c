@@ -21,7 +21,7 @@
 
 #include "live/live.h"
 #include "live/redis_hiredis.h"
-#include "live/redis_server.h"
+#include "live/servers.h"
 #include "lock/redis_lock.h"
 
 #define MAX_CLIENTS 64
@@ -140,13 +140,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench-redis-lock [SECONDS_PER_SLICE]\n");
         return 2;
     }
-    struct live_redis_server *srv;
-    char err[512];
-    if (live_redis_server_start(false, &srv, err, sizeof(err)) < 0) {
+    struct live_cluster *srv;
+    char err[2048];
+    if (live_cluster_start(LIVE_REDIS, 1, NULL, &srv, err, sizeof(err)) < 0) {
         fprintf(stderr, "bench-redis-lock: %s\n", err);
         return 3;
     }
-    const char *addr = live_redis_server_addr(srv);
+    const char *addr = live_cluster_addrs(srv);
     const int clients[] = {1, 16};
     static const char *const name[] = {"set", "safe", "seed"};
     for (size_t k = 0; k < sizeof(clients) / sizeof(clients[0]); k++) {
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
                 rate[m][r] = measure(addr, (enum mode)m, n, (int64_t)(secs * 1e9));
                 if (rate[m][r] <= 0) {
                     fprintf(stderr, "bench-redis-lock: clients could not reach %s\n", addr);
-                    live_redis_server_stop(srv);
+                    live_cluster_stop(srv);
                     return 3;
                 }
             }
@@ -176,6 +176,6 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
     }
-    live_redis_server_stop(srv);
+    live_cluster_stop(srv);
     return 0;
 }

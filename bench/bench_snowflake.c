@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "idgen/snowflake.h"
-#include "lab/idcheck.h"
+#include "idgen/idcheck.h"
 
 static int64_t wall_ns(void)
 {
@@ -74,17 +74,17 @@ static uint64_t duplicates(uint64_t *const *v, const size_t *n, int parts)
         if (increasing)
             return 0;
     }
-    struct lab_idset *s = lab_idset_create((size_t)256 << 20, NULL);
+    struct idset *s = idset_create((size_t)256 << 20, NULL);
     if (!s)
         die("out of memory");
     for (int p = 0; p < parts; p++)
         for (size_t i = 0; i < n[p]; i++)
-            if (lab_idset_add(s, v[p][i]) < 0)
+            if (idset_add(s, v[p][i]) < 0)
                 die("cannot write the checker's temporary file");
-    struct lab_idset_result r;
-    if (lab_idset_finish(s, &r) < 0)
+    struct idset_result r;
+    if (idset_finish(s, &r) < 0)
         die("the uniqueness check failed");
-    lab_idset_destroy(s);
+    idset_destroy(s);
     return r.duplicates;
 }
 
@@ -268,20 +268,20 @@ static int bench_idcheck(void)
 {
     const uint64_t n = 100000000;
     int64_t t0 = mono_ns();
-    struct lab_idset *s = lab_idset_create((size_t)64 << 20, NULL);
+    struct idset *s = idset_create((size_t)64 << 20, NULL);
     if (!s)
         die("out of memory");
     uint64_t x = 1;
     for (uint64_t i = 0; i < n; i++) { /* increasing-ish, like a run's IDs; 10 repeats */
         x = x * 6364136223846793005u + 1442695040888963407u;
         uint64_t id = (i << 20) ^ (x >> 44);
-        if (lab_idset_add(s, id) < 0 || (i % 10000000 == 5 && lab_idset_add(s, id) < 0))
+        if (idset_add(s, id) < 0 || (i % 10000000 == 5 && idset_add(s, id) < 0))
             die("cannot write the checker's temporary file");
     }
-    struct lab_idset_result r;
-    if (lab_idset_finish(s, &r) < 0)
+    struct idset_result r;
+    if (idset_finish(s, &r) < 0)
         die("the uniqueness check failed");
-    lab_idset_destroy(s);
+    idset_destroy(s);
     double sec = (double)(mono_ns() - t0) * 1e-9;
     printf("{\"bench\":\"snowflake\",\"mode\":\"idcheck\",\"ids\":%" PRIu64
            ",\"budget_mb\":64,\"runs\":%" PRIu64 ",\"duplicates\":%" PRIu64

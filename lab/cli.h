@@ -1,13 +1,9 @@
-/* cli.h - the distlab command line as functions, so tests can run it in-process and
- * other modules can add a verb with one line in main.c's table. */
+/* cli.h - the distlab command line as functions, so tests can run it in-process. A
+ * family adds a verb of its own in its meson.build (see lab/meson.build). */
 #ifndef DISTLAB_LAB_CLI_H
 #define DISTLAB_LAB_CLI_H
 
-/* Exit statuses. */
-#define LAB_EXIT_OK 0
-#define LAB_EXIT_EXPECT 1  /* an expectation (or a regression gate) failed */
-#define LAB_EXIT_INPUT 2   /* bad input: option, scenario, unsupported world */
-#define LAB_EXIT_UNREACH 3 /* a world or server could not be reached */
+#include "lab/runner.h" /* the exit statuses */
 
 /* A verb: fn gets argv[0] = the verb's name and returns an exit status. */
 struct lab_cmd {

@@ -29,6 +29,56 @@ static const char *kind_name(enum lab_metric_kind k)
     return names[k];
 }
 
+const char *const lab_stat_names[] = {LAB_STAT_NAMES, NULL};
+
+/* The quantile a histogram statistic reports, by enum lab_stat (0: not a quantile). */
+static const double stat_quantile[] = {[LAB_STAT_P50] = 0.50, [LAB_STAT_P90] = 0.90,
+                                       [LAB_STAT_P99] = 0.99, [LAB_STAT_P999] = 0.999};
+
+/* max, min, sum, mean (count is the caller's) of an array or matrix: -EINVAL if empty. */
+static int array_stat(const struct lab_metric *m, const struct lab_expr *e, double *v,
+                      char **why)
+{
+    if (m->n == 0) {
+        *why = msg("'%s' is empty", e->metric);
+        return -EINVAL;
+    }
+    double mx = m->v[0], mn = m->v[0], sum = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        mx = m->v[i] > mx ? m->v[i] : mx;
+        mn = m->v[i] < mn ? m->v[i] : mn;
+        sum += m->v[i];
+    }
+    switch (e->stat) {
+    case LAB_STAT_MAX: *v = mx; return 0;
+    case LAB_STAT_MIN: *v = mn; return 0;
+    case LAB_STAT_SUM: *v = sum; return 0;
+    case LAB_STAT_MEAN: *v = sum / (double)m->n; return 0;
+    default: return -ENOTSUP;
+    }
+}
+
+/* mean, min, max and the quantiles of a histogram: -EINVAL if empty. */
+static int hist_stat(const struct lab_metric *m, const struct lab_expr *e, double *v,
+                     char **why)
+{
+    const struct hist *h = m->hist;
+    if (hist_count(h) == 0) {
+        *why = msg("histogram '%s' is empty", e->metric);
+        return -EINVAL;
+    }
+    switch (e->stat) {
+    case LAB_STAT_MEAN: *v = hist_mean(h); return 0;
+    case LAB_STAT_MIN: *v = (double)hist_min(h); return 0;
+    case LAB_STAT_MAX: *v = (double)hist_max(h); return 0;
+    case LAB_STAT_P50:
+    case LAB_STAT_P90:
+    case LAB_STAT_P99:
+    case LAB_STAT_P999: *v = (double)hist_quantile(h, stat_quantile[e->stat]); return 0;
+    default: return -ENOTSUP;
+    }
+}
+
 int lab_expr_eval(const struct lab_run *run, const struct lab_expr *e, double *v, char **why)
 {
     const struct lab_metric *m = lab_run_metric(run, e->metric);
@@ -37,79 +87,30 @@ int lab_expr_eval(const struct lab_run *run, const struct lab_expr *e, double *v
         *why = msg("metric '%s' was not recorded by this run", e->metric);
         return -ENOENT;
     }
-    if (!e->indexed && !e->stat) {
-        if (m->kind != LAB_M_SCALAR)
-            goto mismatch;
-        *v = m->scalar;
-        return 0;
-    }
-    if (e->indexed) {
-        if (m->kind != LAB_M_ARRAY)
-            goto mismatch;
-        if (e->index >= m->n) {
+    int rc = -ENOTSUP;
+    if (!e->indexed && e->stat == LAB_STAT_NONE) {
+        if (m->kind == LAB_M_SCALAR) {
+            *v = m->scalar;
+            rc = 0;
+        }
+    } else if (e->indexed) {
+        if (m->kind == LAB_M_ARRAY && e->index >= m->n) {
             *why = msg("'%s' has %zu elements; there is no [%zu]", e->metric, m->n, e->index);
             return -EINVAL;
         }
-        *v = m->v[e->index];
-        return 0;
+        if (m->kind == LAB_M_ARRAY) {
+            *v = m->v[e->index];
+            rc = 0;
+        }
+    } else if (m->kind == LAB_M_ARRAY || m->kind == LAB_M_MATRIX) {
+        *v = (double)m->n;
+        rc = e->stat == LAB_STAT_COUNT ? 0 : array_stat(m, e, v, why);
+    } else if (m->kind == LAB_M_HIST) {
+        *v = (double)hist_count(m->hist);
+        rc = e->stat == LAB_STAT_COUNT ? 0 : hist_stat(m, e, v, why);
     }
-    const char *s = e->stat;
-    if (m->kind == LAB_M_ARRAY || m->kind == LAB_M_MATRIX) {
-        if (!strcmp(s, "count")) {
-            *v = (double)m->n;
-            return 0;
-        }
-        if (m->n == 0) {
-            *why = msg("'%s' is empty", e->metric);
-            return -EINVAL;
-        }
-        double mx = m->v[0], mn = m->v[0], sum = 0;
-        for (size_t i = 0; i < m->n; i++) {
-            mx = m->v[i] > mx ? m->v[i] : mx;
-            mn = m->v[i] < mn ? m->v[i] : mn;
-            sum += m->v[i];
-        }
-        if (!strcmp(s, "max"))
-            *v = mx;
-        else if (!strcmp(s, "min"))
-            *v = mn;
-        else if (!strcmp(s, "sum"))
-            *v = sum;
-        else if (!strcmp(s, "mean"))
-            *v = sum / (double)m->n;
-        else
-            goto mismatch;
-        return 0;
-    }
-    if (m->kind == LAB_M_HIST) {
-        const struct hist *h = m->hist;
-        if (!strcmp(s, "count")) {
-            *v = (double)hist_count(h);
-            return 0;
-        }
-        if (hist_count(h) == 0) {
-            *why = msg("histogram '%s' is empty", e->metric);
-            return -EINVAL;
-        }
-        if (!strcmp(s, "mean"))
-            *v = hist_mean(h);
-        else if (!strcmp(s, "min"))
-            *v = (double)hist_min(h);
-        else if (!strcmp(s, "max"))
-            *v = (double)hist_max(h);
-        else if (!strcmp(s, "p50"))
-            *v = (double)hist_quantile(h, 0.50);
-        else if (!strcmp(s, "p90"))
-            *v = (double)hist_quantile(h, 0.90);
-        else if (!strcmp(s, "p99"))
-            *v = (double)hist_quantile(h, 0.99);
-        else if (!strcmp(s, "p999"))
-            *v = (double)hist_quantile(h, 0.999);
-        else
-            goto mismatch;
-        return 0;
-    }
-mismatch:
+    if (rc != -ENOTSUP)
+        return rc;
     *why = msg("'%s' is %s, which '%s' does not apply to", e->metric, kind_name(m->kind),
                e->text);
     return -EINVAL;

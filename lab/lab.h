@@ -26,7 +26,7 @@ enum lab_type {
     LAB_BOOL,     /* true / false */
     LAB_DURATION, /* "250ms", "5s", "1.5us", "0": int64 ns, checked against [min, max] ns */
     LAB_STRING,   /* any scalar text */
-    LAB_ENUM,     /* one of 'choices', "a|b|c" */
+    LAB_ENUM,     /* one of 'choices', "a|b|c"; lab_enum gives its index */
     LAB_LIST,     /* a sequence of scalars (e.g. per-endpoint weights); see lab_list_* */
 };
 
@@ -37,7 +37,8 @@ struct lab_param {
     enum lab_type type;
     const char *def;     /* default, written as it would be in YAML, or NULL */
     double min, max;     /* inclusive range (ns for durations); min > max: unchecked */
-    const char *choices; /* LAB_ENUM only */
+    const char *choices; /* LAB_ENUM: "a|b|c"; for an enum of a primitive, its names
+                          * table joined: NAMES_CHOICES(X_NAMES) (names.h) */
     const char *doc;     /* one line, shown by `distlab list -v` */
 };
 
@@ -51,11 +52,13 @@ struct lab_workload {
     unsigned worlds;   /* LAB_WORLD_SIM | LAB_WORLD_LIVE */
     /* Performs one run. Returns 0, or a negative errno after lab_fail(): -EINVAL for bad
      * input (exit 2), -ECONNREFUSED / -EHOSTUNREACH when a server or world cannot be
-     * reached (exit 3), anything else is an internal error (exit 2 with the message). */
+     * reached (exit 3), anything else is an internal error (exit 2 with the message).
+     * lab/err.h holds the whole mapping. */
     int (*run)(struct lab_run *run);
 };
 
-/* All workloads, NULL-terminated (lab/workloads.c). */
+/* All workloads, NULL-terminated: the executable's main.c, which meson writes from the
+ * families' meson.build files (see lab/meson.build); a test links a table of its own. */
 extern const struct lab_workload *const lab_workloads[];
 const struct lab_workload *lab_workload_find(const char *name);
 
@@ -66,6 +69,9 @@ double lab_float(struct lab_run *run, const char *name);
 bool lab_bool(struct lab_run *run, const char *name);
 int64_t lab_duration(struct lab_run *run, const char *name); /* ns */
 const char *lab_str(struct lab_run *run, const char *name);  /* also for LAB_ENUM */
+/* LAB_ENUM: the index of the value among the parameter's choices: with choices from an
+ * enum's names table (NAMES_CHOICES, names.h), the enum value itself. */
+int lab_enum(struct lab_run *run, const char *name);
 size_t lab_list_len(struct lab_run *run, const char *name);
 double lab_list_float(struct lab_run *run, const char *name, size_t i);
 const char *lab_list_str(struct lab_run *run, const char *name, size_t i);
@@ -116,6 +122,15 @@ struct sim *lab_sim_begin(struct lab_run *run);
  * names the actor). Leaves the world for the workload to read, then destroys it at the
  * end of the run. */
 int lab_sim_go(struct lab_run *run, int64_t until);
+
+/* The shape most simulated runs take, in one call: lab_sim_begin; build(run, sim, w) adds
+ * the nodes and actors; lab_sim_go to the scenario's end; record(run, w) puts the
+ * metrics. A negative errno from build fails the run with "cannot build the world: ..."
+ * (unless build gave its own reason with lab_fail). Returns 0, or the first failure's
+ * negative errno; the workload frees w afterwards either way. */
+int lab_sim_run(struct lab_run *run, void *w,
+                int (*build)(struct lab_run *run, struct sim *sim, void *w),
+                int (*record)(struct lab_run *run, void *w));
 
 /* ---- Metrics --------------------------------------------------------------------- */
 

@@ -104,30 +104,6 @@ void lab_arena_free(struct lab_arena *a)
     }
 }
 
-/* ---- Errors ------------------------------------------------------------------------ */
-
-int lab_verrf(struct lab_err *err, const struct lab_node *at, const char *fmt, va_list ap)
-{
-    int off = 0;
-    if (at && at->line > 0)
-        off = snprintf(err->msg, sizeof(err->msg), "%s:%d:%d: ", at->origin, at->line, at->col);
-    else if (at)
-        off = snprintf(err->msg, sizeof(err->msg), "%s: ", at->origin);
-    if (off < 0 || (size_t)off >= sizeof(err->msg))
-        off = 0;
-    vsnprintf(err->msg + off, sizeof(err->msg) - (size_t)off, fmt, ap);
-    return -EINVAL;
-}
-
-int lab_errf(struct lab_err *err, const struct lab_node *at, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    lab_verrf(err, at, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 /* ---- Building the tree from events ------------------------------------------------ */
 
 struct builder {
@@ -297,6 +273,7 @@ static struct lab_node *parse(struct lab_arena *a, const char *origin, bool opti
         out_of_memory();
     struct builder b = {.a = a, .origin = origin, .option = option, .err = err};
     int rc = 0;
+    err->status = LAB_EXIT_INPUT; /* whatever goes wrong here is the input's */
     if (path) {
         FILE *f = fopen(path, "r");
         if (!f) {

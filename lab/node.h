@@ -1,13 +1,15 @@
 /* node.h - a YAML document as a small read-only tree that remembers where each node
  * was written (file:line:col, or the --set option it came from), so every error about
  * a scenario can point at its source. libfyaml does the parsing; this never guesses at
- * YAML itself. Also: the arena every loaded scenario lives in, and error messages. */
+ * YAML itself. Also: the arena every loaded scenario lives in. */
 #ifndef DISTLAB_LAB_NODE_H
 #define DISTLAB_LAB_NODE_H
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "lab/err.h" /* struct lab_err: errors point at nodes */
 
 /* ---- Arena: everything a scenario allocates, freed at once ------------------------ */
 
@@ -29,22 +31,6 @@ void *lab_xmalloc(size_t n);
 void *lab_xrealloc(void *p, size_t n);
 char *lab_xstrdup(const char *s);
 char *lab_xvprintf(const char *fmt, va_list ap); /* malloc'd, like vasprintf */
-
-/* ---- Errors ----------------------------------------------------------------------- */
-
-#define LAB_ERR_MAX 2048
-
-/* What went wrong, ready to print: "file:line:col: message" or "--set k=v: message". */
-struct lab_err {
-    char msg[LAB_ERR_MAX];
-};
-
-struct lab_node;
-
-/* Format an error at node 'at' (NULL: no location) into err; returns -EINVAL. */
-int lab_errf(struct lab_err *err, const struct lab_node *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-int lab_verrf(struct lab_err *err, const struct lab_node *at, const char *fmt, va_list ap);
 
 /* ---- The tree --------------------------------------------------------------------- */
 

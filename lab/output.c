@@ -68,7 +68,7 @@ int lab_write_file(const char *path, const char *data, size_t len, struct lab_er
         unlink(tmp);
 out:
     if (rc)
-        snprintf(err->msg, sizeof(err->msg), "%s: cannot write: %s", path, strerror(-rc));
+        lab_err_write(err, path, rc);
     free(tmp);
     return rc;
 }
@@ -199,7 +199,7 @@ json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *ru
     json_t *root = json_object();
     json_object_set_new(root, "scenario", json_string(sc->name));
     json_object_set_new(root, "file", json_string(sc->file));
-    json_object_set_new(root, "world", json_string(sc->world == LAB_WORLD_LIVE ? "live" : "sim"));
+    json_object_set_new(root, "world", json_string(lab_world_name(sc->world)));
     json_object_set_new(root, "seed", json_integer((json_int_t)sc->points[0]->seed));
     json_object_set_new(root, "version", json_string(DISTLAB_GIT_VERSION));
     if (machine)
@@ -338,10 +338,8 @@ int lab_write_results(const struct lab_scenario *sc, const struct lab_run *runs,
                       const char *dir, struct lab_err *err)
 {
     int rc = lab_mkdirs(dir);
-    if (rc) {
-        snprintf(err->msg, sizeof(err->msg), "%s: cannot create: %s", dir, strerror(-rc));
-        return rc;
-    }
+    if (rc)
+        return lab_err_write(err, dir, rc);
     size_t plen = strlen(dir) + 300;
     char *path = lab_xmalloc(plen);
     json_t *j = lab_summary_json(sc, runs, nruns, true);
@@ -349,7 +347,7 @@ int lab_write_results(const struct lab_scenario *sc, const struct lab_run *runs,
     json_decref(j);
     if (!text) {
         free(path);
-        snprintf(err->msg, sizeof(err->msg), "out of memory");
+        lab_err_write(err, dir, -ENOMEM);
         return -ENOMEM;
     }
     snprintf(path, plen, "%s/summary.json", dir);
@@ -376,7 +374,7 @@ int lab_write_results(const struct lab_scenario *sc, const struct lab_run *runs,
             FILE *f = open_memstream(&buf, &len);
             if (!f) {
                 rc = -ENOMEM;
-                snprintf(err->msg, sizeof(err->msg), "out of memory");
+                lab_err_write(err, dir, -ENOMEM);
                 break;
             }
             csv_metric(f, sc, runs, nruns, m->name, m->kind);

@@ -224,6 +224,7 @@ static void warn_empty(const struct ctx *c, const char *what)
 
 static int finish(struct ctx *c, struct gp *g, struct buf *b, const char *stem)
 {
+    g->kind = lab_plot_kind_names[c->p->kind];
     g->data = lab_arena_printf(c->a, "%s/%s.dat", c->dir, stem);
     g->out = lab_arena_printf(c->a, "%s/%s", c->dir, stem);
     if (!g->title)
@@ -305,8 +306,7 @@ static int plot_bars(struct ctx *c)
         }
         fputs("\n\n", f);
     }
-    struct gp g = {.kind = "bars", .n = (int)ng, .bw = w * 0.9, .xlabel = "index",
-                   .ylabel = c->p->metric};
+    struct gp g = {.n = (int)ng, .bw = w * 0.9, .xlabel = "index", .ylabel = c->p->metric};
     return finish(c, &g, &b, c->p->name);
 }
 
@@ -362,7 +362,7 @@ static int plot_cdf(struct ctx *c)
             fputs("NaN NaN\n", f);
         fputs("\n\n", f);
     }
-    struct gp gp = {.kind = "cdf", .n = (int)ng,
+    struct gp gp = {.n = (int)ng,
                     .xlabel = *ulabel ? lab_arena_printf(c->a, "%s (%s)", c->p->metric, ulabel)
                                       : c->p->metric,
                     .ylabel = "fraction <= x"};
@@ -478,7 +478,7 @@ static int plot_timeseries(struct ctx *c)
         free(b.s);
         return rc;
     }
-    struct gp g = {.kind = "timeseries", .n = n, .extra = extra, .xlabel = "time (s)",
+    struct gp g = {.n = n, .extra = extra, .xlabel = "time (s)",
                    .ylabel = lab_arena_printf(c->a, "%s, %s per bin%s%s%s", c->p->metric, stat,
                                               *unit ? " (" : "", unit, *unit ? ")" : "")};
     return finish(c, &g, &b, c->p->name);
@@ -516,8 +516,7 @@ static int plot_heatmap(struct ctx *c)
                                                            c->p->metric);
         if (label)
             title = lab_arena_printf(c->a, "%s (%s = %s)", title, c->p->by, label);
-        struct gp g = {.kind = "heatmap", .n = 1, .title = title, .xlabel = "column",
-                       .ylabel = "row"};
+        struct gp g = {.n = 1, .title = title, .xlabel = "column", .ylabel = "row"};
         rc = finish(c, &g, &b, stem);
         drawn++;
     }
@@ -634,12 +633,20 @@ static int plot_sweep(struct ctx *c)
         warn_empty(c, "no run recorded it as a scalar");
         return 0;
     }
-    struct gp g = {.kind = "sweep", .n = (int)drawn, .xticlabels = !numeric,
-                   .theory = theory_points > 0,
+    struct gp g = {.n = (int)drawn, .xticlabels = !numeric, .theory = theory_points > 0,
                    .xlabel = duration ? lab_arena_printf(c->a, "%s (s)", c->p->x) : c->p->x,
                    .ylabel = c->p->metric};
     return finish(c, &g, &b, c->p->name);
 }
+
+/* Each kind's drawing, by enum lab_plot_kind. */
+static int (*const draw_kind[])(struct ctx *c) = {
+    [LAB_PLOT_BARS] = plot_bars,
+    [LAB_PLOT_CDF] = plot_cdf,
+    [LAB_PLOT_TIMESERIES] = plot_timeseries,
+    [LAB_PLOT_HEATMAP] = plot_heatmap,
+    [LAB_PLOT_SWEEP] = plot_sweep,
+};
 
 int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, size_t nruns,
                    const char *dir, const char *templates, bool *no_gnuplot, int *failed,
@@ -648,10 +655,8 @@ int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, si
     if (sc->nplots == 0)
         return 0;
     int rc = lab_mkdirs(dir);
-    if (rc) {
-        snprintf(err->msg, sizeof(err->msg), "%s: cannot create: %s", dir, strerror(-rc));
-        return rc;
-    }
+    if (rc)
+        return lab_err_write(err, dir, rc);
     bool draw = find_gnuplot();
     if (!draw)
         *no_gnuplot = true;
@@ -668,13 +673,7 @@ int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, si
             warn_empty(&c, "no run matches its 'where'");
             continue;
         }
-        switch (c.p->kind) {
-        case LAB_PLOT_BARS: rc = plot_bars(&c); break;
-        case LAB_PLOT_CDF: rc = plot_cdf(&c); break;
-        case LAB_PLOT_TIMESERIES: rc = plot_timeseries(&c); break;
-        case LAB_PLOT_HEATMAP: rc = plot_heatmap(&c); break;
-        case LAB_PLOT_SWEEP: rc = plot_sweep(&c); break;
-        }
+        rc = draw_kind[c.p->kind](&c);
     }
     lab_arena_free(&a);
     return rc;

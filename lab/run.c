@@ -14,15 +14,42 @@
 #include "lab/hist.h"
 #include "lab/series.h"
 
+/* The one way a run fails: the first failure is the cause, so later ones are dropped.
+ * 'what' (may be NULL) goes between the file name and the message. */
+static void vfail(struct lab_run *run, int status, const char *what, const char *fmt,
+                  va_list ap)
+{
+    if (run->fail)
+        return;
+    char *msg = lab_xvprintf(fmt, ap);
+    size_t len = strlen(run->sc->file) + (what ? strlen(what) : 0) + strlen(msg) + 4;
+    run->fail = lab_xmalloc(len);
+    snprintf(run->fail, len, "%s: %s%s", run->sc->file, what ? what : "", msg);
+    run->status = status;
+    free(msg);
+}
 
+/* The workload misused lab.h (an undeclared parameter, a bad metric name): it goes on
+ * with a harmless value, and the run fails with the misuse as its cause. */
 static void bug(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void bug(struct lab_run *run, const char *fmt, ...)
 {
-    if (run->bug)
-        return;
+    char what[128];
+    snprintf(what, sizeof(what), "internal error in workload '%s': ",
+             run->spec->cfg->wl->name);
     va_list ap;
     va_start(ap, fmt);
-    run->bug = lab_xvprintf(fmt, ap);
+    vfail(run, LAB_EXIT_INPUT, what, fmt, ap);
+    va_end(ap);
+}
+
+static void fail_plain(struct lab_run *run, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail_plain(struct lab_run *run, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(run, status, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -44,23 +71,18 @@ int lab_run_exec(struct lab_run *run)
     lab__sim_end(run);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     run->wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (run->bug && !run->fail) {
-        size_t len = strlen(run->sc->file) + strlen(run->bug) + 64;
-        run->fail = lab_xmalloc(len);
-        snprintf(run->fail, len, "%s: internal error in workload '%s': %s", run->sc->file,
-                 wl->name, run->bug);
-        return -EINVAL;
-    }
-    if (rc == 0 && run->fail)
-        rc = -EINVAL;
-    if (rc < 0 && !run->fail) {
-        size_t len = strlen(run->sc->file) + 128;
-        run->fail = lab_xmalloc(len);
-        snprintf(run->fail, len, "%s: workload '%s' failed: %s", run->sc->file, wl->name,
-                 strerror(-rc));
-    }
     if (rc > 0)
         rc = -EINVAL;
+    if (rc < 0)
+        fail_plain(run, 0, "workload '%s' failed: %s", wl->name, strerror(-rc));
+    if (!run->fail)
+        return 0;
+    /* A misuse, bad input at a node, or lab_fail with a return of 0: -EINVAL. */
+    if (run->status == LAB_EXIT_INPUT || rc == 0)
+        rc = -EINVAL;
+    /* Otherwise the workload's errno decides (err.h). */
+    if (run->status == 0)
+        run->status = lab_status_of_errno(rc);
     return rc;
 }
 
@@ -83,7 +105,6 @@ void lab_run_cleanup(struct lab_run *run)
         free(run->checks[i].message);
     free(run->checks);
     free(run->fail);
-    free(run->bug);
     memset(run, 0, sizeof(*run));
 }
 
@@ -147,6 +168,12 @@ const char *lab_str(struct lab_run *run, const char *name)
 {
     const struct lab_value *v = param(run, name, "lab_str");
     return v ? v->text : "";
+}
+
+int lab_enum(struct lab_run *run, const char *name)
+{
+    const struct lab_value *v = param(run, name, "lab_enum");
+    return typed(run, v, "lab_enum", name, 1u << LAB_ENUM) ? (int)v->i : 0;
 }
 
 size_t lab_list_len(struct lab_run *run, const char *name)
@@ -380,16 +407,10 @@ void lab_note(struct lab_run *run, const char *fmt, ...)
 
 void lab_fail(struct lab_run *run, const char *fmt, ...)
 {
-    if (run->fail)
-        return; /* the first failure is the cause */
     va_list ap;
     va_start(ap, fmt);
-    char *msg = lab_xvprintf(fmt, ap);
+    vfail(run, 0, NULL, fmt, ap); /* the status comes from what the workload returns */
     va_end(ap);
-    size_t len = strlen(run->sc->file) + strlen(msg) + 3;
-    run->fail = lab_xmalloc(len);
-    snprintf(run->fail, len, "%s: %s", run->sc->file, msg);
-    free(msg);
 }
 
 int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt, ...)
@@ -402,6 +423,7 @@ int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt
     lab_verrf(&err, at, fmt, ap);
     va_end(ap);
     run->fail = lab_xstrdup(err.msg);
+    run->status = err.status;
     return -EINVAL;
 }
 

@@ -41,8 +41,8 @@ struct lab_run {
     size_t nmetrics, capm;
     char **notes;
     size_t nnotes;
-    char *fail;  /* the message to print ("FILE: ..." or "FILE:L:C: ..."), or NULL */
-    char *bug;   /* misuse of lab.h by the workload, or NULL */
+    char *fail;  /* the first failure's message ("FILE: ..." or "FILE:L:C: ..."), or NULL */
+    int status;  /* with fail: the exit status it leads to (err.h) */
     struct sim *sim;
     bool sim_set_up;
     double wall_s;
@@ -55,8 +55,9 @@ struct lab_run {
 /* Prepare run (zeroed by this) for spec of sc in 'world'. */
 void lab_run_init(struct lab_run *run, const struct lab_scenario *sc,
                   const struct lab_runspec *spec, unsigned world);
-/* Call the workload. Returns 0, or a negative errno with run->fail set: -EINVAL (bad
- * input or a workload bug), -ECONNREFUSED / -EHOSTUNREACH (unreachable), other. */
+/* Call the workload. Returns 0, or a negative errno with run->fail and run->status set:
+ * -EINVAL (bad input or a misuse of lab.h), -ECONNREFUSED / -EHOSTUNREACH (unreachable),
+ * other; lab_status_of_errno (err.h) maps the workload's errno to the status. */
 int lab_run_exec(struct lab_run *run);
 /* Free everything the run recorded. */
 void lab_run_cleanup(struct lab_run *run);

@@ -20,7 +20,8 @@ struct lab_value {
     enum lab_type type;
     const struct lab_node *node; /* where it was written (a default: a synthetic node) */
     const char *text;            /* as written; flow text for lists */
-    int64_t i;                   /* LAB_INT; LAB_DURATION in ns; LAB_BOOL as 0/1 */
+    int64_t i;                   /* LAB_INT; LAB_DURATION in ns; LAB_BOOL as 0/1; LAB_ENUM:
+                                  * the index of the choice */
     double f;                    /* every numeric type, as a double */
     bool b;
     size_t n; /* LAB_LIST */
@@ -93,6 +94,9 @@ struct lab_where {
 
 enum lab_plot_kind { LAB_PLOT_BARS, LAB_PLOT_CDF, LAB_PLOT_TIMESERIES, LAB_PLOT_HEATMAP,
                      LAB_PLOT_SWEEP };
+/* The kinds' names in enum order (names.h); plots/<name>.gp draws each. */
+#define LAB_PLOT_KIND_NAMES "bars", "cdf", "timeseries", "heatmap", "sweep"
+extern const char *const lab_plot_kind_names[];
 
 struct lab_plot {
     enum lab_plot_kind kind;
@@ -106,8 +110,15 @@ struct lab_plot {
 };
 
 /* `name`, `name[i]`, `name.stat`. */
+/* The statistics of name.stat, in enum order (names.h); lab_stat_names is the table. */
+enum lab_stat { LAB_STAT_NONE = -1, LAB_STAT_MAX, LAB_STAT_MIN, LAB_STAT_SUM, LAB_STAT_MEAN,
+                LAB_STAT_COUNT, LAB_STAT_P50, LAB_STAT_P90, LAB_STAT_P99, LAB_STAT_P999 };
+#define LAB_STAT_NAMES "max", "min", "sum", "mean", "count", "p50", "p90", "p99", "p999"
+extern const char *const lab_stat_names[];
+
 struct lab_expr {
-    const char *text, *metric, *stat; /* stat NULL unless name.stat */
+    const char *text, *metric;
+    enum lab_stat stat; /* LAB_STAT_NONE unless name.stat */
     bool indexed;
     size_t index;
 };
@@ -150,7 +161,8 @@ struct lab_load_opts {
     unsigned world;          /* 0: sim */
     const char *const *sets; /* "key.path=value" overrides, applied before validation */
     size_t nsets;
-    bool has_seed;           /* --seed: same as --set seed=N */
+    const char *seed_text;   /* --seed N as written: the same as --set seed=N */
+    bool has_seed;           /* or the seed as a number (without seed_text) */
     uint64_t seed;
 };
 
@@ -178,6 +190,14 @@ const char *lab_run_key_text(const struct lab_scenario *sc, const struct lab_run
  * durations in ns, booleans as 0/1; false if it is not a number. */
 bool lab_key_number(const struct lab_scenario *sc, const struct lab_runspec *r,
                     const char *key, double *out);
+
+/* A type's word for `distlab list -v` ("int", "duration", ...). */
+const char *lab_type_word(enum lab_type t);
+
+/* "sim" or "live" for LAB_WORLD_SIM or LAB_WORLD_LIVE (NULL for anything else), and back
+ * (0 for another name). */
+const char *lab_world_name(unsigned world);
+unsigned lab_world_parse(const char *s);
 
 /* Parse a duration: "250ms", "1.5s", "-200ms", "0". Units ns, us, ms, s, m. Returns
  * false on a missing or unknown unit, or overflow. Exact for decimal fractions. */

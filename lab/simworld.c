@@ -222,3 +222,20 @@ int lab_sim_go(struct lab_run *run, int64_t until)
     }
     return 0;
 }
+
+int lab_sim_run(struct lab_run *run, void *w,
+                int (*build)(struct lab_run *run, struct sim *sim, void *w),
+                int (*record)(struct lab_run *run, void *w))
+{
+    struct sim *sim = lab_sim_begin(run);
+    if (!sim)
+        return -EINVAL;
+    int rc = build(run, sim, w);
+    if (rc < 0) {
+        lab_fail(run, "cannot build the world: %s", strerror(-rc));
+        return rc;
+    }
+    if ((rc = lab_sim_go(run, 0)) < 0)
+        return rc;
+    return record(run, w);
+}

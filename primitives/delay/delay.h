@@ -35,6 +35,7 @@ struct dq_task {
 };
 
 enum dq_mode { DQ_QUEUE, DQ_CALLBACK };
+#define DQ_MODE_NAMES "queue", "callback" /* in enum order (names.h) */
 
 /* A broker client: publish one task and block until the broker acknowledges it.
  * Returns 0, or a negative errno (-ETIMEDOUT: no acknowledgement in time). 'attempt'

@@ -49,16 +49,16 @@ static int mark_write(struct env *e, const char *key, uint64_t ts)
     return env_store_put(e, key, buf, (size_t)len);
 }
 
-struct sf_node *sf_node_open(struct env *e, const struct sf_node_config *c, int *err, char *msg,
-                             size_t msglen)
+struct sf_node *sf_node_open(struct env *e, const struct sf_node_config *c, int *rc_out, char *err,
+                             size_t errlen)
 {
-    int rc = sf_config_check(&c->gen, env_now(e), msg, msglen);
+    int rc = sf_config_check(&c->gen, env_now(e), err, errlen);
     if (rc == 0 && c->reserve_ns < 0) {
-        snprintf(msg, msglen, "reserve must not be negative");
+        snprintf(err, errlen, "reserve must not be negative");
         rc = -EINVAL;
     }
     if (rc < 0) {
-        *err = rc;
+        *rc_out = rc;
         return NULL;
     }
     struct sf_node *n = calloc(1, sizeof(*n));
@@ -78,8 +78,8 @@ struct sf_node *sf_node_open(struct env *e, const struct sf_node_config *c, int 
         if (rc == 0 && n->has_mark)
             rc = sf_gen_floor(n->gen, n->mark) < 0 ? -EIO : 0;
         if (rc < 0) {
-            snprintf(msg, msglen, "high-water mark '%s' unreadable or out of range", n->key);
-            *err = rc;
+            snprintf(err, errlen, "high-water mark '%s' unreadable or out of range", n->key);
+            *rc_out = rc;
             free(n->key);
             sf_gen_destroy(n->gen);
             free(n);
@@ -95,8 +95,8 @@ err_gen:
 err_free:
     free(n);
 err_nomem:
-    snprintf(msg, msglen, "out of memory");
-    *err = -ENOMEM;
+    snprintf(err, errlen, "out of memory");
+    *rc_out = -ENOMEM;
     return NULL;
 }
 

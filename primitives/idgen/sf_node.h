@@ -38,10 +38,10 @@ struct sf_node_stats {
 struct sf_node;
 
 /* Open a generator on this node: check c (with the epoch against env_now), read the
- * mark if c->store_key is set and floor the generator at it. Returns NULL and sets *err
- * to -EINVAL (bad config; 'msg' says why), -EIO (a corrupt mark), or -ENOMEM. */
-struct sf_node *sf_node_open(struct env *e, const struct sf_node_config *c, int *err, char *msg,
-                             size_t msglen);
+ * mark if c->store_key is set and floor the generator at it. Returns NULL and sets
+ * *rc_out to -EINVAL (bad config; 'err' says why), -EIO (a corrupt mark), or -ENOMEM. */
+struct sf_node *sf_node_open(struct env *e, const struct sf_node_config *c, int *rc_out,
+                             char *err, size_t errlen);
 void sf_node_close(struct sf_node *n);
 
 /* The next ID. Reads env_now, and while the generator says -EAGAIN sleeps until its

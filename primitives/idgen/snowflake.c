@@ -11,6 +11,8 @@
 #include <string.h>
 #include <threads.h>
 
+#include "names.h"
+
 __extension__ typedef unsigned __int128 sf_u128;
 __extension__ typedef __int128 sf_i128;
 
@@ -435,27 +437,18 @@ bool sf_gen_check(const struct sf_gen *g)
 
 /* ---- Names -------------------------------------------------------------------------- */
 
-static const char *const policy_names[] = {"none", "refuse", "wait", "hold", "borrow"};
-static const char *const full_names[] = {"wait", "borrow"};
-static const char *const sync_names[] = {"none", "cas", "mutex"};
-
-/* The index of s in names[0..n), or -EINVAL. */
-static int name_index(const char *const *names, unsigned n, const char *s)
-{
-    for (unsigned i = 0; i < n; i++)
-        if (strcmp(s, names[i]) == 0)
-            return (int)i;
-    return -EINVAL;
-}
+const char *const sf_policy_names[] = {SF_POLICY_NAMES, NULL};
+const char *const sf_full_names[] = {SF_FULL_NAMES, NULL};
+const char *const sf_sync_names[] = {SF_SYNC_NAMES, NULL};
 
 const char *sf_policy_name(enum sf_policy p)
 {
-    return (unsigned)p <= SF_BORROW ? policy_names[p] : "?";
+    return names_name(sf_policy_names, (int)p);
 }
 
 int sf_policy_parse(const char *s, enum sf_policy *out)
 {
-    int i = name_index(policy_names, SF_BORROW + 1, s);
+    int i = names_value(sf_policy_names, s);
     if (i >= 0)
         *out = (enum sf_policy)i;
     return i < 0 ? i : 0;
@@ -463,12 +456,12 @@ int sf_policy_parse(const char *s, enum sf_policy *out)
 
 const char *sf_full_name(enum sf_full f)
 {
-    return (unsigned)f <= SF_FULL_BORROW ? full_names[f] : "?";
+    return names_name(sf_full_names, (int)f);
 }
 
 int sf_full_parse(const char *s, enum sf_full *out)
 {
-    int i = name_index(full_names, SF_FULL_BORROW + 1, s);
+    int i = names_value(sf_full_names, s);
     if (i >= 0)
         *out = (enum sf_full)i;
     return i < 0 ? i : 0;
@@ -476,5 +469,5 @@ int sf_full_parse(const char *s, enum sf_full *out)
 
 const char *sf_sync_name(enum sf_sync s)
 {
-    return (unsigned)s <= SF_SYNC_MUTEX ? sync_names[s] : "?";
+    return names_name(sf_sync_names, (int)s);
 }

@@ -165,8 +165,12 @@ bool sf_gen_last(const struct sf_gen *g, uint64_t *ts, uint64_t *seq);
 /* Invariants: config valid, state's unit within the time field. For tests. */
 bool sf_gen_check(const struct sf_gen *g);
 
-/* Names for messages and scenario files: "none", "refuse", "wait", "hold", "borrow";
- * "wait", "borrow"; "none", "cas", "mutex". parse returns 0 or -EINVAL. */
+/* Names for messages and scenario files, in enum order (names.h). parse returns 0 or
+ * -EINVAL; name returns NULL for an out-of-range value. */
+#define SF_POLICY_NAMES "none", "refuse", "wait", "hold", "borrow"
+#define SF_FULL_NAMES "wait", "borrow"
+#define SF_SYNC_NAMES "none", "cas", "mutex"
+extern const char *const sf_policy_names[], *const sf_full_names[], *const sf_sync_names[];
 const char *sf_policy_name(enum sf_policy p);
 int sf_policy_parse(const char *s, enum sf_policy *out);
 const char *sf_full_name(enum sf_full f);

@@ -7,36 +7,28 @@
 #include <string.h>
 
 #include "lb/lb_internal.h"
+#include "names.h"
 
-static const char *const policy_names[LB_POLICY_COUNT] = {
-    [LB_RR] = "rr",
-    [LB_RANDOM] = "random",
-    [LB_BIASED] = "biased",
-    [LB_FISHER_YATES] = "fisher-yates",
-    [LB_INSIDE_OUT] = "inside-out",
-    [LB_P2C] = "p2c",
-    [LB_SWRR] = "swrr",
-};
+const char *const lb_policy_names[] = {LB_POLICY_NAMES, NULL};
 
 const char *lb_policy_name(enum lb_policy p)
 {
-    return (unsigned)p < LB_POLICY_COUNT ? policy_names[p] : NULL;
+    return names_name(lb_policy_names, (int)p);
 }
 
 const char *lb_policy_choices(void)
 {
-    return "rr|random|biased|fisher-yates|inside-out|p2c|swrr";
+    static _Thread_local char buf[96];
+    return names_join(lb_policy_names, "|", buf, sizeof(buf));
 }
 
 int lb_policy_parse(const char *name, enum lb_policy *out)
 {
-    for (int p = 0; p < LB_POLICY_COUNT; p++) {
-        if (strcmp(name, policy_names[p]) == 0) {
-            *out = (enum lb_policy)p;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    int v = names_value(lb_policy_names, name);
+    if (v < 0)
+        return v;
+    *out = (enum lb_policy)v;
+    return 0;
 }
 
 /* ---- Shuffles ------------------------------------------------------------------------ */

@@ -5,7 +5,7 @@
  *
  * Pure: never does I/O, never reads a clock, never draws a random number except from the
  * struct rng the caller passes. The retry loop itself (send, wait, try the next) is the
- * caller's: it blocks, so it lives with env (lab/workloads/lb.c).
+ * caller's: it blocks, so it lives with env (lab/lb/lb.c).
  *
  * ---- What "order" means -------------------------------------------------------------
  *
@@ -64,10 +64,12 @@ enum lb_policy {
     LB_POLICY_COUNT
 };
 
-/* The policy's name in scenarios and output: "rr", "random", "biased", "fisher-yates",
- * "inside-out", "p2c", "swrr". NULL for an out-of-range value. */
+/* The policies' names in scenarios and output, in enum order (names.h). */
+#define LB_POLICY_NAMES "rr", "random", "biased", "fisher-yates", "inside-out", "p2c", "swrr"
+extern const char *const lb_policy_names[];
+/* A policy's name; NULL for an out-of-range value. */
 const char *lb_policy_name(enum lb_policy p);
-/* The names above joined by '|' (for a scenario parameter's choices). Static storage. */
+/* The names joined by '|', in thread-local storage. */
 const char *lb_policy_choices(void);
 /* Parse a name. Returns 0, or -EINVAL for an unknown name (*out untouched). */
 int lb_policy_parse(const char *name, enum lb_policy *out);

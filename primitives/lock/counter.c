@@ -12,28 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 struct lock_counter {
     _Atomic int64_t value;
     enum lock_guard guard;
     struct env_mutex mutex; /* initialised only with LOCK_GUARD_MUTEX */
 };
 
-static const char *const guard_names[] = {"none", "mutex"};
+const char *const lock_guard_names[] = {LOCK_GUARD_NAMES, NULL};
 
 const char *lock_guard_name(enum lock_guard g)
 {
-    return (unsigned)g < sizeof(guard_names) / sizeof(guard_names[0]) ? guard_names[g] : NULL;
+    return names_name(lock_guard_names, (int)g);
 }
 
 int lock_guard_parse(const char *name, enum lock_guard *out)
 {
-    for (unsigned i = 0; i < sizeof(guard_names) / sizeof(guard_names[0]); i++) {
-        if (!strcmp(name, guard_names[i])) {
-            *out = (enum lock_guard)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    int v = names_value(lock_guard_names, name);
+    if (v < 0)
+        return v;
+    *out = (enum lock_guard)v;
+    return 0;
 }
 
 struct lock_counter *lock_counter_create(struct env *e, enum lock_guard g)

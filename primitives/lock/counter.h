@@ -17,7 +17,10 @@ enum lock_guard {
     LOCK_GUARD_MUTEX, /* env_mutex around read-work-write: the count is exact */
 };
 
-/* "none" or "mutex"; NULL for an out-of-range value. */
+/* The guards' names in enum order (names.h). */
+#define LOCK_GUARD_NAMES "none", "mutex"
+extern const char *const lock_guard_names[];
+/* A guard's name; NULL for an out-of-range value. */
 const char *lock_guard_name(enum lock_guard g);
 /* Parse a name. Returns 0, or -EINVAL (*out untouched). */
 int lock_guard_parse(const char *name, enum lock_guard *out);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 struct rlock {
     struct env *e; /* the owner's */
     struct rlock_config cfg;
@@ -38,27 +40,20 @@ struct rlock {
     _Atomic uint64_t extends, extend_errors, lost_count;
 };
 
-static const char *const algo_names[] = {"seed", "safe", "fenced", "renewing", "redlock"};
+const char *const rlock_algo_names[] = {RLOCK_ALGO_NAMES, NULL};
 
 int rlock_algo_parse(const char *s, enum rlock_algo *out)
 {
-    for (size_t i = 0; i < sizeof(algo_names) / sizeof(algo_names[0]); i++) {
-        if (s && strcmp(s, algo_names[i]) == 0) {
-            *out = (enum rlock_algo)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    int v = names_value(rlock_algo_names, s);
+    if (v < 0)
+        return v;
+    *out = (enum rlock_algo)v;
+    return 0;
 }
 
 const char *rlock_algo_name(enum rlock_algo a)
 {
-    return (unsigned)a < sizeof(algo_names) / sizeof(algo_names[0]) ? algo_names[a] : "?";
-}
-
-const char *rlock_algo_choices(void)
-{
-    return "seed|safe|fenced|renewing|redlock";
+    return names_name(rlock_algo_names, (int)a);
 }
 
 struct rlock *rlock_create(struct env *e, const struct rlock_config *cfg)

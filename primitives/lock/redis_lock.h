@@ -118,9 +118,11 @@ void rlock_get_stats(const struct rlock *l, struct rlock_stats *out);
  * is being torn down; e.g. from a sim_env_atexit handler). rlock_destroy otherwise. */
 void rlock_abandon(struct rlock *l);
 
-/* "seed", "safe", ... <-> enum. parse returns 0 or -EINVAL. */
+/* The algorithms' names in enum order (names.h). parse returns 0 or -EINVAL; name returns
+ * NULL for an out-of-range value. */
+#define RLOCK_ALGO_NAMES "seed", "safe", "fenced", "renewing", "redlock"
+extern const char *const rlock_algo_names[];
 int rlock_algo_parse(const char *s, enum rlock_algo *out);
 const char *rlock_algo_name(enum rlock_algo a);
-const char *rlock_algo_choices(void); /* "seed|safe|fenced|renewing|redlock" */
 
 #endif

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 enum try_kind { TRY_CAS, TRY_CHAN };
 
 struct lock_try {
@@ -90,22 +92,20 @@ bool lock_try_check(const struct lock_try *l)
 
 /* ---- Spinning ---------------------------------------------------------------------- */
 
-static const char *const spin_names[] = {"spin", "yield", "backoff"};
+const char *const lock_spin_names[] = {LOCK_SPIN_NAMES, NULL};
 
 const char *lock_spin_name(enum lock_spin_kind k)
 {
-    return (unsigned)k < sizeof(spin_names) / sizeof(spin_names[0]) ? spin_names[k] : NULL;
+    return names_name(lock_spin_names, (int)k);
 }
 
 int lock_spin_parse(const char *name, enum lock_spin_kind *out)
 {
-    for (unsigned i = 0; i < sizeof(spin_names) / sizeof(spin_names[0]); i++) {
-        if (!strcmp(name, spin_names[i])) {
-            *out = (enum lock_spin_kind)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    int v = names_value(lock_spin_names, name);
+    if (v < 0)
+        return v;
+    *out = (enum lock_spin_kind)v;
+    return 0;
 }
 
 bool lock_spin_acquire(struct lock_try *l, struct env *e, const struct lock_spin *p,

@@ -58,7 +58,10 @@ enum lock_spin_kind {
     LOCK_SPIN_BACKOFF, /* env_sleep a jittered, exponentially growing time after each */
 };
 
-/* "spin", "yield", "backoff"; NULL for an out-of-range value. */
+/* The kinds' names in enum order (names.h). */
+#define LOCK_SPIN_NAMES "spin", "yield", "backoff"
+extern const char *const lock_spin_names[];
+/* A kind's name; NULL for an out-of-range value. */
 const char *lock_spin_name(enum lock_spin_kind k);
 /* Parse a name. Returns 0, or -EINVAL (*out untouched). */
 int lock_spin_parse(const char *name, enum lock_spin_kind *out);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "timer/heap2.h"
 #include "timer/tq_impl.h"
 
@@ -170,17 +171,14 @@ struct tq *tq_create(const struct tq_config *cfg)
     return NULL;
 }
 
-static const char *const kind_names[] = {"heap2", "heap4", "wheel", "hwheel"};
+const char *const tq_kind_names[] = {TQ_KIND_NAMES, NULL};
 
 int tq_kind_parse(const char *name)
 {
-    for (int k = 0; k < 4; k++)
-        if (strcmp(name, kind_names[k]) == 0)
-            return k;
-    return -EINVAL;
+    return names_value(tq_kind_names, name);
 }
 
 const char *tq_kind_name(enum tq_kind kind)
 {
-    return (unsigned)kind < 4 ? kind_names[kind] : "?";
+    return names_name(tq_kind_names, (int)kind);
 }

@@ -190,7 +190,10 @@ static inline const struct tq_stats *tq_stats(const struct tq *q)
     return &q->stats;
 }
 
-/* The kind named "heap2", "heap4", "wheel" or "hwheel"; -EINVAL for another name. */
+/* The kinds' names in enum order (names.h). parse gives -EINVAL for another name; name
+ * gives NULL for an out-of-range value. */
+#define TQ_KIND_NAMES "heap2", "heap4", "wheel", "hwheel"
+extern const char *const tq_kind_names[];
 int tq_kind_parse(const char *name);
 const char *tq_kind_name(enum tq_kind kind);
 

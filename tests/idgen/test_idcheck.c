@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "lab/idcheck.h"
+#include "idgen/idcheck.h"
 #include "rng/rng.h"
 
 static int cmp_u64(const void *a, const void *b)
@@ -35,12 +35,12 @@ static uint64_t slow_duplicates(const uint64_t *v, size_t n, uint64_t *first_dup
 
 static void check_idset(const uint64_t *v, size_t n, size_t budget, bool expect_spill)
 {
-    struct lab_idset *s = lab_idset_create(budget, NULL);
+    struct idset *s = idset_create(budget, NULL);
     cr_assert_not_null(s);
     for (size_t i = 0; i < n; i++)
-        cr_assert_eq(lab_idset_add(s, v[i]), 0);
-    struct lab_idset_result r;
-    cr_assert_eq(lab_idset_finish(s, &r), 0);
+        cr_assert_eq(idset_add(s, v[i]), 0);
+    struct idset_result r;
+    cr_assert_eq(idset_finish(s, &r), 0);
     uint64_t first;
     uint64_t d = slow_duplicates(v, n, &first);
     cr_assert_eq(r.ids, n);
@@ -55,7 +55,7 @@ static void check_idset(const uint64_t *v, size_t n, size_t budget, bool expect_
     }
     if (expect_spill)
         cr_assert_gt(r.runs, 1);
-    lab_idset_destroy(s);
+    idset_destroy(s);
 }
 
 Test(idcheck, counts_duplicates_in_memory)
@@ -134,11 +134,11 @@ Test(idcheck, order_matches_every_pair)
             t[i] = now;
             id[i] = iter % 3 == 0 ? i + rng_below(&r, 20) : rng_below(&r, range);
         }
-        struct lab_order *o = lab_order_create();
+        struct idorder *o = idorder_create();
         for (size_t i = 0; i < n; i++)
-            cr_assert_eq(lab_order_add(o, t[i], id[i]), 0);
-        struct lab_order_result res;
-        cr_assert_eq(lab_order_finish(o, &res), 0);
+            cr_assert_eq(idorder_add(o, t[i], id[i]), 0);
+        struct idorder_result res;
+        cr_assert_eq(idorder_finish(o, &res), 0);
         uint64_t inv;
         int64_t gap;
         slow_order(id, t, n, &inv, &gap);
@@ -149,7 +149,7 @@ Test(idcheck, order_matches_every_pair)
         cr_assert_eq(res.max_gap_ns, gap);
         if (res.pairs)
             cr_assert_float_eq(res.inversions, (double)inv / (double)res.pairs, 1e-12);
-        lab_order_destroy(o);
+        idorder_destroy(o);
         free(id);
         free(t);
     }
@@ -158,22 +158,22 @@ Test(idcheck, order_matches_every_pair)
 Test(idcheck, order_extremes)
 {
     enum { N = 100000 };
-    struct lab_order *o = lab_order_create();
+    struct idorder *o = idorder_create();
     for (uint64_t i = 0; i < N; i++) /* issued in reverse ID order: every pair inverted */
-        cr_assert_eq(lab_order_add(o, (int64_t)i * 10, N - i), 0);
-    struct lab_order_result res;
-    cr_assert_eq(lab_order_finish(o, &res), 0);
+        cr_assert_eq(idorder_add(o, (int64_t)i * 10, N - i), 0);
+    struct idorder_result res;
+    cr_assert_eq(idorder_finish(o, &res), 0);
     cr_assert_eq(res.inverted_pairs, (uint64_t)N * (N - 1) / 2);
     cr_assert_float_eq(res.inversions, 1.0, 1e-12);
     cr_assert_eq(res.max_gap_ns, (int64_t)(N - 1) * 10);
-    lab_order_destroy(o);
+    idorder_destroy(o);
 
-    o = lab_order_create();
+    o = idorder_create();
     for (uint64_t i = 0; i < N; i++) /* in order, with equal neighbours: none */
-        cr_assert_eq(lab_order_add(o, (int64_t)i, i / 2), 0);
-    cr_assert_eq(lab_order_add(o, N - 2, 0), -EINVAL, "time went back");
-    cr_assert_eq(lab_order_finish(o, &res), 0);
+        cr_assert_eq(idorder_add(o, (int64_t)i, i / 2), 0);
+    cr_assert_eq(idorder_add(o, N - 2, 0), -EINVAL, "time went back");
+    cr_assert_eq(idorder_finish(o, &res), 0);
     cr_assert_eq(res.inverted_pairs, 0);
     cr_assert_eq(res.max_gap_ns, 0);
-    lab_order_destroy(o);
+    idorder_destroy(o);
 }

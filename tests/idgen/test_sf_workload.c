@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "lab/cli.h"
-#include "lab/cmd_id.h"
+#include "lab/idgen/cmd_id.h"
 #include "lab/hist.h"
 #include "lab/run.h"
 #include "lab/scenario.h"

@@ -3,6 +3,7 @@
  * every exit status of the CLI (run in-process through lab_main). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "lab/cli.h"
 #include "lab/output.h"
 #include "lab/run.h"
+#include "lab/runner.h"
 #include "workloads_test.h"
 
 /* Paths here fit in 4096 bytes. */
@@ -453,6 +455,38 @@ Test(cli, exit_3_when_a_server_is_unreachable)
     cr_expect_not(exists(dir, "t"));
     free(refused);
     free(unreach);
+    t_cleanup(dir);
+}
+
+Test(cli, exit_4_when_the_results_cannot_be_written)
+{
+    char *dir = t_tmpdir();
+    char *path = t_write(dir, "g.yaml", BASE);
+    char *blocker = t_write(dir, "blocker", "a file, not a directory\n");
+    cr_expect_eq(t_distlab(dir, "run", path, "--out", blocker, NULL), 4);
+    char *err = t_read_in(dir, "err.txt");
+    char want[4096];
+    snprintf(want, sizeof(want), "distlab: cannot write results: %s/t: Not a directory\n",
+             blocker);
+    cr_expect_str_eq(err, want);
+    free(err);
+    /* The same through the runner itself, as a test or another program calls it. */
+    const char *files[] = {path};
+    struct lab_runner_opts o = {.out = blocker, .quiet = true};
+    fflush(stderr);
+    int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    int status = lab_runner(files, 1, &o);
+    dup2(saved, 2);
+    close(saved);
+    close(devnull);
+    cr_expect_eq(status, LAB_EXIT_WRITE);
+    o.out = dir;
+    o.seed = "7";
+    cr_expect_eq(lab_runner(files, 1, &o), LAB_EXIT_OK);
+    cr_expect(exists(dir, "t/summary.json"));
+    free(blocker);
+    free(path);
     t_cleanup(dir);
 }
 

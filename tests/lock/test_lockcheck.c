@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "lab/lockcheck.h"
+#include "lab/lock/lockcheck.h"
 #include "rng/rng.h"
 
 static struct lockcheck_result result(struct lockcheck *c, int64_t end, int64_t final)

@@ -1,37 +1,36 @@
 /* Against a real redis-server that each test starts on a unix socket in a temporary
- * directory: the hiredis client's semantics, every lock algorithm, and the server faults
- * (SIGSTOP pause, SIGKILL crash and restart). Times only bound from below what sleeping
+ * directory (live/servers.h; the launcher's own tests are in tests/live): the hiredis
+ * client's semantics, every lock algorithm, and the server faults (SIGSTOP pause, SIGKILL
+ * crash and restart). Times only bound from below what sleeping
  * guarantees, or allow generous margins, so a slow machine does not fail them. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <time.h>
 
 #include "live/live.h"
 #include "live/redis_hiredis.h"
-#include "live/redis_server.h"
+#include "live/servers.h"
 #include "lock/redis_lock.h"
 
 #define MS 1000000LL
 
-static struct live_redis_server *start(void)
+static struct live_cluster *start(void)
 {
-    struct live_redis_server *s = NULL;
-    char err[256] = "";
-    int rc = live_redis_server_start(false, &s, err, sizeof(err));
+    struct live_cluster *s = NULL;
+    char err[2048] = "";
+    int rc = live_cluster_start(LIVE_REDIS, 1, NULL, &s, err, sizeof(err));
     cr_assert_eq(rc, 0, "cannot start redis-server: %s", err);
-    cr_assert(!strncmp(live_redis_server_addr(s), "unix:/tmp/", 10));
+    cr_assert(!strncmp(live_cluster_addrs(s), "unix:/tmp/", 10));
     return s;
 }
 
-static struct redis *client(struct live_redis_server *s)
+static struct redis *client(struct live_cluster *s)
 {
-    struct redis *r = live_redis_connect(live_redis_server_addr(s), 500 * MS);
+    struct redis *r = live_redis_connect(live_cluster_addrs(s), 500 * MS);
     cr_assert_not_null(r);
     return r;
 }
@@ -51,7 +50,7 @@ static void nap(int64_t ns)
 
 Test(redis_live, commands_keep_their_redis_semantics)
 {
-    struct live_redis_server *s = start();
+    struct live_cluster *s = start();
     struct redis *r = client(s);
     char buf[64];
     cr_assert_eq(redis_set(r, "lock", "a", REDIS_NX, 0), 1);
@@ -81,7 +80,7 @@ Test(redis_live, commands_keep_their_redis_semantics)
     longkey[sizeof(longkey) - 1] = 0;
     cr_assert_eq(redis_set(r, longkey, "v", 0, 0), -E2BIG);
     redis_close(r);
-    live_redis_server_stop(s);
+    live_cluster_stop(s);
 }
 
 Test(redis_live, an_unreachable_server_is_refused_not_hung)
@@ -96,94 +95,43 @@ Test(redis_live, an_unreachable_server_is_refused_not_hung)
 
 Test(redis_live, a_paused_server_times_out_and_a_crashed_one_forgets)
 {
-    struct live_redis_server *s = start();
+    struct live_cluster *s = start();
     struct redis *r = client(s);
     redis_set_timeout(r, 200 * MS);
     cr_assert_eq(redis_set(r, "lock", "a", 0, 0), 1);
     cr_assert_eq(redis_cad(r, "nolock", "x"), 0); /* loads the script */
-    cr_assert_eq(live_redis_server_pause(s), 0);
+    cr_assert_eq(live_cluster_pause(s, 0), 0);
     int64_t t0 = mono();
     cr_assert_eq(redis_get(r, "lock", NULL, 0), -ETIMEDOUT);
     int64_t waited = mono() - t0;
     cr_assert(waited >= 190 * MS && waited < 5000 * MS, "waited %lld ns", (long long)waited);
-    cr_assert_eq(live_redis_server_resume(s), 0);
+    cr_assert_eq(live_cluster_resume(s, 0), 0);
     cr_assert_eq(redis_get(r, "lock", NULL, 0), 1, "no answer after SIGCONT");
-    pid_t pid = live_redis_server_pid(s);
-    cr_assert_eq(live_redis_server_crash(s), 0);
+    pid_t pid = live_cluster_pid(s, 0);
+    cr_assert_eq(live_cluster_kill(s, 0), 0);
     cr_assert_eq(kill(pid, 0), -1);
     int rc = redis_get(r, "lock", NULL, 0); /* the open connection breaks first */
     cr_assert(rc == -ECONNRESET || rc == -ECONNREFUSED, "%d", rc);
     cr_assert_eq(redis_get(r, "lock", NULL, 0), -ECONNREFUSED);
-    cr_assert_eq(live_redis_server_restart(s), 0);
+    cr_assert_eq(live_cluster_restart(s, 0, true, NULL, 0), 0);
     cr_assert_eq(redis_get(r, "lock", NULL, 0), -ENOENT, "the key survived SIGKILL");
     cr_assert_eq(redis_set(r, "lock", "b", 0, 0), 1);
     cr_assert_eq(redis_cad(r, "lock", "b"), 1, "the script was not loaded again");
     redis_close(r);
-    live_redis_server_stop(s);
-}
-
-Test(redis_live, stop_leaves_no_process_and_no_directory)
-{
-    struct live_redis_server *s = start();
-    pid_t pid = live_redis_server_pid(s);
-    char dir[256];
-    snprintf(dir, sizeof(dir), "%s", live_redis_server_addr(s) + 5);
-    *strrchr(dir, '/') = 0;
-    live_redis_server_pause(s); /* even a stopped server */
-    live_redis_server_stop(s);
-    cr_assert_eq(kill(pid, 0), -1);
-    struct stat st;
-    cr_assert_eq(stat(dir, &st), -1, "%s is still there", dir);
-}
-
-Test(redis_live, what_a_killed_process_left_is_swept_by_the_next_start)
-{
-    int fd[2];
-    cr_assert_eq(pipe(fd), 0);
-    pid_t child = fork();
-    if (child == 0) {
-        struct live_redis_server *s = NULL;
-        if (live_redis_server_start(false, &s, NULL, 0) == 0) {
-            const char *a = live_redis_server_addr(s) + 5;
-            if (write(fd[1], a, strlen(a) + 1) < 0)
-                _exit(1);
-        }
-        pause();
-        _exit(0);
-    }
-    char sock[256] = "";
-    cr_assert_gt(read(fd[0], sock, sizeof(sock)), 0);
-    kill(child, SIGKILL); /* no handler runs: its directory stays behind */
-    waitpid(child, NULL, 0);
-    *strrchr(sock, '/') = 0;
-    struct stat st;
-    cr_assert_eq(stat(sock, &st), 0, "%s vanished by itself", sock);
-    struct live_redis_server *s = start();
-    cr_assert_eq(stat(sock, &st), -1, "%s was not swept", sock);
-    live_redis_server_stop(s);
-}
-
-Test(redis_live, a_loopback_tcp_server_works_too)
-{
-    struct live_redis_server *s = NULL;
-    char err[256] = "";
-    cr_assert_eq(live_redis_server_start(true, &s, err, sizeof(err)), 0, "%s", err);
-    cr_assert(!strncmp(live_redis_server_addr(s), "127.0.0.1:", 10));
-    cr_assert_eq(live_redis_ping(live_redis_server_addr(s), 500 * MS), 0);
-    live_redis_server_stop(s);
+    live_cluster_stop(s);
 }
 
 /* ---- the lock algorithms on the real server ---- */
 
 struct servers {
-    struct live_redis_server *s[3];
+    struct live_cluster *s[3];
     size_t n;
 };
 
 static struct redis *connect_live(struct env *e, size_t i, void *arg)
 {
     struct servers *sv = arg;
-    return live_redis_connect(live_redis_server_addr(sv->s[i]), 500 * MS);
+    return live_redis_connect(live_cluster_addrs(sv->s[i]), 500 * MS);
 }
 
 static void exclusion(enum rlock_algo algo, size_t n, int64_t ttl, int64_t hold)
@@ -215,7 +163,7 @@ static void exclusion(enum rlock_algo algo, size_t n, int64_t ttl, int64_t hold)
     rlock_destroy(b);
     live_world_destroy(w);
     for (size_t i = 0; i < n; i++)
-        live_redis_server_stop(sv.s[i]);
+        live_cluster_stop(sv.s[i]);
 }
 
 Test(redis_live, seed_lock) { exclusion(RLOCK_SEED, 1, 5000 * MS, 0); }
@@ -248,5 +196,5 @@ Test(redis_live, the_seeds_del_removes_a_successors_lock)
     rlock_destroy(a);
     rlock_destroy(b);
     live_world_destroy(w);
-    live_redis_server_stop(sv.s[0]);
+    live_cluster_stop(sv.s[0]);
 }

@@ -20,8 +20,8 @@
  *
  * Thread-safe (live clients record concurrently); recording is O(1) amortised, the result
  * O(n log n + overlapping pairs). */
-#ifndef DISTLAB_LOCKCHECK_H
-#define DISTLAB_LOCKCHECK_H
+#ifndef DISTLAB_LAB_LOCK_LOCKCHECK_H
+#define DISTLAB_LAB_LOCK_LOCKCHECK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -32,6 +32,7 @@
 #include "lab/lab.h"
 #include "lab/stats.h"
 #include "lb/lb.h"
+#include "names.h"
 #include "sim/sim.h"
 
 #define EP_PORT_BASE 1000u
@@ -89,8 +90,7 @@ struct lbw {
 };
 
 static const struct lab_param lbw_params[] = {
-    {"picker", LAB_ENUM, "fisher-yates", 1, 0,
-     "rr|random|biased|fisher-yates|inside-out|p2c|swrr",
+    {"picker", LAB_ENUM, "fisher-yates", 1, 0, NAMES_CHOICES(LB_POLICY_NAMES),
      "how a request orders the endpoints it tries (primitives/lb/lb.h)"},
     {"endpoints", LAB_INT, "7", 1, LB_THEORY_MAX_N, NULL, "number of endpoints (ep-0...)"},
     {"weights", LAB_LIST, "[]", 1, 0, NULL,
@@ -230,11 +230,7 @@ static void client_main(struct env *e, void *arg)
 
 static int read_params(struct lbw *w, struct lab_run *run)
 {
-    if (lb_policy_parse(lab_str(run, "picker"), &w->policy) < 0) {
-        lab_fail(run, "unknown picker '%s' (expected %s)", lab_str(run, "picker"),
-                 lb_policy_choices());
-        return -EINVAL;
-    }
+    w->policy = (enum lb_policy)lab_enum(run, "picker");
     w->n = (size_t)lab_int(run, "endpoints");
     w->attempts = (int)lab_int(run, "attempts");
     w->requests = (uint64_t)lab_int(run, "requests");
@@ -272,12 +268,11 @@ static int read_params(struct lbw *w, struct lab_run *run)
     return 0;
 }
 
-static int build_world(struct lbw *w, struct lab_run *run)
+static int build_world(struct lab_run *run, struct sim *sim, void *arg)
 {
+    struct lbw *w = arg;
     size_t n = w->n;
-    w->sim = lab_sim_begin(run);
-    if (!w->sim)
-        return -EINVAL;
+    w->sim = sim;
     int cores = lab_world_cores(run);
     char name[32];
     w->nactors = (size_t)w->clients * (size_t)w->concurrency;
@@ -364,8 +359,9 @@ static double z_max(const double *count, const double *p, size_t cells, double t
     return z;
 }
 
-static int record(struct lbw *w, struct lab_run *run)
+static int record(struct lab_run *run, void *arg)
 {
+    struct lbw *w = arg;
     size_t n = w->n;
     double *tmp = calloc(n * n, sizeof *tmp), *P = calloc(n * n, sizeof *P);
     double *share = calloc(n, sizeof *share), *col = calloc(n, sizeof *col);
@@ -475,14 +471,7 @@ static int lbw_run(struct lab_run *run)
         goto out;
     w.latency = lab_hist(run, "latency", "ns");
     w.latency_ts = lab_series(run, "latency_ms_ts", 100 * SIM_MS, "ms");
-    if ((rc = build_world(&w, run)) < 0) {
-        if (rc != -EINVAL)
-            lab_fail(run, "cannot build the world: %s", strerror(-rc));
-        goto out;
-    }
-    if ((rc = lab_sim_go(run, 0)) < 0)
-        goto out;
-    rc = record(&w, run);
+    rc = lab_sim_run(run, &w, build_world, record);
 out:
     lbw_free(&w);
     return rc;

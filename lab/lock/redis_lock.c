@@ -1,7 +1,7 @@
 /* redis_lock.c - the "lock/redis" workload: the seed's counter increment under a Redis lock
  * (primitives/lock/redis_lock.h), with clients that contend, pause, and meet servers that
- * crash, fail over or see their clock jump; the lock checker (lab/lockcheck.h) counts what
- * went wrong in true time. Runs in both worlds; never writes files or exits.
+ * crash, fail over or see their clock jump; the lock checker (lockcheck.h, beside this
+ * file) counts what went wrong in true time. Runs in both worlds; never writes files or exits.
  *
  * A cycle of a client, in both worlds:
  *   acquire (blocking: retries every retry_delay + jitter for at most acquire_timeout;
@@ -49,13 +49,14 @@
 
 #include "config.h"
 #include "lab/lab.h"
-#include "lab/lockcheck.h"
+#include "lab/lock/lockcheck.h"
 #include "lock/redis_lock.h"
+#include "names.h"
 #include "sim/redis_model.h"
 #if HAVE_HIREDIS
 #include "live/live.h"
 #include "live/redis_hiredis.h"
-#include "live/redis_server.h"
+#include "live/servers.h"
 #endif
 
 #define MAX_CLIENTS 256
@@ -65,6 +66,7 @@
 #define TS_BIN (100 * SIM_MS)
 
 enum hfault { HF_NONE, HF_PAUSE, HF_CRASH, HF_CLOCK };
+#define HF_NAMES "none", "pause", "crash-master", "clock-step"
 
 struct rl;
 
@@ -109,7 +111,7 @@ struct rl {
 
 #if HAVE_HIREDIS
     struct live_world *lw;
-    struct live_redis_server *srv[MAX_SERVERS];
+    struct live_cluster *srv;
     atomic_int crash_req;
 #endif
     char addr[MAX_SERVERS][256];
@@ -117,7 +119,7 @@ struct rl {
 };
 
 static const struct lab_param rl_params[] = {
-    {"algorithm", LAB_ENUM, "seed", 1, 0, "seed|safe|fenced|renewing|redlock",
+    {"algorithm", LAB_ENUM, "seed", 1, 0, NAMES_CHOICES(RLOCK_ALGO_NAMES),
      "the lock (primitives/lock/redis_lock.h); fenced makes the resource check tokens"},
     {"clients", LAB_INT, "10", 1, MAX_CLIENTS, NULL, "client nodes (threads), one lock each"},
     {"ttl", LAB_DURATION, "5s", 1e6, 86400e9, NULL, "the lease (PX), the seed's 5 s"},
@@ -142,7 +144,7 @@ static const struct lab_param rl_params[] = {
      "sim: fsync every write to the node's durable store (survives a crash)"},
     {"service", LAB_DURATION, "20us", 0, 1e9, NULL, "sim: Redis CPU time per command"},
     {"cycles", LAB_INT, "0", 0, 1e12, NULL, "cycles per client; 0: until the run ends"},
-    {"holder_fault", LAB_ENUM, "none", 1, 0, "none|pause|crash-master|clock-step",
+    {"holder_fault", LAB_ENUM, "none", 1, 0, NAMES_CHOICES(HF_NAMES),
      "a fault aimed at whoever holds the lock at fault_at (see the file's comment)"},
     {"fault_at", LAB_DURATION, "10s", 0, 86400e9, NULL, "when holder_fault arms"},
     {"fault_for", LAB_DURATION, "8s", 0, 86400e9, NULL,
@@ -403,11 +405,7 @@ static int read_params(struct rl *w, struct lab_run *run)
 {
     w->run = run;
     w->live = lab_world(run) == LAB_WORLD_LIVE;
-    if (rlock_algo_parse(lab_str(run, "algorithm"), &w->algo) < 0) {
-        lab_fail(run, "unknown algorithm '%s' (expected %s)", lab_str(run, "algorithm"),
-                 rlock_algo_choices());
-        return -EINVAL;
-    }
+    w->algo = (enum rlock_algo)lab_enum(run, "algorithm");
     w->fencing = w->algo == RLOCK_FENCED;
     w->clients = (int)lab_int(run, "clients");
     w->servers = (int)lab_int(run, "servers");
@@ -424,9 +422,7 @@ static int read_params(struct rl *w, struct lab_run *run)
     w->persist = lab_bool(run, "persist");
     w->service = lab_duration(run, "service");
     w->cycles = lab_int(run, "cycles");
-    const char *hf = lab_str(run, "holder_fault");
-    w->hfault = !strcmp(hf, "pause") ? HF_PAUSE : !strcmp(hf, "crash-master") ? HF_CRASH
-                : !strcmp(hf, "clock-step") ? HF_CLOCK : HF_NONE;
+    w->hfault = (enum hfault)lab_enum(run, "holder_fault");
     w->fault_at = lab_duration(run, "fault_at");
     w->fault_for = lab_duration(run, "fault_for");
     w->fault_step = lab_duration(run, "fault_step");
@@ -737,16 +733,16 @@ static void do_act(struct rl *w, const struct act *a)
         live_pause(w->lw, w->client[a->target].prefix, a->arg);
         break;
     case ACT_STOP:
-        live_redis_server_pause(w->srv[a->target]);
+        live_cluster_pause(w->srv, a->target);
         break;
     case ACT_CONT:
-        live_redis_server_resume(w->srv[a->target]);
+        live_cluster_resume(w->srv, a->target);
         break;
     case ACT_KILL:
-        live_redis_server_crash(w->srv[a->target]);
+        live_cluster_kill(w->srv, a->target);
         break;
     case ACT_RESTART:
-        live_redis_server_restart(w->srv[a->target]);
+        live_cluster_restart(w->srv, a->target, true, NULL, 0);
         break;
     case ACT_STEP:
         live_clock_step(w->lw, a->arg);
@@ -798,16 +794,15 @@ static int run_live(struct rl *w)
             p += len + (p[len] == ',');
         }
     } else {
-        for (int i = 0; i < w->servers; i++) {
-            char err[512];
-            rc = live_redis_server_start(false, &w->srv[i], err, sizeof(err));
-            if (rc < 0) {
-                lab_fail(run, "cannot start redis-server: %s", err);
-                rc = -ECONNREFUSED;
-                goto out;
-            }
-            snprintf(w->addr[i], sizeof(w->addr[i]), "%s", live_redis_server_addr(w->srv[i]));
+        char err[2048];
+        rc = live_cluster_start(LIVE_REDIS, w->servers, NULL, &w->srv, err, sizeof(err));
+        if (rc < 0) {
+            lab_fail(run, "cannot start redis-server: %s", err);
+            rc = -ECONNREFUSED;
+            goto out;
         }
+        for (int i = 0; i < w->servers; i++)
+            snprintf(w->addr[i], sizeof(w->addr[i]), "%s", live_cluster_addr(w->srv, i));
     }
     for (int i = 0; i < w->servers; i++) {
         struct redis *r = live_redis_connect(w->addr[i], w->call_timeout);
@@ -846,7 +841,7 @@ static int run_live(struct rl *w)
             do_act(w, &acts.v[next++]);
         if (atomic_exchange(&w->crash_req, 0)) {
             for (int i = 0; i < w->fault_servers; i++) {
-                live_redis_server_crash(w->srv[i]);
+                live_cluster_kill(w->srv, i);
                 if (w->fault_for > 0) {
                     act_add(&acts, now + w->fault_for, ACT_RESTART, i, 0);
                     if (acts.n > next)
@@ -858,9 +853,8 @@ static int run_live(struct rl *w)
         nap_ms(1);
     }
     atomic_store(&w->stop, true);
-    for (int i = 0; i < w->servers; i++) /* let paused servers answer the last calls */
-        if (w->srv[i])
-            live_redis_server_resume(w->srv[i]);
+    for (int i = 0; w->srv && i < w->servers; i++) /* paused servers answer the last calls */
+        live_cluster_resume(w->srv, i);
     live_join_all(w->lw);
     rc = report(w, live_true_now() - w->t0);
 out:
@@ -869,8 +863,7 @@ out:
         live_world_destroy(w->lw);
         w->lw = NULL;
     }
-    for (int i = 0; i < w->servers; i++)
-        live_redis_server_stop(w->srv[i]);
+    live_cluster_stop(w->srv);
     free(acts.v);
     return rc;
 }

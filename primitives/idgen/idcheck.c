@@ -1,6 +1,6 @@
 /* idcheck.c - exact uniqueness (external sort-merge) and order (merge-sort inversions)
  * over the IDs of a run. Costs are in idcheck.h; nothing here prints or exits. */
-#include "lab/idcheck.h"
+#include "idgen/idcheck.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -49,7 +49,7 @@ struct run {
     uint64_t off, len; /* in IDs, within the temporary file */
 };
 
-struct lab_idset {
+struct idset {
     uint64_t *mem; /* the whole budget: buffer and radix scratch, later merge buffers */
     size_t words;  /* mem's size in IDs */
     size_t n;      /* IDs in the buffer (the first half of mem) */
@@ -65,11 +65,11 @@ struct lab_idset {
 #define IDSET_MIN_BYTES (64u * 1024u)
 #define IDSET_CHUNK_MIN 4096 /* IDs per merge buffer, at least */
 
-struct lab_idset *lab_idset_create(size_t mem_bytes, const char *tmpdir)
+struct idset *idset_create(size_t mem_bytes, const char *tmpdir)
 {
     if (mem_bytes < IDSET_MIN_BYTES)
         mem_bytes = IDSET_MIN_BYTES;
-    struct lab_idset *s = calloc(1, sizeof(*s));
+    struct idset *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->words = mem_bytes / sizeof(uint64_t);
@@ -90,7 +90,7 @@ err_free:
     return NULL;
 }
 
-void lab_idset_destroy(struct lab_idset *s)
+void idset_destroy(struct idset *s)
 {
     if (!s)
         return;
@@ -102,7 +102,7 @@ void lab_idset_destroy(struct lab_idset *s)
     free(s);
 }
 
-static int open_file(struct lab_idset *s)
+static int open_file(struct idset *s)
 {
     if (s->file)
         return 0;
@@ -132,7 +132,7 @@ static int open_file(struct lab_idset *s)
 }
 
 /* Write or read n IDs at ID offset 'off' of the temporary file, whole or not at all. */
-static int file_io(struct lab_idset *s, bool write, uint64_t off, uint64_t *v, size_t n)
+static int file_io(struct idset *s, bool write, uint64_t off, uint64_t *v, size_t n)
 {
     char *p = (char *)v;
     size_t left = n * sizeof(*v);
@@ -151,7 +151,7 @@ static int file_io(struct lab_idset *s, bool write, uint64_t off, uint64_t *v, s
     return 0;
 }
 
-static int push_run(struct lab_idset *s, uint64_t off, uint64_t len)
+static int push_run(struct idset *s, uint64_t off, uint64_t len)
 {
     if (s->nruns == s->runs_cap) {
         size_t cap = s->runs_cap ? 2 * s->runs_cap : 16;
@@ -166,7 +166,7 @@ static int push_run(struct lab_idset *s, uint64_t off, uint64_t len)
 }
 
 /* Sort the buffer and write it as a run at the end of the file. */
-static int spill(struct lab_idset *s)
+static int spill(struct idset *s)
 {
     if (s->n == 0)
         return 0;
@@ -184,7 +184,7 @@ static int spill(struct lab_idset *s)
     return 0;
 }
 
-int lab_idset_add(struct lab_idset *s, uint64_t id)
+int idset_add(struct idset *s, uint64_t id)
 {
     if (s->n == s->words / 2) {
         int rc = spill(s);
@@ -203,7 +203,7 @@ struct reader {
     size_t pos, n, cap;
 };
 
-static int reader_fill(struct lab_idset *s, struct reader *r)
+static int reader_fill(struct idset *s, struct reader *r)
 {
     size_t k = r->left < r->cap ? (size_t)r->left : r->cap;
     int rc = file_io(s, false, r->off, r->buf, k);
@@ -235,12 +235,12 @@ static void sift_down(struct reader **h, size_t n, size_t i)
 }
 
 /* Account for the next value v of an ascending stream. */
-static void count_sorted(struct lab_idset_result *out, bool *have_prev, uint64_t *prev, uint64_t v)
+static void count_sorted(struct idset_result *out, bool *have_prev, uint64_t *prev, uint64_t v)
 {
     if (*have_prev && v == *prev) {
         out->duplicates++;
         bool noted = out->nexamples && out->examples[out->nexamples - 1] == v;
-        if (!noted && out->nexamples < LAB_IDSET_EXAMPLES)
+        if (!noted && out->nexamples < IDSET_EXAMPLES)
             out->examples[out->nexamples++] = v;
     } else {
         out->distinct++;
@@ -252,7 +252,7 @@ static void count_sorted(struct lab_idset_result *out, bool *have_prev, uint64_t
 /* Merge runs[first .. first + k) in ascending order. With 'count' set, count distinct
  * values and duplicates into *out; else write the merged run to the end of the file.
  * Memory: k + 1 windows carved out of s->mem. */
-static int merge(struct lab_idset *s, size_t first, size_t k, struct lab_idset_result *out)
+static int merge(struct idset *s, size_t first, size_t k, struct idset_result *out)
 {
     if (k < 1 || k > s->words / 2)
         return -EINVAL;
@@ -312,7 +312,7 @@ static int merge(struct lab_idset *s, size_t first, size_t k, struct lab_idset_r
     return rc;
 }
 
-int lab_idset_finish(struct lab_idset *s, struct lab_idset_result *out)
+int idset_finish(struct idset *s, struct idset_result *out)
 {
     memset(out, 0, sizeof(*out));
     out->ids = s->total;
@@ -351,17 +351,17 @@ struct rec {
     int64_t t;
 };
 
-struct lab_order {
+struct idorder {
     struct rec *v;
     size_t n, cap;
 };
 
-struct lab_order *lab_order_create(void)
+struct idorder *idorder_create(void)
 {
-    return calloc(1, sizeof(struct lab_order));
+    return calloc(1, sizeof(struct idorder));
 }
 
-void lab_order_destroy(struct lab_order *o)
+void idorder_destroy(struct idorder *o)
 {
     if (!o)
         return;
@@ -369,7 +369,7 @@ void lab_order_destroy(struct lab_order *o)
     free(o);
 }
 
-int lab_order_add(struct lab_order *o, int64_t t_ns, uint64_t id)
+int idorder_add(struct idorder *o, int64_t t_ns, uint64_t id)
 {
     if (o->n && t_ns < o->v[o->n - 1].t)
         return -EINVAL;
@@ -390,7 +390,7 @@ int lab_order_add(struct lab_order *o, int64_t t_ns, uint64_t id)
  * remain, those left ones (all with larger IDs) each form an inverted pair with it, and
  * the widest in true time is the one issued first: min t over the rest of the left,
  * a suffix minimum computed before the merge. */
-int lab_order_finish(struct lab_order *o, struct lab_order_result *out)
+int idorder_finish(struct idorder *o, struct idorder_result *out)
 {
     memset(out, 0, sizeof(*out));
     size_t n = o->n;

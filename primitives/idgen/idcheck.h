@@ -8,23 +8,23 @@
  * about 2 * 800 MB of temporary file per pass. The order check keeps everything in
  * memory (16 bytes per ID, 40 while it sorts) and counts inversions by merge sort,
  * O(n log n). Never prints, never exits. */
-#ifndef DISTLAB_IDCHECK_H
-#define DISTLAB_IDCHECK_H
+#ifndef DISTLAB_IDGEN_IDCHECK_H
+#define DISTLAB_IDGEN_IDCHECK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 /* ---- Uniqueness ------------------------------------------------------------------- */
 
-struct lab_idset;
+struct idset;
 
-#define LAB_IDSET_EXAMPLES 4
+#define IDSET_EXAMPLES 4
 
-struct lab_idset_result {
+struct idset_result {
     uint64_t ids;                          /* added */
     uint64_t distinct;                     /* different values among them */
     uint64_t duplicates;                   /* ids - distinct: IDs equal to one added before */
-    uint64_t examples[LAB_IDSET_EXAMPLES]; /* the smallest duplicated values */
+    uint64_t examples[IDSET_EXAMPLES]; /* the smallest duplicated values */
     size_t nexamples;
     uint64_t runs; /* sorted runs spilled to disk (0: all fitted in memory) */
     uint64_t merge_passes;
@@ -32,24 +32,24 @@ struct lab_idset_result {
 
 /* A checker holding at most mem_bytes of IDs in memory (at least 64 KiB is used).
  * tmpdir: where the temporary file goes (NULL: tmpfile()'s default). NULL on -ENOMEM. */
-struct lab_idset *lab_idset_create(size_t mem_bytes, const char *tmpdir);
+struct idset *idset_create(size_t mem_bytes, const char *tmpdir);
 
 /* Add one ID. O(1) amortised (a radix sort and a sequential write per full buffer).
  * Returns 0, or -EIO / -ENOSPC if the temporary file cannot be written. */
-int lab_idset_add(struct lab_idset *s, uint64_t id);
+int idset_add(struct idset *s, uint64_t id);
 
 /* Sort what is left, merge, count. Call once; afterwards only destroy. Returns 0 or a
  * negative errno (-EIO, -ENOMEM). */
-int lab_idset_finish(struct lab_idset *s, struct lab_idset_result *out);
+int idset_finish(struct idset *s, struct idset_result *out);
 
 /* Frees memory and removes the temporary file. */
-void lab_idset_destroy(struct lab_idset *s);
+void idset_destroy(struct idset *s);
 
 /* ---- Order ------------------------------------------------------------------------- */
 
-struct lab_order;
+struct idorder;
 
-struct lab_order_result {
+struct idorder_result {
     uint64_t ids;
     uint64_t pairs;          /* ids * (ids - 1) / 2 */
     uint64_t inverted_pairs; /* pairs issued in one order whose IDs compare the other way */
@@ -58,15 +58,15 @@ struct lab_order_result {
                                 pair (0 if none) */
 };
 
-struct lab_order *lab_order_create(void); /* NULL on -ENOMEM */
+struct idorder *idorder_create(void); /* NULL on -ENOMEM */
 
 /* Record the next ID in true order of issue, issued at true time t_ns. Times must not
  * decrease (-EINVAL). Equal IDs are never an inversion. Returns 0, -EINVAL or -ENOMEM. */
-int lab_order_add(struct lab_order *o, int64_t t_ns, uint64_t id);
+int idorder_add(struct idorder *o, int64_t t_ns, uint64_t id);
 
 /* Count. O(n log n) time, 24 * n more bytes while it runs. Call once. */
-int lab_order_finish(struct lab_order *o, struct lab_order_result *out);
+int idorder_finish(struct idorder *o, struct idorder_result *out);
 
-void lab_order_destroy(struct lab_order *o);
+void idorder_destroy(struct idorder *o);
 
 #endif

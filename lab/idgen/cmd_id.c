@@ -3,7 +3,7 @@
  * writes IDs as strings (a JavaScript number holds integers exactly only up to 2^53 - 1,
  * which a 41-bit-ms ID passes within minutes of its epoch). Reads the real clock once,
  * only to refuse an epoch in the future. */
-#include "lab/cmd_id.h"
+#include "lab/idgen/cmd_id.h"
 
 #include <ctype.h>
 #include <errno.h>

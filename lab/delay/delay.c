@@ -26,6 +26,7 @@
 
 #include "delay/delay.h"
 #include "lab/lab.h"
+#include "names.h"
 #include "sim/broker.h"
 #include "sim/sim.h"
 #include "timer/tq.h"
@@ -48,7 +49,7 @@ struct tw {
 };
 
 static const struct lab_param tw_params[] = {
-    {"structure", LAB_ENUM, "hwheel", 1, 0, "heap2|heap4|wheel|hwheel",
+    {"structure", LAB_ENUM, "hwheel", 1, 0, NAMES_CHOICES(TQ_KIND_NAMES),
      "the timer structure (primitives/timer/tq.h)"},
     {"pending", LAB_INT, "10000", 1, 1e7, NULL, "timers kept pending at all times"},
     {"horizon", LAB_DURATION, "10s", 1e3, 3600e9, NULL,
@@ -126,10 +127,67 @@ static double heap_depth(int d, int64_t n)
     return depth;
 }
 
+static int tw_build(struct lab_run *run, struct sim *sim, void *w)
+{
+    int node = sim_node_add(sim, "timers", 1);
+    return node < 0 ? node : sim_node_main(sim, node, "timers", tw_main, w);
+}
+
+/* The structure's operation counts and the lateness of its timers, against the theory. */
+static int tw_record(struct lab_run *run, void *arg)
+{
+    struct tw *w = arg;
+    if (!w->q) {
+        lab_fail(run, "cannot create the %s structure", lab_str(run, "structure"));
+        return -EINVAL;
+    }
+    const struct tq_stats *st = tq_stats(w->q);
+    double fires = w->fires ? (double)w->fires : 1;
+    lab_metric(run, "fires", (double)w->fires);
+    lab_metric(run, "wakeups", (double)w->wakeups);
+    lab_metric(run, "top_checks", (double)st->nexts);
+    lab_metric(run, "top_checks_per_fire", (double)st->nexts / fires);
+    lab_metric(run, "bytes_per_timer",
+               (double)sizeof(struct tq_timer) + (double)tq_bytes(w->q) / (double)w->pending);
+    bool heap = w->kind == TQ_HEAP2 || w->kind == TQ_HEAP4;
+    bool wheel = !heap;
+    if (heap) {
+        double pop = (double)(st->sift_levels - w->push_levels - w->cancel_levels);
+        double depth = heap_depth(w->kind == TQ_HEAP4 ? 4 : 2, w->pending);
+        lab_metric(run, "pop_levels_per_fire", pop / fires);
+        lab_metric(run, "push_levels_per_add", (double)w->push_levels / (double)w->adds);
+        lab_metric(run, "theory_depth", depth);
+        lab_metric(run, "pop_levels_gap", depth - pop / fires);
+    } else {
+        lab_metric(run, "slot_visits_per_fire", (double)st->slot_visits / fires);
+        lab_metric(run, "cascaded_per_fire", (double)st->cascaded / fires);
+        lab_metric(run, "chain_skips_per_fire", (double)st->chain_skips / fires);
+        if (w->kind == TQ_WHEEL) {
+            /* Each round a hashed wheel visits every slot and walks its whole chain: every
+             * pending timer is looked at once per round, fired or stepped over. */
+            double rounds = (double)lab_duration_total(run) / ((double)w->slots * (double)w->tick);
+            lab_metric(run, "walked_per_timer_round",
+                       ((double)st->chain_skips + (double)w->fires) /
+                           ((double)w->pending * rounds));
+        }
+    }
+    /* Theory of lateness: a heap fires on time; a wheel fires at the next tick boundary.
+     * Every deadline is a tick boundary (when the driver woke) plus a uniform integer
+     * number of ns, so its lateness is uniform on {0, ..., tick - 1}: mean (tick - 1)/2,
+     * variance (tick^2 - 1)/12. */
+    double m = (double)hist_count(w->lateness);
+    double tmean = wheel ? (double)(w->tick - 1) / 2 : 0;
+    double tsd = wheel ? sqrt(((double)w->tick * (double)w->tick - 1) / 12 / (m ? m : 1)) : 0;
+    lab_metric(run, "theory_lateness_mean", tmean);
+    lab_metric(run, "theory_lateness_max", wheel ? (double)(w->tick - 1) : 0);
+    lab_metric(run, "lateness_mean_absz", tsd > 0 ? fabs(hist_mean(w->lateness) - tmean) / tsd : 0);
+    return 0;
+}
+
 static int tw_run(struct lab_run *run)
 {
     struct tw w = {.run = run};
-    w.kind = (enum tq_kind)tq_kind_parse(lab_str(run, "structure"));
+    w.kind = (enum tq_kind)lab_enum(run, "structure");
     w.pending = lab_int(run, "pending");
     w.horizon = lab_duration(run, "horizon");
     w.tick = lab_duration(run, "tick");
@@ -144,64 +202,7 @@ static int tw_run(struct lab_run *run)
         lab_fail(run, "no memory for %lld timers", (long long)w.pending);
         return -ENOMEM;
     }
-    int rc = -EINVAL;
-    struct sim *sim = lab_sim_begin(run);
-    if (!sim)
-        goto out;
-    int node = sim_node_add(sim, "timers", 1);
-    if (node < 0 || (rc = sim_node_main(sim, node, "timers", tw_main, &w)) < 0) {
-        lab_fail(run, "cannot build the world: %s", strerror(node < 0 ? -node : -rc));
-        rc = -EINVAL;
-        goto out;
-    }
-    if ((rc = lab_sim_go(run, 0)) < 0)
-        goto out;
-    if (!w.q) {
-        lab_fail(run, "cannot create the %s structure", lab_str(run, "structure"));
-        rc = -EINVAL;
-        goto out;
-    }
-    const struct tq_stats *st = tq_stats(w.q);
-    double fires = w.fires ? (double)w.fires : 1;
-    lab_metric(run, "fires", (double)w.fires);
-    lab_metric(run, "wakeups", (double)w.wakeups);
-    lab_metric(run, "top_checks", (double)st->nexts);
-    lab_metric(run, "top_checks_per_fire", (double)st->nexts / fires);
-    lab_metric(run, "bytes_per_timer",
-               (double)sizeof(struct tq_timer) + (double)tq_bytes(w.q) / (double)w.pending);
-    bool heap = w.kind == TQ_HEAP2 || w.kind == TQ_HEAP4;
-    bool wheel = !heap;
-    if (heap) {
-        double pop = (double)(st->sift_levels - w.push_levels - w.cancel_levels);
-        double depth = heap_depth(w.kind == TQ_HEAP4 ? 4 : 2, w.pending);
-        lab_metric(run, "pop_levels_per_fire", pop / fires);
-        lab_metric(run, "push_levels_per_add", (double)w.push_levels / (double)w.adds);
-        lab_metric(run, "theory_depth", depth);
-        lab_metric(run, "pop_levels_gap", depth - pop / fires);
-    } else {
-        lab_metric(run, "slot_visits_per_fire", (double)st->slot_visits / fires);
-        lab_metric(run, "cascaded_per_fire", (double)st->cascaded / fires);
-        lab_metric(run, "chain_skips_per_fire", (double)st->chain_skips / fires);
-        if (w.kind == TQ_WHEEL) {
-            /* Each round a hashed wheel visits every slot and walks its whole chain: every
-             * pending timer is looked at once per round, fired or stepped over. */
-            double rounds = (double)lab_duration_total(run) / ((double)w.slots * (double)w.tick);
-            lab_metric(run, "walked_per_timer_round",
-                       ((double)st->chain_skips + (double)w.fires) / ((double)w.pending * rounds));
-        }
-    }
-    /* Theory of lateness: a heap fires on time; a wheel fires at the next tick boundary.
-     * Every deadline is a tick boundary (when the driver woke) plus a uniform integer
-     * number of ns, so its lateness is uniform on {0, ..., tick - 1}: mean (tick - 1)/2,
-     * variance (tick^2 - 1)/12. */
-    double m = (double)hist_count(w.lateness);
-    double tmean = wheel ? (double)(w.tick - 1) / 2 : 0;
-    double tsd = wheel ? sqrt(((double)w.tick * (double)w.tick - 1) / 12 / (m ? m : 1)) : 0;
-    lab_metric(run, "theory_lateness_mean", tmean);
-    lab_metric(run, "theory_lateness_max", wheel ? (double)(w.tick - 1) : 0);
-    lab_metric(run, "lateness_mean_absz", tsd > 0 ? fabs(hist_mean(w.lateness) - tmean) / tsd : 0);
-    rc = 0;
-out:
+    int rc = lab_sim_run(run, &w, tw_build, tw_record);
     tq_destroy(w.q);
     free(w.t);
     return rc;
@@ -213,6 +214,9 @@ out:
 #define CONSUMER_PORT 7001u
 
 enum cb_dist { CB_LOGNORMAL, CB_PARETO };
+#define CB_DIST_NAMES "lognormal", "pareto"
+enum cb_cost { CB_SLEEP, CB_CPU }; /* a callback waits, or occupies a core */
+#define CB_COST_NAMES "sleep", "cpu"
 
 struct dw_task {
     struct dq_task t;
@@ -241,22 +245,22 @@ struct dw {
 };
 
 static const struct lab_param dw_params[] = {
-    {"mode", LAB_ENUM, "callback", 1, 0, "queue|callback",
+    {"mode", LAB_ENUM, "callback", 1, 0, NAMES_CHOICES(DQ_MODE_NAMES),
      "publish fired tasks to a broker, or run a callback on a worker pool"},
-    {"structure", LAB_ENUM, "hwheel", 1, 0, "heap2|heap4|wheel|hwheel", "the timer structure"},
+    {"structure", LAB_ENUM, "hwheel", 1, 0, NAMES_CHOICES(TQ_KIND_NAMES), "the timer structure"},
     {"tick", LAB_DURATION, "1ms", 1, 60e9, NULL, "wheels: tick length"},
     {"tasks", LAB_INT, "20000", 1, 1e7, NULL, "tasks in all"},
     {"spread", LAB_DURATION, "20s", 1e6, 3600e9, NULL,
      "tasks are due uniformly over this much time from the start"},
     {"workers", LAB_INT, "16", 1, 4096, NULL, "callback workers, or publishers in queue mode"},
     {"timeout", LAB_DURATION, "0", 0, 3600e9, NULL, "callback budget; 0: none"},
-    {"cb_dist", LAB_ENUM, "lognormal", 1, 0, "lognormal|pareto",
+    {"cb_dist", LAB_ENUM, "lognormal", 1, 0, NAMES_CHOICES(CB_DIST_NAMES),
      "distribution of a callback's duration"},
     {"cb_median", LAB_DURATION, "2ms", 1, 3600e9, NULL, "lognormal: median duration"},
     {"cb_p99", LAB_DURATION, "100ms", 1, 3600e9, NULL, "lognormal: 99th percentile"},
     {"pareto_min", LAB_DURATION, "1ms", 1, 3600e9, NULL, "Pareto: scale (the least duration)"},
     {"pareto_alpha", LAB_FLOAT, "1.5", 0.1, 100, NULL, "Pareto: tail index"},
-    {"cb_cost", LAB_ENUM, "sleep", 1, 0, "sleep|cpu",
+    {"cb_cost", LAB_ENUM, "sleep", 1, 0, NAMES_CHOICES(CB_COST_NAMES),
      "a callback waits (I/O) or occupies a core of the timer node"},
     {"publish_timeout", LAB_DURATION, "50ms", 1, 3600e9, NULL,
      "queue: how long a publisher waits for the broker's ack"},
@@ -416,19 +420,19 @@ static void dw_timer_main(struct env *e, void *arg)
 
 static int dw_read(struct dw *w, struct lab_run *run)
 {
-    w->mode = strcmp(lab_str(run, "mode"), "queue") == 0 ? DQ_QUEUE : DQ_CALLBACK;
-    w->kind = (enum tq_kind)tq_kind_parse(lab_str(run, "structure"));
+    w->mode = (enum dq_mode)lab_enum(run, "mode");
+    w->kind = (enum tq_kind)lab_enum(run, "structure");
     w->tick = lab_duration(run, "tick");
     w->tasks = lab_int(run, "tasks");
     w->spread = lab_duration(run, "spread");
     w->workers = (int)lab_int(run, "workers");
     w->timeout = lab_duration(run, "timeout");
-    w->dist = strcmp(lab_str(run, "cb_dist"), "pareto") == 0 ? CB_PARETO : CB_LOGNORMAL;
+    w->dist = (enum cb_dist)lab_enum(run, "cb_dist");
     w->cb_median = lab_duration(run, "cb_median");
     w->cb_p99 = lab_duration(run, "cb_p99");
     w->pareto_min = lab_duration(run, "pareto_min");
     w->pareto_alpha = lab_float(run, "pareto_alpha");
-    w->cpu = strcmp(lab_str(run, "cb_cost"), "cpu") == 0;
+    w->cpu = lab_enum(run, "cb_cost") == CB_CPU;
     w->publish_timeout = lab_duration(run, "publish_timeout");
     w->retries = (int)lab_int(run, "retries");
     if (w->dist == CB_LOGNORMAL && w->cb_p99 <= w->cb_median) {
@@ -439,9 +443,10 @@ static int dw_read(struct dw *w, struct lab_run *run)
     return 0;
 }
 
-static int dw_build(struct dw *w, struct lab_run *run)
+static int dw_build(struct lab_run *run, struct sim *sim, void *arg)
 {
-    struct sim *sim = w->sim;
+    struct dw *w = arg;
+    w->sim = sim;
     int cores = lab_world_cores(run);
     int tn = sim_node_add(sim, "timer", cores);
     if (tn < 0)
@@ -453,7 +458,8 @@ static int dw_build(struct dw *w, struct lab_run *run)
     if (bn < 0 || cn < 0)
         return bn < 0 ? bn : cn;
     w->broker.port = BROKER_PORT;
-    w->broker.service = (struct sim_dist){SIM_DIST_CONST, lab_duration(run, "broker_service"), 0, 0};
+    w->broker.service =
+        (struct sim_dist){SIM_DIST_CONST, lab_duration(run, "broker_service"), 0, 0};
     w->broker.deliver_to = (struct sim_addr){cn, CONSUMER_PORT};
     if ((rc = sim_broker_install(sim, bn, &w->broker)) < 0)
         return rc;
@@ -468,6 +474,60 @@ static int dw_build(struct dw *w, struct lab_run *run)
     return rc;
 }
 
+/* What a dispatch run measured, against the theory where there is one. */
+static int dw_record(struct lab_run *run, void *arg)
+{
+    struct dw *w = arg;
+    if (!w->dq) {
+        lab_fail(run, "the delayed-task service did not start");
+        return -EINVAL;
+    }
+    struct dq_stats st;
+    dq_get_stats(w->dq, &st);
+    if ((int64_t)st.submitted != w->tasks || w->last_due_true >= sim_now(w->sim)) {
+        lab_fail(run, "the run ended before every task was due: make `duration` longer "
+                      "than `spread`");
+        return -EINVAL;
+    }
+    lab_metric(run, "tasks", (double)w->tasks);
+    lab_metric(run, "fired", (double)st.fired);
+    lab_metric(run, "dispatched", (double)st.done);
+    lab_metric(run, "timeouts", (double)st.timeouts);
+    lab_metric(run, "retries", (double)st.retries);
+    lab_metric(run, "gave_up", (double)st.lost);
+    lab_metric(run, "timer_wakeups", (double)st.wakeups);
+    /* lost: never delivered (queue) or never run (callback) by the end of the run */
+    uint64_t reached = w->mode == DQ_QUEUE ? w->delivered : w->ran;
+    lab_metric(run, "lost", (double)((uint64_t)w->tasks - reached));
+    lab_metric(run, "delivered", (double)w->delivered);
+    lab_metric(run, "duplicates", (double)w->duplicates);
+    lab_metric(run, "broker_received", (double)w->broker.received);
+    /* Timeouts against the exact tail: each task that ran drew its duration
+     * independently, so timeouts ~ Binomial(ran, p) with p = P(D > timeout). */
+    double p = w->mode == DQ_CALLBACK && w->timeout > 0 ? cb_tail(w, (double)w->timeout) : 0;
+    double n = (double)st.done;
+    lab_metric(run, "theory_timeout_p", p);
+    lab_metric(run, "theory_timeouts", n * p);
+    double sd = sqrt(n * p * (1 - p));
+    lab_metric(run, "timeouts_absz", sd > 0 ? fabs((double)st.timeouts - n * p) / sd : 0);
+    /* Queue mode, broker down for D: every attempt fails after publish_timeout, so while
+     * fired tasks wait (arrivals outpace W publishers), each publisher gives up on one task
+     * per (retries + 1) timeouts: W D / ((retries + 1) tau) tasks lost, none when a task's
+     * attempts outlast the outage. Valid while the dispatch queue stays non-empty. */
+    if (w->mode == DQ_QUEUE) {
+        double down = (double)lab_duration(run, "broker_down_for");
+        double window = (double)(w->retries + 1) * (double)w->publish_timeout;
+        lab_metric(run, "theory_lost", down > window ? w->workers * down / window : 0);
+    }
+    /* Workers' load: the mean time a task holds a worker, E[min(D, timeout)], times the
+     * arrival rate, over W. Above 1 the fired tasks pile up for the whole spread. */
+    if (w->mode == DQ_CALLBACK) {
+        double rate = (double)w->tasks / ((double)w->spread / 1e9);
+        lab_metric(run, "theory_load", rate * cb_mean_capped(w, w->timeout) / 1e9 / w->workers);
+    }
+    return 0;
+}
+
 static int dw_run(struct lab_run *run)
 {
     struct dw w = {.run = run};
@@ -479,68 +539,7 @@ static int dw_run(struct lab_run *run)
         lab_fail(run, "no memory for %lld tasks", (long long)w.tasks);
         return -ENOMEM;
     }
-    if (!(w.sim = lab_sim_begin(run))) {
-        rc = -EINVAL;
-        goto out;
-    }
-    if ((rc = dw_build(&w, run)) < 0) {
-        lab_fail(run, "cannot build the world: %s", strerror(-rc));
-        rc = -EINVAL;
-        goto out;
-    }
-    if ((rc = lab_sim_go(run, 0)) < 0)
-        goto out;
-    if (!w.dq) {
-        lab_fail(run, "the delayed-task service did not start");
-        rc = -EINVAL;
-        goto out;
-    }
-    struct dq_stats st;
-    dq_get_stats(w.dq, &st);
-    if ((int64_t)st.submitted != w.tasks || w.last_due_true >= sim_now(w.sim)) {
-        lab_fail(run, "the run ended before every task was due: make `duration` longer "
-                      "than `spread`");
-        rc = -EINVAL;
-        goto out;
-    }
-    lab_metric(run, "tasks", (double)w.tasks);
-    lab_metric(run, "fired", (double)st.fired);
-    lab_metric(run, "dispatched", (double)st.done);
-    lab_metric(run, "timeouts", (double)st.timeouts);
-    lab_metric(run, "retries", (double)st.retries);
-    lab_metric(run, "gave_up", (double)st.lost);
-    lab_metric(run, "timer_wakeups", (double)st.wakeups);
-    /* lost: never delivered (queue) or never run (callback) by the end of the run */
-    uint64_t reached = w.mode == DQ_QUEUE ? w.delivered : w.ran;
-    lab_metric(run, "lost", (double)((uint64_t)w.tasks - reached));
-    lab_metric(run, "delivered", (double)w.delivered);
-    lab_metric(run, "duplicates", (double)w.duplicates);
-    lab_metric(run, "broker_received", (double)w.broker.received);
-    /* Timeouts against the exact tail: each task that ran drew its duration
-     * independently, so timeouts ~ Binomial(ran, p) with p = P(D > timeout). */
-    double p = w.mode == DQ_CALLBACK && w.timeout > 0 ? cb_tail(&w, (double)w.timeout) : 0;
-    double n = (double)st.done;
-    lab_metric(run, "theory_timeout_p", p);
-    lab_metric(run, "theory_timeouts", n * p);
-    double sd = sqrt(n * p * (1 - p));
-    lab_metric(run, "timeouts_absz", sd > 0 ? fabs((double)st.timeouts - n * p) / sd : 0);
-    /* Queue mode, broker down for D: every attempt fails after publish_timeout, so while
-     * fired tasks wait (arrivals outpace W publishers), each publisher gives up on one task
-     * per (retries + 1) timeouts: W D / ((retries + 1) tau) tasks lost, none when a task's
-     * attempts outlast the outage. Valid while the dispatch queue stays non-empty. */
-    if (w.mode == DQ_QUEUE) {
-        double down = (double)lab_duration(run, "broker_down_for");
-        double window = (double)(w.retries + 1) * (double)w.publish_timeout;
-        lab_metric(run, "theory_lost", down > window ? w.workers * down / window : 0);
-    }
-    /* Workers' load: the mean time a task holds a worker, E[min(D, timeout)], times the
-     * arrival rate, over W. Above 1 the fired tasks pile up for the whole spread. */
-    if (w.mode == DQ_CALLBACK) {
-        double rate = (double)w.tasks / ((double)w.spread / 1e9);
-        lab_metric(run, "theory_load", rate * cb_mean_capped(&w, w.timeout) / 1e9 / w.workers);
-    }
-    rc = 0;
-out:
+    rc = lab_sim_run(run, &w, dw_build, dw_record);
     if (w.dq) {
         /* The service's actors wait on conditions inside it: crash its node, so they are
          * gone, before freeing it (the lab destroys the world only after we return). */

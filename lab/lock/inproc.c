@@ -40,6 +40,7 @@
 #include "live/live.h"
 #include "lock/counter.h"
 #include "lock/trylock.h"
+#include "names.h"
 #include "sim/sim.h"
 
 /* The engine's default CPU time slice. lab.h has no accessor for world.slice, so the
@@ -51,6 +52,11 @@
 
 enum lkw_kind { LKW_COUNTER, LKW_TRYLOCK, LKW_CONTENTION };
 enum lkw_lock { LKW_MUTEX, LKW_SPIN, LKW_YIELD, LKW_BACKOFF };
+#define LKW_LOCK_NAMES "mutex", "spin", "yield", "backoff"
+enum lkw_try { LKW_CAS, LKW_CHAN };
+#define LKW_TRY_NAMES "cas", "chan"
+enum lkw_release { LKW_AFTER_TASK, LKW_AFTER_ROUND };
+#define LKW_RELEASE_NAMES "task", "round"
 
 struct lkw;
 
@@ -687,7 +693,7 @@ static void record(struct lkw *w, struct lab_run *run)
 static const struct lab_param counter_params[] = {
     {"workers", LAB_INT, "1000", 1, 100000, NULL, "incrementing workers (the seed's 1000)"},
     {"increments", LAB_INT, "1", 1, 1e9, NULL, "increments per worker (the seed's 1)"},
-    {"guard", LAB_ENUM, "mutex", 1, 0, "none|mutex",
+    {"guard", LAB_ENUM, "mutex", 1, 0, NAMES_CHOICES(LOCK_GUARD_NAMES),
      "a blocking mutex around the increment, or nothing"},
     {"work", LAB_DURATION, "1us", 0, 1e9, NULL,
      "CPU between reading the counter and writing it back (counter++ made visible)"},
@@ -698,9 +704,10 @@ static const struct lab_param counter_params[] = {
 static const struct lab_param trylock_params[] = {
     {"workers", LAB_INT, "10", 1, 10000, NULL, "workers trying once per round (the seed's 10)"},
     {"rounds", LAB_INT, "100", 1, 1e6, NULL, "rounds; every worker tries once in each"},
-    {"try", LAB_ENUM, "chan", 1, 0, "cas|chan", "the seed's channel of one, or a CAS flag"},
+    {"try", LAB_ENUM, "chan", 1, 0, NAMES_CHOICES(LKW_TRY_NAMES),
+     "the seed's channel of one, or a CAS flag"},
     {"task", LAB_DURATION, "1ms", 0, 1e10, NULL, "the winner's task: CPU while it holds the lock"},
-    {"release", LAB_ENUM, "task", 1, 0, "task|round",
+    {"release", LAB_ENUM, "task", 1, 0, NAMES_CHOICES(LKW_RELEASE_NAMES),
      "the winner releases after its task (the seed) or when all have tried"},
     {"attempt", LAB_DURATION, "100ns", 1, 1e9, NULL,
      "simulated CPU of one CAS attempt (live: the real cost)"},
@@ -711,9 +718,10 @@ static const struct lab_param trylock_params[] = {
 
 static const struct lab_param contention_params[] = {
     {"contenders", LAB_INT, "4", 1, 4096, NULL, "workers competing for one lock"},
-    {"lock", LAB_ENUM, "mutex", 1, 0, "mutex|spin|yield|backoff",
+    {"lock", LAB_ENUM, "mutex", 1, 0, NAMES_CHOICES(LKW_LOCK_NAMES),
      "blocking mutex; try-lock retried at once, after a yield, or after a backoff"},
-    {"try", LAB_ENUM, "cas", 1, 0, "cas|chan", "the try-lock under spin, yield and backoff"},
+    {"try", LAB_ENUM, "cas", 1, 0, NAMES_CHOICES(LKW_TRY_NAMES),
+     "the try-lock under spin, yield and backoff"},
     {"cs", LAB_DURATION, "10us", 0, 1e9, NULL, "critical section: CPU between read and write"},
     {"think", LAB_DURATION, "10us", 0, 1e9, NULL, "CPU outside the lock between increments"},
     {"attempt", LAB_DURATION, "1us", 1, 1e9, NULL,
@@ -734,31 +742,24 @@ static int read_params(struct lkw *w, struct lab_run *run)
         w->increments = lab_int(run, "increments");
         w->work_ns = lab_duration(run, "work");
         w->gate = lab_bool(run, "gate");
-        if (lock_guard_parse(lab_str(run, "guard"), &w->guard) < 0) {
-            lab_fail(run, "unknown guard '%s' (expected none|mutex)", lab_str(run, "guard"));
-            return -EINVAL;
-        }
+        w->guard = (enum lock_guard)lab_enum(run, "guard");
         return 0;
     }
-    w->chan = !strcmp(lab_str(run, "try"), "chan");
+    w->chan = lab_enum(run, "try") == LKW_CHAN;
     w->attempt_ns = lab_duration(run, "attempt");
     w->chan_op_ns = lab_duration(run, "chan_op");
     if (w->kind == LKW_TRYLOCK) {
         w->n = (int)lab_int(run, "workers");
         w->rounds = (int)lab_int(run, "rounds");
         w->task_ns = lab_duration(run, "task");
-        w->release_round = !strcmp(lab_str(run, "release"), "round");
+        w->release_round = lab_enum(run, "release") == LKW_AFTER_ROUND;
         return 0;
     }
     w->n = (int)lab_int(run, "contenders");
     w->cs_ns = lab_duration(run, "cs");
     w->think_ns = lab_duration(run, "think");
     w->run_ns = w->live ? lab_duration(run, "live_run_for") : lab_duration(run, "run_for");
-    const char *lk = lab_str(run, "lock");
-    static const char *const locks[] = {"mutex", "spin", "yield", "backoff"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(lk, locks[i]))
-            w->lock_kind = (enum lkw_lock)i;
+    w->lock_kind = (enum lkw_lock)lab_enum(run, "lock");
     w->spin.kind = w->lock_kind == LKW_YIELD     ? LOCK_SPIN_YIELD
                    : w->lock_kind == LKW_BACKOFF ? LOCK_SPIN_BACKOFF
                                                  : LOCK_SPIN_NONE;

@@ -7,7 +7,7 @@
  * idgen/sf_node.h: env clock, sleeps for waits, optional high-water mark in the node's
  * durable store) and serves requests that arrive as a Poisson process of `rate` per ms
  * of true time; a request that arrives while the actor is busy (waiting on the clock)
- * queues. Every ID goes to the lab's exact checkers (lab/idcheck.h): uniqueness over the
+ * queues. Every ID goes to the exact checkers (idgen/idcheck.h): uniqueness over the
  * whole run, and order against the true order of issue.
  *
  * Metrics: ids, duplicates, errors (refused, out of range, store failures), max_stall
@@ -50,8 +50,9 @@
 #include <string.h>
 
 #include "idgen/sf_node.h"
-#include "lab/idcheck.h"
+#include "idgen/idcheck.h"
 #include "lab/lab.h"
+#include "names.h"
 #include "sim/sim.h"
 
 #define MAX_WORKERS 1024
@@ -62,9 +63,9 @@ static const struct lab_param sfw_params[] = {
     {"workers", LAB_INT, "4", 1, MAX_WORKERS, NULL, "nodes worker-0 ..., one generator each"},
     {"rate", LAB_FLOAT, "20", 1e-6, 1e7, NULL,
      "requests per ms of true time per worker (Poisson arrivals)"},
-    {"policy", LAB_ENUM, "wait", 1, 0, "none|refuse|wait|hold|borrow",
+    {"policy", LAB_ENUM, "wait", 1, 0, NAMES_CHOICES(SF_POLICY_NAMES),
      "what the generator does when the clock is behind its last ID (idgen/snowflake.h)"},
-    {"on_full", LAB_ENUM, "wait", 1, 0, "wait|borrow",
+    {"on_full", LAB_ENUM, "wait", 1, 0, NAMES_CHOICES(SF_FULL_NAMES),
      "what it does when a unit's 2^seq IDs are used up"},
     {"wait_max", LAB_DURATION, "1s", 0, 3600e9, NULL,
      "the longest wait for a clock that went back"},
@@ -121,8 +122,8 @@ struct sfw {
     int64_t base; /* Unix ns of true time 0 */
     struct sfw_node *nodes;
     /* Measurements. */
-    struct lab_idset *ids;
-    struct lab_order *order;
+    struct idset *ids;
+    struct idorder *order;
     int check_err;
     uint64_t nids, errors, refused, overflow, store_errors, waits, puts;
     int64_t max_stall, max_lead, max_lead_clock;
@@ -218,7 +219,7 @@ static void worker_main(struct env *e, void *arg)
                 series_add(w->issued, t1, 1);
                 series_add(w->lead_ts, t1, (double)lead_clock / 1e6);
             }
-            int c1 = lab_idset_add(w->ids, id), c2 = lab_order_add(w->order, t1, id);
+            int c1 = idset_add(w->ids, id), c2 = idorder_add(w->order, t1, id);
             if ((c1 < 0 || c2 < 0) && !w->check_err)
                 w->check_err = c1 < 0 ? c1 : c2;
         } else {
@@ -266,8 +267,8 @@ static int read_params(struct sfw *w, struct lab_run *run)
         return -EINVAL;
     }
     g->layout.unit_ns = lab_duration(run, "unit");
-    sf_policy_parse(lab_str(run, "policy"), &g->policy);
-    sf_full_parse(lab_str(run, "on_full"), &g->on_full);
+    g->policy = (enum sf_policy)lab_enum(run, "policy");
+    g->on_full = (enum sf_full)lab_enum(run, "on_full");
     g->wait_max_ns = lab_duration(run, "wait_max");
     g->borrow_max_ns = lab_duration(run, "borrow_max");
     g->dc = (uint64_t)lab_int(run, "dc");
@@ -317,11 +318,10 @@ static int read_params(struct sfw *w, struct lab_run *run)
     return 0;
 }
 
-static int build_world(struct sfw *w, struct lab_run *run)
+static int build_world(struct lab_run *run, struct sim *sim, void *arg)
 {
-    w->sim = lab_sim_begin(run);
-    if (!w->sim)
-        return -EINVAL;
+    struct sfw *w = arg;
+    w->sim = sim;
     int cores = lab_world_cores(run);
     struct rng r;
     sim_rng(w->sim, 0x5f5f, &r); /* the clocks' own stream */
@@ -701,17 +701,18 @@ static void record_order_theory(struct sfw *w, struct lab_run *run)
 
 /* ---- Run ------------------------------------------------------------------------------ */
 
-static int record(struct sfw *w, struct lab_run *run)
+static int record(struct lab_run *run, void *arg)
 {
+    struct sfw *w = arg;
     if (w->check_err) {
         lab_fail(run, "the ID checkers failed: %s", strerror(-w->check_err));
         return -EIO;
     }
-    struct lab_idset_result u;
-    struct lab_order_result o;
-    int rc = lab_idset_finish(w->ids, &u);
+    struct idset_result u;
+    struct idorder_result o;
+    int rc = idset_finish(w->ids, &u);
     if (rc == 0)
-        rc = lab_order_finish(w->order, &o);
+        rc = idorder_finish(w->order, &o);
     if (rc < 0) {
         lab_fail(run, "the ID checkers failed: %s", strerror(-rc));
         return -EIO;
@@ -745,8 +746,8 @@ static int record(struct sfw *w, struct lab_run *run)
 
 static void sfw_free(struct sfw *w)
 {
-    lab_idset_destroy(w->ids);
-    lab_order_destroy(w->order);
+    idset_destroy(w->ids);
+    idorder_destroy(w->order);
     free(w->nodes);
     free(w->offsets);
 }
@@ -760,8 +761,8 @@ static int sfw_run(struct lab_run *run)
             lab_fail(run, "out of memory");
         goto out;
     }
-    w.ids = lab_idset_create(IDSET_BUDGET, NULL);
-    w.order = lab_order_create();
+    w.ids = idset_create(IDSET_BUDGET, NULL);
+    w.order = idorder_create();
     w.latency = lab_hist(run, "latency", "ns");
     w.queue = lab_hist(run, "queue_delay", "ns");
     int64_t bin = lab_duration(run, "bin");
@@ -773,14 +774,7 @@ static int sfw_run(struct lab_run *run)
         rc = -ENOMEM;
         goto out;
     }
-    if ((rc = build_world(&w, run)) < 0) {
-        if (rc != -EINVAL)
-            lab_fail(run, "cannot build the world: %s", strerror(-rc));
-        goto out;
-    }
-    if ((rc = lab_sim_go(run, 0)) < 0)
-        goto out;
-    rc = record(&w, run);
+    rc = lab_sim_run(run, &w, build_world, record);
 out:
     sfw_free(&w);
     return rc;

@@ -1,6 +1,6 @@
 /* lockcheck.c - the lock checker of lockcheck.h. Records under a mutex, computes at the
  * end; never reads a clock (times come from the caller, who knows true time). */
-#include "lab/lockcheck.h"
+#include "lab/lock/lockcheck.h"
 
 #include <errno.h>
 #include <pthread.h>

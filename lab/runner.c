@@ -1,0 +1,331 @@
+/* runner.c - `distlab run | check` after the options: loading every scenario before
+ * running any, running (on N threads), progress on a terminal, results, plots, the
+ * PASS/FAIL report, and the exit status. */
+#include "lab/runner.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lab/output.h"
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ---- Progress --------------------------------------------------------------------- */
+
+struct progress {
+    pthread_mutex_t mu;
+    bool on;
+    const char *name;
+    size_t total, done;
+    double *frac;
+    double start, last;
+};
+
+static void progress_show(struct progress *p, bool force)
+{
+    double t = now_s();
+    if (!force && t - p->last < 0.1)
+        return;
+    p->last = t;
+    double sum = (double)p->done;
+    for (size_t i = 0; i < p->total; i++)
+        sum += p->frac[i];
+    double f = sum / (double)p->total;
+    char eta[32] = "";
+    if (f > 0.01 && t - p->start > 0.5) {
+        double left = (t - p->start) * (1 - f) / f;
+        if (left >= 60)
+            snprintf(eta, sizeof(eta), ", %dm%02ds left", (int)(left / 60), (int)left % 60);
+        else
+            snprintf(eta, sizeof(eta), ", %.0fs left", left);
+    }
+    fprintf(stderr, "\r\033[K%s: run %zu/%zu, %3.0f%%%s", p->name,
+            p->done + 1 > p->total ? p->total : p->done + 1, p->total, f * 100, eta);
+    fflush(stderr);
+}
+
+static void on_progress(void *user, const struct lab_run *run, double fraction)
+{
+    struct progress *p = user;
+    pthread_mutex_lock(&p->mu);
+    /* The workload and lab_sim_go may both report: show the furthest. */
+    if (fraction > p->frac[run->spec->index])
+        p->frac[run->spec->index] = fraction;
+    progress_show(p, false);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- Executing a scenario's runs -------------------------------------------------- */
+
+struct exec {
+    const struct lab_scenario *sc;
+    struct lab_run *runs;
+    int *rcs;
+    size_t next;
+    bool stop;
+    pthread_mutex_t mu;
+    struct progress *prog;
+};
+
+static void *worker(void *arg)
+{
+    struct exec *x = arg;
+    for (;;) {
+        pthread_mutex_lock(&x->mu);
+        size_t i = x->next++;
+        bool stop = x->stop || i >= x->sc->nruns;
+        pthread_mutex_unlock(&x->mu);
+        if (stop)
+            break;
+        int rc = lab_run_exec(&x->runs[i]);
+        x->rcs[i] = rc;
+        if (rc < 0) {
+            pthread_mutex_lock(&x->mu);
+            x->stop = true;
+            pthread_mutex_unlock(&x->mu);
+        } else {
+            lab_run_check(&x->runs[i]);
+        }
+        if (x->prog->on) {
+            pthread_mutex_lock(&x->prog->mu);
+            x->prog->frac[i] = 0;
+            x->prog->done++;
+            progress_show(x->prog, false);
+            pthread_mutex_unlock(&x->prog->mu);
+        }
+    }
+    return NULL;
+}
+
+/* Run worker() on 'jobs' threads (in this one when it is 1 or no thread starts). */
+static void run_workers(struct exec *x, int jobs)
+{
+    if (jobs <= 1) {
+        worker(x);
+        return;
+    }
+    pthread_t *t = calloc((size_t)jobs, sizeof(*t));
+    if (!t)
+        abort();
+    int started = 0;
+    for (int i = 0; i < jobs; i++)
+        if (pthread_create(&t[i], NULL, worker, x) == 0)
+            started++;
+    if (!started)
+        worker(x);
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+}
+
+int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress)
+{
+    struct progress prog = {.on = progress, .name = sc->name, .total = sc->nruns, .start = now_s()};
+    pthread_mutex_init(&prog.mu, NULL);
+    prog.frac = calloc(sc->nruns, sizeof(double));
+    int *rcs = calloc(sc->nruns, sizeof(int));
+    if (!prog.frac || !rcs)
+        abort();
+    for (size_t i = 0; i < sc->nruns; i++) {
+        lab_run_init(&runs[i], sc, &sc->runs[i], sc->world);
+        if (prog.on) {
+            runs[i].progress = on_progress;
+            runs[i].progress_user = &prog;
+        }
+    }
+    struct exec x = {.sc = sc, .runs = runs, .rcs = rcs, .prog = &prog};
+    pthread_mutex_init(&x.mu, NULL);
+    run_workers(&x, jobs > (int)sc->nruns ? (int)sc->nruns : jobs);
+    if (prog.on) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    int status = LAB_EXIT_OK;
+    for (size_t i = 0; i < sc->nruns && !status; i++) {
+        if (rcs[i] < 0) {
+            status = runs[i].status;
+            fprintf(stderr, "%s\n", runs[i].fail);
+        }
+    }
+    pthread_mutex_destroy(&x.mu);
+    pthread_mutex_destroy(&prog.mu);
+    free(prog.frac);
+    free(rcs);
+    return status;
+}
+
+/* ---- The report ------------------------------------------------------------------- */
+
+static bool color_on(void)
+{
+    const char *nc = getenv("NO_COLOR");
+    return isatty(STDOUT_FILENO) && !(nc && *nc);
+}
+
+static void print_params(const struct lab_scenario *sc, const struct lab_runspec *r)
+{
+    for (size_t k = 0; k < sc->nsweep; k++) {
+        const char *t = lab_run_key_text(sc, r, sc->sweep[k].name);
+        printf(" %s=%s", sc->sweep[k].name, t ? t : "");
+    }
+    if (sc->repeat > 1)
+        printf(" repeat=%d", r->repeat);
+}
+
+static void print_check(const struct lab_scenario *sc, const struct lab_run *run,
+                        const struct lab_check *c, bool color)
+{
+    if (color)
+        printf(c->ok ? "\033[32mPASS\033[0m " : "\033[31mFAIL\033[0m ");
+    else
+        printf(c->ok ? "PASS " : "FAIL ");
+    printf("%s", sc->name);
+    print_params(sc, run->spec);
+    printf(": %s", c->x->text);
+    if (c->message)
+        printf("  (%s)", c->message);
+    else if (c->x->rhs_is_expr)
+        printf("  (actual %.6g, expected %.6g)", c->actual, c->expected);
+    else
+        printf("  (actual %.6g)", c->actual);
+    if (c->x->why)
+        printf("  -- %s", c->x->why);
+    printf("\n");
+}
+
+/* Print the expectations' outcomes (the failed ones, or all); returns how many failed. */
+static size_t report(const struct lab_scenario *sc, const struct lab_run *runs, bool all,
+                     size_t *passed)
+{
+    bool color = color_on();
+    size_t failed = 0;
+    *passed = 0;
+    for (size_t i = 0; i < sc->nruns; i++) {
+        for (size_t k = 0; k < runs[i].nchecks; k++) {
+            const struct lab_check *c = &runs[i].checks[k];
+            if (c->ok)
+                ++*passed;
+            else
+                failed++;
+            if (!c->ok || all)
+                print_check(sc, &runs[i], c, color);
+        }
+    }
+    return failed;
+}
+
+/* ---- Scenario files --------------------------------------------------------------- */
+
+/* What the runner carries from one scenario to the next. */
+struct tally {
+    bool warned_gnuplot;
+    size_t failed;
+};
+
+/* Write the results (and the plots, unless checking) of sc's runs, and print the report.
+ * Returns 0, or -errno with err set. */
+static int write_and_report(const struct lab_scenario *sc, const struct lab_run *runs,
+                            const struct lab_runner_opts *o, struct tally *t, struct lab_err *err)
+{
+    char *rdir, *pdir;
+    if (o->out) {
+        if (asprintf(&rdir, "%s/%s", o->out, sc->name) < 0 ||
+            asprintf(&pdir, "%s/%s", o->out, sc->name) < 0)
+            abort();
+    } else if (asprintf(&rdir, "results/%s", sc->name) < 0 ||
+               asprintf(&pdir, "plots/%s", sc->name) < 0) {
+        abort();
+    }
+    int rc = lab_write_results(sc, runs, sc->nruns, rdir, err);
+    if (!rc && !o->check) {
+        bool no_gnuplot = false;
+        int plot_failures = 0;
+        char *tpl;
+        if (asprintf(&tpl, "%s/plots", lab_source_root()) < 0)
+            abort();
+        rc = lab_draw_plots(sc, runs, sc->nruns, pdir, tpl, &no_gnuplot, &plot_failures, err);
+        free(tpl);
+        if (no_gnuplot && !t->warned_gnuplot && sc->nplots) {
+            fprintf(stderr,
+                    "distlab: gnuplot is not in PATH: plot data written to %s, "
+                    "no images drawn\n",
+                    pdir);
+            t->warned_gnuplot = true;
+        }
+    }
+    if (!rc) {
+        size_t passed, failed = report(sc, runs, o->check && !o->quiet, &passed);
+        t->failed += failed;
+        if (!o->quiet) {
+            printf("%s: %zu run%s, %zu expectation%s passed, %zu failed; results in %s", sc->name,
+                   sc->nruns, sc->nruns == 1 ? "" : "s", passed, passed == 1 ? "" : "s", failed,
+                   rdir);
+            if (!o->check && sc->nplots)
+                printf(", plots in %s", pdir);
+            printf("\n");
+        }
+    }
+    free(rdir);
+    free(pdir);
+    return rc;
+}
+
+/* Execute one loaded scenario, write what it left and report. Returns an exit status. */
+static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_opts *o,
+                        struct tally *t)
+{
+    struct lab_run *runs = calloc(sc->nruns, sizeof(*runs));
+    if (!runs)
+        abort();
+    int status = lab_execute(sc, runs, o->jobs, !o->quiet && isatty(STDERR_FILENO));
+    if (status == LAB_EXIT_OK) {
+        struct lab_err err = {.status = LAB_EXIT_WRITE};
+        if (write_and_report(sc, runs, o, t, &err)) {
+            fprintf(stderr, "distlab: %s\n", err.msg);
+            status = err.status;
+        }
+    }
+    for (size_t r = 0; r < sc->nruns; r++)
+        lab_run_cleanup(&runs[r]);
+    free(runs);
+    return status;
+}
+
+int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_opts *o)
+{
+    struct lab_scenario **scs = calloc(nfiles + 1, sizeof(*scs));
+    if (!scs)
+        abort();
+    struct lab_load_opts lo = {
+        .world = o->world, .sets = o->sets, .nsets = o->nsets, .seed_text = o->seed};
+    int status = LAB_EXIT_OK;
+    /* Load everything first: a typo in the third file should not cost two runs. */
+    for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++) {
+        struct lab_err err = {.status = LAB_EXIT_INPUT};
+        scs[i] = lab_scenario_load(files[i], &lo, &err);
+        if (!scs[i]) {
+            fprintf(stderr, "%s\n", err.msg);
+            status = err.status;
+        }
+    }
+    struct tally t = {0};
+    for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
+        status = run_scenario(scs[i], o, &t);
+    if (status == LAB_EXIT_OK && t.failed)
+        status = LAB_EXIT_EXPECT;
+    for (size_t i = 0; i < nfiles; i++)
+        lab_scenario_free(scs[i]);
+    free(scs);
+    fflush(stdout);
+    return status;
+}

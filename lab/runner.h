@@ -1,0 +1,38 @@
+/* runner.h - what `distlab run` and `distlab check` do, as functions a test can call:
+ * load every scenario file before running any, execute each scenario's runs (on N
+ * threads), check the expectations, write the results and plots, print the report, and
+ * decide the exit status. The command line (cli.c) only turns argv into these options. */
+#ifndef DISTLAB_LAB_RUNNER_H
+#define DISTLAB_LAB_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lab/run.h"
+#include "lab/scenario.h"
+
+#include "lab/err.h" /* the exit statuses */
+
+struct lab_runner_opts {
+    unsigned world;          /* LAB_WORLD_SIM or LAB_WORLD_LIVE; 0: sim */
+    const char *const *sets; /* "key.path=value" overrides, in order */
+    size_t nsets;
+    const char *seed; /* --seed N as written (the same as --set seed=N), or NULL */
+    const char *out;  /* results and plots under out/<name>/; NULL: results/<name>/
+                       * and plots/<name>/ */
+    int jobs;         /* runs executed at once (<= 1: one) */
+    bool quiet;       /* print only failures */
+    bool check;       /* print every expectation, PASS or FAIL; draw no plots */
+};
+
+/* Run the scenario files as `distlab run` (or `check` with o->check) does, printing the
+ * report on stdout and errors on stderr. Returns the exit status. */
+int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_opts *o);
+
+/* Execute every run of sc into runs[] (sc->nruns entries, initialised by this) on 'jobs'
+ * threads, checking each run's expectations; 'progress' shows a progress line on stderr.
+ * Returns 0, or the exit status of the first failure in run order (err.h), its message
+ * printed on stderr. The caller cleans up every run (lab_run_cleanup) either way. */
+int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress);
+
+#endif
