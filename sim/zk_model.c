@@ -1436,9 +1436,9 @@ struct sim_zk *sim_zk_create(struct sim *sim, const int *nodes, int n, const str
         z->cfg.tick_ns = 2 * SIM_MS; /* whole milliseconds, and a half tick of at least 1 */
     z->cfg.tick_ns -= z->cfg.tick_ns % (2 * SIM_MS);
     if (z->cfg.init_limit <= 0)
-        z->cfg.init_limit = 10;
+        z->cfg.init_limit = 50; /* the live launcher's zoo.cfg (live/README.md) */
     if (z->cfg.sync_limit <= 0)
-        z->cfg.sync_limit = 5;
+        z->cfg.sync_limit = 10;
     if (z->cfg.finalize_ns <= 0)
         z->cfg.finalize_ns = 200 * SIM_MS;
     z->st.leader_since = z->st.last_expiry = -1;

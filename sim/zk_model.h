@@ -46,8 +46,8 @@
 struct sim_zk_cfg {
     uint32_t port;       /* 0: 2181 */
     int64_t tick_ns;     /* ZooKeeper's tickTime; 0: 200 ms (the live launcher's) */
-    int init_limit;      /* ticks a new leader waits for a majority to sync; 0: 10 */
-    int sync_limit;      /* ticks of silence after which leader and follower part; 0: 5 */
+    int init_limit;      /* ticks a new leader waits for a majority to sync; 0: 50 */
+    int sync_limit;      /* ticks of silence after which leader and follower part; 0: 10 */
     int64_t finalize_ns; /* an election's wait for a better vote; 0: 200 ms */
     int64_t service_ns;  /* server CPU per client request (connect, read, write, ping) */
     int64_t fsync_ns;    /* one write of the transaction log (a batch of proposals) */
