@@ -2,6 +2,8 @@
  * to its world only through env.h: never a clock, a thread or a socket of its own. */
 #include "lock/zk_lock.h"
 
+#include "names.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,27 +25,20 @@ struct zklock {
     struct zklock_stats st;
 };
 
-static const char *const algo_names[] = {"recipe", "herd"};
+const char *const zklock_algo_names[] = {ZKLOCK_ALGO_NAMES, NULL};
 
 int zklock_algo_parse(const char *s, enum zklock_algo *out)
 {
-    for (size_t i = 0; i < sizeof(algo_names) / sizeof(algo_names[0]); i++) {
-        if (s && strcmp(s, algo_names[i]) == 0) {
-            *out = (enum zklock_algo)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    int v = names_value(zklock_algo_names, s);
+    if (v < 0)
+        return v;
+    *out = (enum zklock_algo)v;
+    return 0;
 }
 
 const char *zklock_algo_name(enum zklock_algo a)
 {
-    return (unsigned)a < sizeof(algo_names) / sizeof(algo_names[0]) ? algo_names[a] : "?";
-}
-
-const char *zklock_algo_choices(void)
-{
-    return "recipe|herd";
+    return names_name(zklock_algo_names, (int)a);
 }
 
 /* ---- The session ---------------------------------------------------------------------- */

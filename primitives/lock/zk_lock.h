@@ -120,9 +120,11 @@ void zklock_get_stats(const struct zklock *l, struct zklock_stats *out);
  * dead (its node crashed; the world frees the session: sim, the ensemble model). */
 void zklock_abandon(struct zklock *l);
 
-/* "recipe", "herd" <-> enum. parse returns 0 or -EINVAL. */
+/* The algorithms' names in enum order (names.h). parse returns 0 or -EINVAL; name returns
+ * NULL for an out-of-range value. */
+#define ZKLOCK_ALGO_NAMES "recipe", "herd"
+extern const char *const zklock_algo_names[];
 int zklock_algo_parse(const char *s, enum zklock_algo *out);
 const char *zklock_algo_name(enum zklock_algo a);
-const char *zklock_algo_choices(void); /* "recipe|herd" */
 
 #endif
