@@ -42,6 +42,14 @@ struct lab_param {
     const char *doc;     /* one line, shown by `distlab list -v` */
 };
 
+/* A rule for one parameter beyond its type and range (e.g. a path a server would
+ * refuse): check returns NULL when the value, as written, is acceptable, else why not
+ * ("must ..."). The loader reports it at the value's file:line:col (or its --set), exit 2. */
+struct lab_param_rule {
+    const char *param;
+    const char *(*check)(const char *text);
+};
+
 #define LAB_WORLD_SIM 1u
 #define LAB_WORLD_LIVE 2u
 
@@ -55,6 +63,7 @@ struct lab_workload {
      * reached (exit 3), anything else is an internal error (exit 2 with the message).
      * lab/err.h holds the whole mapping. */
     int (*run)(struct lab_run *run);
+    const struct lab_param_rule *rules; /* optional; terminated by an entry with param NULL */
 };
 
 /* All workloads, NULL-terminated: the executable's main.c, which meson writes from the

@@ -89,12 +89,21 @@ static int compute_run(struct lab_run *run)
     return 0;
 }
 
+/* A rule beyond type and range: a label may not start with '-'. */
+static const char *label_check(const char *text)
+{
+    return text[0] == '-' ? "must not start with '-'" : NULL;
+}
+
+static const struct lab_param_rule compute_rules[] = {{"label", label_check}, {NULL, NULL}};
+
 const struct lab_workload test_wl_compute = {
     .name = "test/compute",
     .about = "uniform picks: every metric kind",
     .params = compute_params,
     .worlds = LAB_WORLD_SIM | LAB_WORLD_LIVE,
     .run = compute_run,
+    .rules = compute_rules,
 };
 
 /* ---- A simulated world: one ticking actor per node ------------------------------- */
