@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "live/live.h"
+#include "live/relay.h"
 #include "live/servers.h"
 #include "live/zk_client.h"
 #include "lock/zk_lock.h"
@@ -193,6 +194,46 @@ Test(zk_live, a_pause_well_under_the_timeout_keeps_the_session, .timeout = 300)
     cr_assert_eq(gone, -1, "the node went after %lld ms", (long long)(gone / MS));
     for (int i = 0; i < n; i++)
         cr_assert_neq(states[i], 'E');
+    live_cluster_stop(c);
+}
+
+/* A client whose relay is frozen is a stopped client to the server: its session expires
+ * and its node goes, while the client's own process runs on; thawed, it learns the
+ * session is gone. A shorter freeze changes nothing. */
+Test(zk_live, a_frozen_relay_looks_like_a_stopped_client, .timeout = 300)
+{
+    struct live_cluster *c = start(1);
+    struct live_relay *r = live_relay_create();
+    cr_assert_not_null(r);
+    char via[256];
+    int g = live_relay_add(r, live_cluster_addrs(c), via, sizeof(via));
+    cr_assert_geq(g, 0, "%s", strerror(-g));
+    struct zk *z = live_zk_connect(via, 1000 * MS), *w = session(c, 4000 * MS);
+    cr_assert_eq(zk_await_connected(z, 30000 * MS), 0);
+    cr_assert_eq(zk_await_connected(w, 30000 * MS), 0);
+    cr_assert_eq(zk_create(z, "/held", NULL, 0, ZK_EPHEMERAL, NULL, 0, NULL), 0);
+    cr_assert_eq(zk_exists(w, "/held", true, NULL), 0);
+    /* 300 ms: well under the 1 s session */
+    cr_assert_eq(live_relay_freeze(r, g, 300 * MS), 0);
+    nap(600 * MS);
+    cr_assert_eq(zk_exists(z, "/held", false, NULL), 0, "the session did not survive 300 ms");
+    /* 4 s: past it */
+    int64_t t0 = mono();
+    cr_assert_eq(live_relay_freeze(r, g, 4000 * MS), 0);
+    struct zk_event ev;
+    int64_t gone = -1;
+    while (mono() - t0 < 4000 * MS && gone < 0)
+        if (zk_wait(w, &ev, 4000 * MS - (mono() - t0)) == 1 && ev.type == ZK_EV_DELETED)
+            gone = mono() - t0;
+    cr_assert_geq(gone, 600 * MS, "deleted %lld ms into the freeze", (long long)(gone / MS));
+    nap(t0 + 4500 * MS - mono()); /* thawed */
+    int rc = zk_exists(z, "/held", false, NULL);
+    for (int i = 0; i < 50 && rc == -ECONNRESET; i++)
+        rc = zk_exists(z, "/held", false, NULL);
+    cr_assert(rc == -EKEYEXPIRED || rc == -EBADFD, "rc %d", rc);
+    zk_close(z);
+    zk_close(w);
+    live_relay_destroy(r);
     live_cluster_stop(c);
 }
 
