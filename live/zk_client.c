@@ -10,7 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 #include <zookeeper/zookeeper.h>
 
 struct lzk {
@@ -327,6 +332,43 @@ struct zk *live_zk_connect(const char *hosts, int64_t session_timeout_ns)
         return NULL;
     }
     return &c->base;
+}
+
+int live_zk_mode(const char *addr, int64_t timeout_ns, char *mode, size_t cap)
+{
+    unsigned port;
+    if (!addr || sscanf(addr, "127.0.0.1:%u", &port) != 1 || port == 0 || port > 65535)
+        return -EINVAL;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct timeval tv = {(time_t)(timeout_ns / 1000000000LL),
+                         (suseconds_t)(timeout_ns % 1000000000LL / 1000)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    char buf[2048];
+    size_t len = 0;
+    int rc = 0;
+    if (connect(fd, (void *)&a, sizeof(a)) < 0 || write(fd, "srvr", 4) != 4) {
+        rc = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+    } else {
+        ssize_t n;
+        while (len + 1 < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+            len += (size_t)n;
+        if (len == 0)
+            rc = errno == EAGAIN ? -ETIMEDOUT : -EPROTO;
+    }
+    close(fd);
+    buf[len] = 0;
+    const char *m = rc == 0 ? strstr(buf, "Mode: ") : NULL;
+    if (rc == 0 && !m)
+        rc = -EPROTO;
+    if (rc == 0)
+        snprintf(mode, cap, "%.*s", (int)strcspn(m + 6, "\r\n"), m + 6);
+    return rc;
 }
 
 int live_zk_ping(const char *hosts, int64_t timeout_ns)

@@ -21,4 +21,10 @@ struct zk *live_zk_connect(const char *hosts, int64_t session_timeout_ns);
  * ensemble there". */
 int live_zk_ping(const char *hosts, int64_t timeout_ns);
 
+/* Ask the server at "127.0.0.1:PORT" its mode with the four-letter word srvr (the live
+ * launcher whitelists it): "leader", "follower", "standalone" into mode (cap bytes).
+ * Returns 0, or a negative errno (-ECONNREFUSED, -ETIMEDOUT after timeout_ns, -EPROTO:
+ * no Mode line, e.g. a server that does not serve yet or refuses the word). */
+int live_zk_mode(const char *addr, int64_t timeout_ns, char *mode, size_t cap);
+
 #endif

@@ -182,10 +182,10 @@ static int make_node(struct zklock *l, int64_t deadline)
 }
 
 /* Delete our node, retrying across connection losses (the calls wait for the client to
- * reconnect) for as long as the session may live: twice its timeout after the first
- * loss. A node gone on a retry counts as deleted (the lost try may have done it).
- * Returns 0, -ENOENT (gone from the first try: not by us), or an error; after an error
- * other than the session's end, the session is closed so that the node goes with it. */
+ * reconnect) for up to release_timeout after the first loss. A node gone on a retry
+ * counts as deleted (the lost try may have done it). Returns 0, -ENOENT (gone from the
+ * first try: not by us), or an error; after an error other than the session's end, the
+ * session is closed so that the node goes with it. */
 static int delete_node(struct zklock *l)
 {
     int64_t until = -1;
@@ -197,7 +197,7 @@ static int delete_node(struct zklock *l)
         if (rc != -ECONNRESET)
             break;
         if (until < 0)
-            until = env_mono(l->e) + 2 * l->cfg.session_timeout_ns;
+            until = env_mono(l->e) + l->cfg.release_timeout_ns;
         else if (env_mono(l->e) >= until)
             break;
     }
@@ -380,6 +380,8 @@ struct zklock *zklock_create(struct env *e, const struct zklock_config *cfg)
     l->cfg.path = l->path;
     if (l->cfg.session_timeout_ns <= 0)
         l->cfg.session_timeout_ns = 1000000000LL;
+    if (l->cfg.release_timeout_ns <= 0)
+        l->cfg.release_timeout_ns = 30000000000LL;
     if (ensure_session(l) < 0) {
         free(l);
         return NULL;

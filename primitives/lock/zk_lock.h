@@ -53,6 +53,8 @@ struct zklock_config {
     void *connect_arg;
     zklock_note_fn note; /* optional; called in the owner's actor (thread), must not block */
     void *note_arg;
+    int64_t release_timeout_ns; /* how long a release retries across connection losses
+                                 * before it closes the session instead; 0: 30 s */
 };
 
 struct zklock_stats {
@@ -90,10 +92,14 @@ void zklock_destroy(struct zklock *l);
  * leader commits after a majority has logged it) and a get children (a read). */
 int zklock_acquire(struct zklock *l, int64_t timeout_ns);
 
-/* Give the lock up: delete our node. Returns 0; -ESTALE when the node was already gone
- * (the session expired while we believed we held: someone else may have held it
- * meanwhile); -ENOLCK when l does not hold the lock; or an error (the node then goes
- * with the session). */
+/* Give the lock up: delete our node. A delete whose connection broke is tried again on the
+ * next connection, as long as the session may live: only its server knows, and a session
+ * survives an election of any length if its client reconnects within the timeout after
+ * it, so the release waits up to release_timeout for an answer (Curator's guaranteed
+ * delete keeps trying in the background). Returns 0; -ESTALE when the node was already
+ * gone (the session expired while we believed we held: someone else may have held it
+ * meanwhile); -ENOLCK when l does not hold the lock; or an error (after release_timeout:
+ * the session is then closed, so that the node goes with it once a server hears). */
 int zklock_release(struct zklock *l);
 
 bool zklock_held(const struct zklock *l);

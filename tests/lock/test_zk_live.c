@@ -92,6 +92,10 @@ Test(zk_live, the_semantics_the_model_is_held_to, .timeout = 300)
         cr_assert_eq(r.v[0], granted[i], "asked %lld ms, granted %lld ms",
                      (long long)(asked[i] / MS), (long long)(r.v[0] / MS));
     }
+    char mode[32] = "";
+    cr_assert_eq(live_zk_mode(live_cluster_addr(c, 0), 5000 * MS, mode, sizeof(mode)), 0);
+    cr_assert_str_eq(mode, "standalone");
+    cr_assert_eq(live_zk_mode("127.0.0.1:1", 500 * MS, mode, sizeof(mode)), -ECONNREFUSED);
     live_world_destroy(w);
     live_cluster_stop(c);
 }
