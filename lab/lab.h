@@ -118,6 +118,10 @@ struct lab_fault {
 };
 size_t lab_fault_count(struct lab_run *run);
 const struct lab_fault *lab_fault_get(struct lab_run *run, size_t i);
+/* A fault this workload cannot make in this world: the run fails with "FILE:LINE:COL:
+ * message" at the fault's place (exit 2). Returns -EINVAL, for the workload to return. */
+int lab_fail_fault(struct lab_run *run, const struct lab_fault *f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- The simulated world --------------------------------------------------------- */
 

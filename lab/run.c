@@ -413,6 +413,22 @@ void lab_fail(struct lab_run *run, const char *fmt, ...)
     va_end(ap);
 }
 
+int lab_fail_fault(struct lab_run *run, const struct lab_fault *f, const char *fmt, ...)
+{
+    if (run->fail)
+        return -EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = lab_xvprintf(fmt, ap);
+    va_end(ap);
+    size_t len = strlen(run->sc->file) + strlen(msg) + 48;
+    run->fail = lab_xmalloc(len);
+    snprintf(run->fail, len, "%s:%d:%d: %s", run->sc->file, f->line, f->col, msg);
+    run->status = LAB_EXIT_INPUT;
+    free(msg);
+    return -EINVAL;
+}
+
 int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt, ...)
 {
     if (run->fail)

@@ -50,6 +50,7 @@
 #include "config.h"
 #include "lab/lab.h"
 #include "lab/lock/lockcheck.h"
+#include "lab/lock/lockres.h"
 #include "lock/redis_lock.h"
 #include "names.h"
 #include "sim/redis_model.h"
@@ -62,7 +63,6 @@
 #define MAX_CLIENTS 256
 #define MAX_SERVERS RLOCK_MAX_SERVERS
 #define RES_PORT 7000u
-#define RES_MAGIC 0x52455331u /* "RES1" */
 #define TS_BIN (100 * SIM_MS)
 
 enum hfault { HF_NONE, HF_PAUSE, HF_CRASH, HF_CLOCK };
@@ -97,8 +97,8 @@ struct rl {
     int64_t duration;
 
     struct lockcheck *chk;
-    pthread_mutex_t mu; /* the resource and the series (live clients are threads) */
-    int64_t res_value, res_max_fence;
+    pthread_mutex_t mu;  /* the series (live clients are threads) */
+    struct lockres *res; /* the counter the lock protects (lockres.h) */
     struct series *acq_ts;
     atomic_bool fault_fired, stop;
     int64_t fault_fired_at;
@@ -167,49 +167,16 @@ static int64_t true_now(struct rl *w, struct env *e)
     return sim_env_true_now(e);
 }
 
-/* ---- The protected resource: a counter with an optional fencing check ------------- */
+/* ---- The protected resource (lockres.h) ----------------------------------------- */
 
-/* Apply a read (*value out) or a write (*value in) by 'lease' at true time t, checking
- * the fencing token when fencing is on. Returns 0 or -ESTALE (refused). */
-static int res_apply(struct rl *w, bool write, int64_t lease, int64_t fence, int64_t *value,
-                     struct env *e)
+static int64_t res_clock(void *arg, struct env *e)
 {
-    pthread_mutex_lock(&w->mu);
-    bool ok = !w->fencing || fence >= w->res_max_fence;
-    if (ok) {
-        if (w->fencing)
-            w->res_max_fence = fence;
-        if (write)
-            w->res_value = *value;
-        else
-            *value = w->res_value;
-    }
-    lockcheck_access(w->chk, lease, write, ok, true_now(w, e));
-    pthread_mutex_unlock(&w->mu);
-    return ok ? 0 : -ESTALE;
+    return true_now(arg, e);
 }
-
-struct res_msg {
-    uint32_t magic;
-    uint32_t write;
-    uint64_t id;
-    int64_t lease, fence, value;
-    int32_t status;
-};
 
 static void resource_main(struct env *e, void *arg)
 {
-    struct rl *w = arg;
-    if (sim_listen(e, RES_PORT) < 0)
-        return;
-    for (;;) {
-        struct res_msg m;
-        struct sim_addr from;
-        if (sim_recv(e, &m, sizeof(m), &from, -1) != (ssize_t)sizeof(m) || m.magic != RES_MAGIC)
-            continue;
-        m.status = res_apply(w, m.write != 0, m.lease, m.fence, &m.value, e);
-        sim_send(e, from, &m, sizeof(m));
-    }
+    lockres_serve(((struct rl *)arg)->res, e, RES_PORT);
 }
 
 /* A client's access to the resource: a message to its node (sim) or a call (live).
@@ -218,22 +185,9 @@ static int res_call(struct rl_client *c, struct env *e, bool write, int64_t leas
                     int64_t *value)
 {
     struct rl *w = c->w;
-    if (w->live)
-        return res_apply(w, write, lease, fence, value, e);
-    struct res_msg m = {RES_MAGIC, write, ++c->next_id, lease, fence, *value, 0};
-    sim_send(e, (struct sim_addr){w->res_node, RES_PORT}, &m, sizeof(m));
-    int64_t deadline = env_mono(e) + w->call_timeout;
-    for (;;) {
-        int64_t left = deadline - env_mono(e);
-        struct res_msg r;
-        ssize_t n = left > 0 ? sim_recv(e, &r, sizeof(r), NULL, left) : -ETIMEDOUT;
-        if (n == -ETIMEDOUT)
-            return -ETIMEDOUT;
-        if (n == (ssize_t)sizeof(r) && r.magic == RES_MAGIC && r.id == m.id) {
-            *value = r.value;
-            return r.status;
-        }
-    }
+    struct sim_addr at = {w->res_node, RES_PORT};
+    return lockres_access(w->res, e, w->live ? NULL : &at, &c->next_id, w->call_timeout, write,
+                          lease, fence, value);
 }
 
 /* ---- Connections ------------------------------------------------------------------ */
@@ -453,34 +407,12 @@ static int read_params(struct rl *w, struct lab_run *run)
 
 /* ---- Results ----------------------------------------------------------------------- */
 
-/* holders_ts: in each 100 ms bin, the mean number of clients that believed they held the
- * lock (the fraction of the bin each lease covers, summed): 1 while it works, 2 while two
- * clients hold it at once. */
-static void holders_series(struct rl *w, int64_t end)
-{
-    struct series *h = lab_series(w->run, "holders_ts", TS_BIN, "holders");
-    for (int64_t b = 0; b * TS_BIN < end; b++)
-        series_add(h, b * TS_BIN, 0); /* every bin, even where nobody holds */
-    size_t n = lockcheck_leases(w->chk);
-    for (size_t i = 0; i < n; i++) {
-        int client;
-        int64_t from, to;
-        if (!lockcheck_lease(w->chk, i, end, &client, &from, &to))
-            break;
-        for (int64_t b = from / TS_BIN; b * TS_BIN < to && b * TS_BIN < end; b++) {
-            int64_t lo = from > b * TS_BIN ? from : b * TS_BIN;
-            int64_t hi = to < (b + 1) * TS_BIN ? to : (b + 1) * TS_BIN;
-            if (hi > lo)
-                series_add(h, b * TS_BIN, (double)(hi - lo) / (double)TS_BIN);
-        }
-    }
-}
-
 static int report(struct rl *w, int64_t end)
 {
     struct lab_run *run = w->run;
     struct lockcheck_result r;
-    if (lockcheck_result(w->chk, end, w->res_value, &r) < 0) {
+    int64_t counter = lockres_value(w->res);
+    if (lockcheck_result(w->chk, end, counter, &r) < 0) {
         lab_fail(run, "out of memory computing the lock checker's result");
         return -ENOMEM;
     }
@@ -515,7 +447,7 @@ static int report(struct rl *w, int64_t end)
     lab_metric(run, "foreign_deletes", (double)r.foreign_deletes);
     lab_metric(run, "acquisitions", (double)r.leases);
     lab_metric(run, "writes", (double)r.writes);
-    lab_metric(run, "counter", (double)w->res_value);
+    lab_metric(run, "counter", (double)counter);
     lab_metric(run, "failed_acquires", (double)failed);
     lab_metric(run, "acquire_errors", (double)errors);
     lab_metric(run, "stale_releases", (double)stale);
@@ -554,12 +486,12 @@ static int report(struct rl *w, int64_t end)
     for (size_t b = 0; b < series_len(w->acq_ts); b++)
         if (series_count(w->acq_ts, b))
             series_add(ts, (int64_t)b * TS_BIN, series_sum(w->acq_ts, b));
-    holders_series(w, end);
+    lockres_holders_series(run, "holders_ts", w->chk, end, TS_BIN);
     lab_note(run, "%s: %llu acquisitions, %llu overlapping pairs, %llu lost updates, "
                   "%llu stale writes, counter %lld",
              rlock_algo_name(w->algo), (unsigned long long)r.leases,
              (unsigned long long)r.overlaps, (unsigned long long)r.lost_updates,
-             (unsigned long long)r.stale_writes, (long long)w->res_value);
+             (unsigned long long)r.stale_writes, (long long)counter);
     return 0;
 }
 
@@ -884,9 +816,10 @@ static int rl_run(struct lab_run *run)
     rc = -ENOMEM;
     pthread_mutex_init(&w->mu, NULL);
     w->chk = lockcheck_create();
+    w->res = w->chk ? lockres_create(w->chk, w->fencing, res_clock, w) : NULL;
     w->acq_ts = series_create(TS_BIN);
     w->client = calloc((size_t)w->clients, sizeof(*w->client));
-    if (!w->chk || !w->acq_ts || !w->client)
+    if (!w->chk || !w->res || !w->acq_ts || !w->client)
         goto out_nomem;
     for (int k = 0; k < w->clients; k++) {
         struct rl_client *c = &w->client[k];
@@ -913,6 +846,7 @@ out:
     }
     free(w->client);
     series_destroy(w->acq_ts);
+    lockres_destroy(w->res);
     lockcheck_destroy(w->chk);
     for (int i = 0; i < MAX_SERVERS; i++)
         sim_redis_destroy(w->model[i]);

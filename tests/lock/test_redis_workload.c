@@ -3,7 +3,7 @@
  * nothing, a scenario the live world cannot run is an input error, and a short live run
  * against a redis-server the workload starts itself counts acquisitions and no overlap. */
 #include <criterion/criterion.h>
-#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,34 +23,13 @@ static const char *pause_scenario =
     "  hold: 300ms\n  holder_fault: pause\n  fault_at: 1s\n  fault_for: 1s\n"
     "expect:\n  - { metric: overlaps, op: \">=\", value: 1 }\n";
 
-/* The runs of dir/out/rl/summary.json as text, without their wall-clock time. */
-static char *runs_of(const char *dir)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/out/rl/summary.json", dir);
-    json_error_t err;
-    json_t *root = json_load_file(path, 0, &err);
-    cr_assert_not_null(root, "%s: %s", path, err.text);
-    size_t i;
-    json_t *run;
-    json_array_foreach(json_object_get(root, "runs"), i, run)
-        json_object_del(run, "wall_s");
-    char *s = json_dumps(json_object_get(root, "runs"), JSON_SORT_KEYS);
-    json_decref(root);
-    return s;
-}
-
+/* Metric 'name' of the first run of dir/out/rl. */
 static double metric(const char *dir, const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/out/rl/summary.json", dir);
-    json_t *root = json_load_file(path, 0, NULL);
-    cr_assert_not_null(root);
-    json_t *m = json_object_get(json_object_get(json_array_get(json_object_get(root, "runs"), 0),
-                                                "metrics"), name);
-    cr_assert_not_null(m, "no metric %s", name);
-    double v = json_number_value(m);
-    json_decref(root);
+    char out[512];
+    snprintf(out, sizeof(out), "%s/out", dir);
+    double v = t_metric(out, "rl", 0, name);
+    cr_assert(!isnan(v), "no metric %s", name);
     return v;
 }
 
@@ -60,9 +39,10 @@ Test(redis_workload, a_simulated_run_replays_from_its_seed)
     char *path = t_write(dir, "rl.yaml", pause_scenario);
     snprintf(out, sizeof(out), "%s/out", dir);
     cr_assert_eq(t_distlab(dir, "check", "--out", out, path, NULL), 0);
-    char *a = runs_of(dir);
+    char *a = t_runs_text(out, "rl");
     cr_assert_eq(t_distlab(dir, "check", "--out", out, path, NULL), 0);
-    char *b = runs_of(dir);
+    char *b = t_runs_text(out, "rl");
+    cr_assert(a && b);
     cr_assert_str_eq(a, b);
     cr_assert_geq(metric(dir, "overlaps"), 1);
     cr_assert_gt(metric(dir, "acquisitions"), 4);
