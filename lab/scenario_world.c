@@ -506,13 +506,6 @@ static int parse_workload(struct lab_arena *a, struct lab_err *err, const struct
         if ((rc = lab__parse_value(a, err, v, pp->name, pp->type, pp->min, pp->max,
                                    pp->choices, &c->params[i])))
             return rc;
-        for (const struct lab_param_rule *k = wl->rules; k && k->param; k++) {
-            const char *why = !strcmp(k->param, pp->name) && v->kind == LAB_NODE_SCALAR
-                                  ? k->check(v->text)
-                                  : NULL;
-            if (why)
-                return lab_errf(err, v, "'%s' %s, got '%s'", pp->name, why, v->text);
-        }
     }
     return 0;
 }

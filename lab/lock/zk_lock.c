@@ -33,22 +33,22 @@
  * The simulated world: zk-0 .. zk-(servers-1) (tick 200 ms, initLimit 50, syncLimit 10
  * ticks, as the live launcher runs ZooKeeper; CPU per request `service`, a log write
  * `fsync`: inputs, which bench-zk-lock measures on the real server), `resource` (the
- * counter), redis-0 with `compare`, client-0 .. client-(clients-1). With empty logs, the
+ * counter; resource-redis, the Redis half's), redis-0 with `compare`, client-0 ..
+ * client-(clients-1). With empty logs, the
  * first election is won by the highest id: zk-(servers-1) leads.
  *
- * The live world: a ZooKeeper of `servers` members started by the launcher (or the
- * ensemble in world.zookeeper), a redis-server with `compare`, client threads named
- * client-K/main, the resource an object in this process. Before the clock starts, the
- * workload makes the highest id lead, as in the simulation (it restarts whoever leads
- * until zk-(servers-1) does), so that `crash: zk-2` crashes the leader in both worlds.
- * Faults: `crash: zk-I` is SIGKILL, with `for:` a restart after it; `pause: zk-I` is
- * SIGSTOP then SIGCONT; `pause: client-K` stops client K's thread at its next call to the
- * world and freezes its connections (a relay, live/relay.h), so that its servers hear
- * nothing from it, as from a stopped process; holder_fault pause does the same to the
- * holder. Clients reach the servers through relays only when some client may pause. The
- * clock, drift and partitions need the simulated world. An ensemble that cannot be
- * reached ends the run with exit status 3 and no result; a server that dies unasked fails
- * it.
+ * The live world (the lab's, lab.h): a ZooKeeper of `servers` members (or the ensemble in
+ * world.zookeeper), a redis-server with `compare`, client nodes client-0.. as threads, the
+ * resource an object in this process. Before the clock starts, the workload makes the
+ * highest id lead, as in the simulation (it restarts whoever leads until zk-(servers-1)
+ * does), so that `crash: zk-2` crashes the leader in both worlds. The lab applies the
+ * scenario's faults by name; a pause of client-K, besides stopping its threads at their
+ * next call to the world, freezes its connections (a relay, live/relay.h) for as long, so
+ * that its servers hear nothing from it, as from a stopped process (the ZooKeeper client's
+ * own I/O thread would keep the session alive otherwise); holder_fault pause does the same
+ * to the holder. Clients reach the servers through relays only when some client may pause.
+ * An ensemble that cannot be reached ends the run with exit status 3 and no result; a
+ * server that dies unasked fails it.
  *
  * Every random draw comes from the actors' (threads') seeded streams. */
 #include <errno.h>
@@ -73,7 +73,6 @@
 
 #include "live/live.h"
 #include "live/relay.h"
-#include "live/servers.h"
 #include "live/zk_client.h"
 #if HAVE_HIREDIS
 #include "live/redis_hiredis.h"
@@ -82,7 +81,6 @@
 
 #define MAX_CLIENTS 512
 #define MAX_SERVERS SIM_ZK_MAX_SERVERS
-#define RES_PORT 7000u /* + the phase */
 #define TS_BIN (100 * SIM_MS)
 #define TICK (200 * SIM_MS)
 #define PATH_ROOM 190 /* the lock's node, leaving room for its children's names */
@@ -98,16 +96,17 @@ struct wait {
 
 struct zl;
 
-/* Just before a scheduled crash of a ZooKeeper server: was it the leader? */
+/* At a scheduled crash of a ZooKeeper server: was it the leader? */
 struct crash_probe {
     struct zl *w;
     int server;
+    int64_t at;
 };
 
 struct zl_client {
     struct zl *w;
     int index, node; /* node: sim */
-    char prefix[32]; /* live: "client-K/", what a pause reaches */
+    char name[32];   /* "client-K" */
     char addrs[512]; /* live: how it reaches the ensemble (through its relays or not) */
     int relay_group; /* live: -1 without relays */
     struct env *e;   /* the client's own, while it runs */
@@ -118,7 +117,6 @@ struct zl_client {
     int64_t waiting_since; /* true time, or -1 */
     struct zklock_stats st;
     uint64_t next_id;
-    bool done;
 };
 
 struct zl {
@@ -135,24 +133,23 @@ struct zl {
     int64_t duration, zk_end; /* the ZooKeeper phase ends at zk_end (the run's end
                                * without compare) */
 
-    pthread_mutex_t mu; /* waits, histograms, series (live clients are threads) */
-    struct lockcheck *chk[NPHASES];
-    struct lockres *res[NPHASES]; /* the counter of each phase (lockres.h) */
+    struct lockres *res[NPHASES]; /* each phase's counter and checker (lockres.h) */
+    pthread_mutex_t mu;           /* waits, histograms, the series (live: threads) */
     struct hist *latency[NPHASES];
-    struct series *acq_ts, *lat_ts;
+    struct series *lat_ts;
     uint64_t granted[NPHASES]; /* in the window */
     struct wait *waits;
     size_t nwaits, capwaits;
-    atomic_bool fault_fired, stop;
+    atomic_bool fault_fired;
     int64_t fault_fired_at;
     int fault_client;
-    int crashes, crashed_leader; /* crashes of a zk server; of those, of the leader */
-    int64_t t0;                  /* true time of the run's start (0 in the simulation) */
+    struct crash_probe *probes;
+    size_t nprobes;
+    atomic_int crashes, crashed_leader; /* crashes of a zk server; of those, the leader's */
 
     /* sim */
     struct sim *sim;
-    int zk_node[MAX_SERVERS], res_node, redis_node;
-    struct crash_probe *probes;
+    int zk_node[MAX_SERVERS];
     struct sim_zk *zk;
     struct sim_redis *redis;
     struct sim_zk_stats zst0; /* the ensemble's counters at warmup */
@@ -160,9 +157,8 @@ struct zl {
 
 #if HAVE_ZOOKEEPER
     struct live_world *lw;
-    struct live_cluster *zkc, *rc;
     struct live_relay *relay;
-    char zk_addrs[512], redis_addr[256];
+    const char *zk_addrs, *redis_addr;
 #endif
     struct zl_client *client;
 };
@@ -201,8 +197,9 @@ static const struct lab_param zl_params[] = {
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
-/* A lock's node ZooKeeper accepts, below the root, with room for its children. */
-static const char *path_rule(const char *text)
+/* Why a lock's node is one this workload cannot use (ZooKeeper refuses the path, or it
+ * leaves no room for the children's names), or NULL. */
+static const char *path_problem(const char *text)
 {
     const char *why = zk_path_check(text, false);
     if (why) /* zk.c's messages read "the path must ...": the lab names the key itself */
@@ -214,17 +211,11 @@ static const char *path_rule(const char *text)
     return NULL;
 }
 
-static const struct lab_param_rule zl_rules[] = {{"path", path_rule}, {NULL, NULL}};
-
-/* ---- Time, in both worlds ---------------------------------------------------------------- */
+/* ---- Time, in both worlds: the ZooKeeper counter's clock (lockres_now) ------------------ */
 
 static int64_t true_now(struct zl *w, struct env *e)
 {
-#if HAVE_ZOOKEEPER
-    if (w->live)
-        return live_true_now() - w->t0;
-#endif
-    return sim_env_true_now(e);
+    return lockres_now(w->res[PHASE_ZK], e);
 }
 
 static int64_t window_from(const struct zl *w, int phase)
@@ -246,40 +237,6 @@ static double window_s(const struct zl *w, int phase, int64_t end)
 {
     int64_t to = window_to(w, phase) < end ? window_to(w, phase) : end;
     return to > window_from(w, phase) ? (double)(to - window_from(w, phase)) / 1e9 : 0;
-}
-
-/* ---- The resource (lockres.h): a counter per phase ------------------------------------------ */
-
-static int64_t res_clock(void *arg, struct env *e)
-{
-    return true_now(arg, e);
-}
-
-static void serve_redis_phase(struct env *e, void *arg)
-{
-    struct zl *w = arg;
-    lockres_serve(w->res[PHASE_REDIS], e, RES_PORT + PHASE_REDIS);
-}
-
-/* The resource node: one actor per phase's counter. */
-static void resource_main(struct env *e, void *arg)
-{
-    struct zl *w = arg;
-    uint64_t h;
-    if (w->compare && env_spawn(e, "resource-redis", serve_redis_phase, w, &h) < 0)
-        return;
-    lockres_serve(w->res[PHASE_ZK], e, RES_PORT + PHASE_ZK);
-}
-
-/* A client's access to the resource: a message to its node (sim) or a call (live).
- * Returns 0, -ESTALE (fenced off) or -ETIMEDOUT. */
-static int res_call(struct zl_client *c, int phase, bool write, int64_t lease, int64_t fence,
-                    int64_t *value)
-{
-    struct zl *w = c->w;
-    struct sim_addr at = {w->res_node, RES_PORT + (uint32_t)phase};
-    return lockres_access(w->res[phase], c->e, w->live ? NULL : &at, &c->next_id, SIM_S, write,
-                          lease, fence, value);
 }
 
 /* ---- The locks, in both worlds ------------------------------------------------------------- */
@@ -340,27 +297,38 @@ static int make_locks(struct zl_client *c)
 
 /* ---- A client ------------------------------------------------------------------------------ */
 
-/* The first holder after fault_at stops right after it read the counter. */
-static void holder_fault(struct zl_client *c)
+#if HAVE_ZOOKEEPER
+/* A pause of client c, live: its connections freeze as long as its threads stop. */
+static void freeze(void *arg, int64_t dur)
 {
+    struct zl_client *c = arg;
+    if (c->w->relay)
+        live_relay_freeze(c->w->relay, c->relay_group, dur);
+}
+#endif
+
+/* The first holder after fault_at stops right after it read the counter (lockres_critical
+ * calls this between the read and the hold). */
+static void holder_fault(void *arg, struct env *e)
+{
+    struct zl_client *c = arg;
     struct zl *w = c->w;
     if (w->hfault != HF_PAUSE || atomic_load(&w->fault_fired))
         return;
-    int64_t now = true_now(w, c->e);
+    int64_t now = true_now(w, e);
     if (now < w->fault_at || atomic_exchange(&w->fault_fired, true))
         return;
     w->fault_fired_at = now;
     w->fault_client = c->index;
 #if HAVE_ZOOKEEPER
-    if (w->live) { /* this thread stops at its next call to the world, its servers hear
-                    * nothing from it meanwhile */
-        live_pause(w->lw, c->prefix, w->fault_for);
-        if (w->relay)
-            live_relay_freeze(w->relay, c->relay_group, w->fault_for);
+    if (w->live) { /* from this thread, so that its very next call to the world (the hold)
+                    * stops: through the lab, it would come a moment later */
+        live_node_pause(w->lw, c->name, w->fault_for);
+        freeze(c, w->fault_for);
         return;
     }
 #endif
-    struct sim *sim = sim_env_sim(c->e);
+    struct sim *sim = sim_env_sim(e);
     sim_fault_pause(sim, sim_now(sim), c->node, w->fault_for);
 }
 
@@ -409,34 +377,24 @@ static void cycle(struct zl_client *c, int phase)
             env_sleep(e, 10 * SIM_MS);
         return;
     }
-    int64_t lat = env_mono(e) - t0, now = true_now(w, e);
-    int64_t lease = lockcheck_acquired(w->chk[phase], c->index, now);
+    int64_t lat = env_mono(e) - t0;
+    struct lockres *res = w->res[phase];
+    int64_t lease = lockres_acquired(res, c->index, e), now = lockres_now(res, e);
     pthread_mutex_lock(&w->mu);
     if (in_window(w, phase, now)) {
         hist_add(w->latency[phase], lat);
         w->granted[phase]++;
     }
-    if (phase == PHASE_ZK) {
-        series_add(w->acq_ts, now, 1);
-        series_add(w->lat_ts, now, (double)lat / 1e6);
-    }
-    pthread_mutex_unlock(&w->mu);
-    int64_t fence = phase == PHASE_ZK ? zklock_fence(c->lock) : 0, v = 0;
-    int rr = res_call(c, phase, false, lease, fence, &v);
     if (phase == PHASE_ZK)
-        holder_fault(c);
-    if (w->hold > 0 && !w->live)
-        env_work(e, w->hold); /* work, not a sleep: a pause stops it */
-    else if (w->hold > 0)
-        env_sleep(e, w->hold); /* an injected pause blocks this call first */
-    if (rr == 0) {
-        v++;
-        rr = res_call(c, phase, true, lease, fence, &v);
-    }
+        series_add(w->lat_ts, now, (double)lat / 1e6);
+    pthread_mutex_unlock(&w->mu);
+    int64_t fence = phase == PHASE_ZK ? zklock_fence(c->lock) : 0;
+    int rr = lockres_critical(res, e, &c->next_id, lease, fence, w->hold,
+                              phase == PHASE_ZK ? holder_fault : NULL, c);
     c->res_errors += rr == -ETIMEDOUT;
-    int64_t t_rel = true_now(w, e);
+    int64_t t_rel = lockres_now(res, e);
     rc = phase == PHASE_ZK ? zklock_release(c->lock) : rlock_release(c->rlock);
-    lockcheck_released(w->chk[phase], lease, t_rel, rc == 0);
+    lockres_released(res, lease, t_rel, rc == 0);
     c->stale += phase == PHASE_ZK && rc == -ESTALE;
     if (w->think > 0)
         env_sleep(e, w->think);
@@ -445,7 +403,8 @@ static void cycle(struct zl_client *c, int phase)
 static bool go_on(struct zl_client *c, int64_t n, int64_t end)
 {
     struct zl *w = c->w;
-    return (!w->cycles || n < w->cycles) && !atomic_load(&w->stop) && true_now(w, c->e) < end;
+    return (!w->cycles || n < w->cycles) && !(w->live && lab_live_stopping(w->run)) &&
+           true_now(w, c->e) < end;
 }
 
 static void client_loop(struct zl_client *c)
@@ -492,11 +451,12 @@ static int read_params(struct zl *w, struct lab_run *run)
     w->duration = lab_duration_total(run);
     w->zk_end = w->compare ? w->duration / 2 : w->duration;
     w->fault_client = -1;
-    if (w->warmup >= w->zk_end) {
-        lab_fail(run, "warmup (%.3f s) leaves nothing of the %s to measure", w->warmup / 1e9,
-                 w->compare ? "ZooKeeper half of the run" : "run");
-        return -EINVAL;
-    }
+    const char *why = path_problem(w->path);
+    if (why)
+        return lab_fail_param(run, "path", "'path' %s, got '%s'", why, w->path);
+    if (w->warmup >= w->zk_end)
+        return lab_fail_param(run, "warmup", "warmup (%.3f s) leaves nothing of the %s to measure",
+                              w->warmup / 1e9, w->compare ? "ZooKeeper half of the run" : "run");
     return 0;
 }
 
@@ -540,41 +500,12 @@ static double wait_series(struct zl *w, int64_t end)
     return worst;
 }
 
-/* The metrics both phases have; the Redis phase's names start with "redis_". */
-static void phase_metrics(struct zl *w, int phase, int64_t end, const struct lockcheck_result *r)
-{
-    struct lab_run *run = w->run;
-    const char *p = phase == PHASE_ZK ? "" : "redis_";
-    char name[64];
-    double acq = (double)w->granted[phase], secs = window_s(w, phase, end);
-    const struct {
-        const char *key;
-        double v;
-    } m[] = {
-        {"acquisitions", (double)r->leases},       {"acquisitions_window", acq},
-        {"throughput", secs > 0 ? acq / secs : 0}, {"overlaps", (double)r->overlaps},
-        {"max_holders", r->max_holders},           {"lost_updates", (double)r->lost_updates},
-        {"stale_writes", (double)r->stale_writes},
-    };
-    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-        snprintf(name, sizeof(name), "%s%s", p, m[i].key);
-        lab_metric(run, name, m[i].v);
-    }
-    snprintf(name, sizeof(name), "%sacquire_latency", p);
-    hist_merge(lab_hist(run, name, "ns"), w->latency[phase]);
-}
-
 static int report(struct zl *w, int64_t end)
 {
     struct lab_run *run = w->run;
     int64_t zk_end = w->zk_end < end ? w->zk_end : end;
-    struct lockcheck_result r, rr;
-    int64_t counter = lockres_value(w->res[PHASE_ZK]);
-    if (lockcheck_result(w->chk[PHASE_ZK], zk_end, counter, &r) < 0 ||
-        lockcheck_result(w->chk[PHASE_REDIS], end, lockres_value(w->res[PHASE_REDIS]), &rr) < 0) {
-        lab_fail(run, "out of memory computing the lock checker's result");
+    if (lockres_report(w->res[PHASE_ZK], run, zk_end, zklock_algo_name(w->algo)) < 0)
         return -ENOMEM;
-    }
     uint64_t notes[3] = {0}, failed = 0, errors = 0, stale = 0, res_err = 0;
     struct zklock_stats sum = {0};
     for (int k = 0; k < w->clients; k++) {
@@ -589,13 +520,10 @@ static int report(struct zl *w, int64_t end)
         sum.lost += c->st.lost;
         sum.conn_losses += c->st.conn_losses;
     }
-    phase_metrics(w, PHASE_ZK, end, &r);
-    lab_metric(run, "overlap_time", (double)r.overlap_ns);
-    lab_metric(run, "stale_reads", (double)r.stale_reads);
-    lab_metric(run, "rejected_writes", (double)r.rejected_writes);
-    lab_metric(run, "rejected_reads", (double)r.rejected_reads);
-    lab_metric(run, "writes", (double)r.writes);
-    lab_metric(run, "counter", (double)counter);
+    double acq = (double)w->granted[PHASE_ZK], secs = window_s(w, PHASE_ZK, end);
+    lab_metric(run, "acquisitions_window", acq);
+    lab_metric(run, "throughput", secs > 0 ? acq / secs : 0); /* in the window */
+    hist_merge(lab_hist(run, "acquire_latency", "ns"), w->latency[PHASE_ZK]);
     lab_metric(run, "failed_acquires", (double)failed);
     lab_metric(run, "acquire_errors", (double)errors);
     lab_metric(run, "stale_releases", (double)stale);
@@ -603,7 +531,6 @@ static int report(struct zl *w, int64_t end)
     lab_metric(run, "lost_leases", (double)sum.lost);
     lab_metric(run, "sessions_lost", (double)sum.expired);
     lab_metric(run, "connection_losses", (double)sum.conn_losses);
-    double acq = (double)w->granted[PHASE_ZK];
     if (acq > 0) {
         lab_metric(run, "calls_per_acquisition", (double)notes[ZKLOCK_NOTE_CALL] / acq);
         lab_metric(run, "events_per_acquisition", (double)notes[ZKLOCK_NOTE_EVENT] / acq);
@@ -617,8 +544,8 @@ static int report(struct zl *w, int64_t end)
     lab_metric(run, "theory_wakeups_per_acquisition", tw);
     lab_metric(run, "theory_messages_per_acquisition", tm);
     lab_metric(run, "longest_wait", wait_series(w, zk_end));
-    lab_metric(run, "crashes", w->crashes);
-    lab_metric(run, "crashed_leader", w->crashed_leader);
+    lab_metric(run, "crashes", atomic_load(&w->crashes));
+    lab_metric(run, "crashed_leader", atomic_load(&w->crashed_leader));
     if (w->zk) {
         struct sim_zk_stats st;
         sim_zk_stats(w->zk, &st);
@@ -639,28 +566,29 @@ static int report(struct zl *w, int64_t end)
         lab_note(run, "%s: the holder fault never fired (no acquisition after %.3f s)",
                  zklock_algo_name(w->algo), w->fault_at / 1e9);
     }
-    lockres_holders_series(run, "holders_ts", w->chk[PHASE_ZK], zk_end, TS_BIN);
-    if (w->compare) {
-        phase_metrics(w, PHASE_REDIS, end, &rr);
-        double zt = window_s(w, PHASE_ZK, end), rt = window_s(w, PHASE_REDIS, end);
-        double racq = (double)w->granted[PHASE_REDIS];
-        if (racq > 0 && zt > 0 && rt > 0)
-            lab_metric(run, "throughput_ratio", (acq / zt) / (racq / rt));
-        struct hist *a = w->latency[PHASE_ZK], *b = w->latency[PHASE_REDIS];
-        if (hist_count(a) && hist_count(b) && hist_quantile(b, 0.5) > 0 &&
-            hist_quantile(b, 0.99) > 0) {
-            lab_metric(run, "latency_p50_ratio",
-                       (double)hist_quantile(a, 0.5) / (double)hist_quantile(b, 0.5));
-            lab_metric(run, "latency_p99_ratio",
-                       (double)hist_quantile(a, 0.99) / (double)hist_quantile(b, 0.99));
-        }
+    if (!w->compare)
+        return 0;
+    struct lockcheck_result rr;
+    if (lockres_result(w->res[PHASE_REDIS], end, &rr) < 0) {
+        lab_fail(run, "out of memory computing the lock checker's result");
+        return -ENOMEM;
     }
-    lab_note(run,
-             "%s: %llu acquisitions (%.0f in the window), %llu overlapping pairs, %llu lost "
-             "updates, %llu stale writes",
-             zklock_algo_name(w->algo), (unsigned long long)r.leases, acq,
-             (unsigned long long)r.overlaps, (unsigned long long)r.lost_updates,
-             (unsigned long long)r.stale_writes);
+    double racq = (double)w->granted[PHASE_REDIS], rsecs = window_s(w, PHASE_REDIS, end);
+    lab_metric(run, "redis_acquisitions_window", racq);
+    lab_metric(run, "redis_throughput", rsecs > 0 ? racq / rsecs : 0);
+    lab_metric(run, "redis_overlaps", (double)rr.overlaps);
+    lab_metric(run, "redis_max_holders", rr.max_holders);
+    lab_metric(run, "redis_lost_updates", (double)rr.lost_updates);
+    hist_merge(lab_hist(run, "redis_acquire_latency", "ns"), w->latency[PHASE_REDIS]);
+    if (racq > 0 && secs > 0 && rsecs > 0)
+        lab_metric(run, "throughput_ratio", (acq / secs) / (racq / rsecs));
+    struct hist *a = w->latency[PHASE_ZK], *b = w->latency[PHASE_REDIS];
+    if (hist_count(a) && hist_count(b) && hist_quantile(b, 0.5) > 0 && hist_quantile(b, 0.99) > 0) {
+        lab_metric(run, "latency_p50_ratio",
+                   (double)hist_quantile(a, 0.5) / (double)hist_quantile(b, 0.5));
+        lab_metric(run, "latency_p99_ratio",
+                   (double)hist_quantile(a, 0.99) / (double)hist_quantile(b, 0.99));
+    }
     return 0;
 }
 
@@ -696,7 +624,6 @@ static void client_main_sim(struct env *e, void *arg)
     if (rc < 0 || !c->lock || (c->w->compare && !c->rlock))
         return;
     client_loop(c);
-    c->done = true;
 }
 
 static void take_zst0(struct sim *sim, void *arg)
@@ -713,8 +640,26 @@ static void probe_crash(struct sim *sim, void *arg)
     struct crash_probe *p = arg;
     if (!sim_node_up(sim, sim_zk_node(p->w->zk, p->server)))
         return;
-    p->w->crashes++;
-    p->w->crashed_leader += sim_zk_leader(p->w->zk) == p->server;
+    atomic_fetch_add(&p->w->crashes, 1);
+    atomic_fetch_add(&p->w->crashed_leader, sim_zk_leader(p->w->zk) == p->server);
+}
+
+/* The scheduled crashes of zk-I, as probes (both worlds). Returns 0 or -ENOMEM. */
+static int find_crashes(struct zl *w)
+{
+    size_t nf = lab_fault_count(w->run);
+    if (!(w->probes = calloc(nf + 1, sizeof(*w->probes))))
+        return -ENOMEM;
+    for (size_t i = 0; i < nf; i++) {
+        const struct lab_fault *f = lab_fault_get(w->run, i);
+        char name[32];
+        for (int s = 0; s < w->servers; s++) {
+            snprintf(name, sizeof(name), "zk-%d", s);
+            if (f->kind == LAB_FAULT_CRASH && f->node && !strcmp(f->node, name))
+                w->probes[w->nprobes++] = (struct crash_probe){w, s, f->at};
+        }
+    }
+    return 0;
 }
 
 static int build(struct lab_run *run, struct sim *sim, void *arg)
@@ -727,12 +672,11 @@ static int build(struct lab_run *run, struct sim *sim, void *arg)
         snprintf(name, sizeof(name), "zk-%d", i);
         w->zk_node[i] = sim_node_add(sim, name, cores);
     }
-    w->res_node = sim_node_add(sim, "resource", cores);
-    w->redis_node = w->compare ? sim_node_add(sim, "redis-0", cores) : -1;
-    for (int k = 0; k < w->clients; k++) {
-        snprintf(name, sizeof(name), "client-%d", k);
-        w->client[k].node = sim_node_add(sim, name, cores);
-    }
+    int res = sim_node_add(sim, "resource", cores);
+    int res_redis = w->compare ? sim_node_add(sim, "resource-redis", cores) : -1;
+    int redis = w->compare ? sim_node_add(sim, "redis-0", cores) : -1;
+    for (int k = 0; k < w->clients; k++)
+        w->client[k].node = sim_node_add(sim, w->client[k].name, cores);
     struct sim_zk_cfg zc = {.tick_ns = TICK,
                             .init_limit = 50,
                             .sync_limit = 10,
@@ -743,26 +687,16 @@ static int build(struct lab_run *run, struct sim *sim, void *arg)
     if (w->compare) {
         /* the Redis model's per-command CPU, as lock/redis uses it */
         struct sim_redis_cfg rc = {.service_ns = 20 * SIM_US, .peer = -1};
-        if (!(w->redis = sim_redis_create(sim, w->redis_node, &rc)))
+        if (!(w->redis = sim_redis_create(sim, redis, &rc)) ||
+            lockres_sim(w->res[PHASE_REDIS], sim, res_redis, SIM_S) < 0)
             return -ENOMEM;
     }
-    if (sim_node_main(sim, w->res_node, "resource", resource_main, w) < 0 ||
-        sim_at(sim, w->warmup, take_zst0, w) < 0)
+    if (lockres_sim(w->res[PHASE_ZK], sim, res, SIM_S) < 0 ||
+        sim_at(sim, w->warmup, take_zst0, w) < 0 || find_crashes(w) < 0)
         return -ENOMEM;
-    size_t nf = lab_fault_count(run);
-    if (!(w->probes = calloc(nf + 1, sizeof(*w->probes))))
-        return -ENOMEM;
-    for (size_t i = 0; i < nf; i++) {
-        const struct lab_fault *f = lab_fault_get(run, i);
-        for (int s = 0; s < w->servers; s++) {
-            snprintf(name, sizeof(name), "zk-%d", s);
-            if (f->kind == LAB_FAULT_CRASH && f->node && !strcmp(f->node, name)) {
-                w->probes[i] = (struct crash_probe){w, s};
-                if (sim_at(sim, f->at, probe_crash, &w->probes[i]) < 0)
-                    return -ENOMEM;
-            }
-        }
-    }
+    for (size_t i = 0; i < w->nprobes; i++)
+        if (sim_at(sim, w->probes[i].at, probe_crash, &w->probes[i]) < 0)
+            return -ENOMEM;
     for (int k = 0; k < w->clients; k++)
         if (sim_node_main(sim, w->client[k].node, "client", client_main_sim, &w->client[k]) < 0)
             return -ENOMEM;
@@ -786,80 +720,6 @@ static int record(struct lab_run *run, void *arg)
 /* ---- The live world ------------------------------------------------------------------------- */
 
 #if HAVE_ZOOKEEPER
-enum act_kind { ACT_PAUSE_CLIENT, ACT_STOP, ACT_CONT, ACT_KILL, ACT_RESTART };
-
-struct act {
-    int64_t at;
-    enum act_kind kind;
-    int target; /* client or server */
-    int64_t dur;
-};
-
-/* "client-3" -> 3 (below limit), "zk-1" -> 1; -1 otherwise. */
-static int index_of(const char *name, const char *prefix, int limit)
-{
-    size_t pl = strlen(prefix);
-    if (!name || strncmp(name, prefix, pl) != 0 || !name[pl])
-        return -1;
-    char *end;
-    long v = strtol(name + pl, &end, 10);
-    return *end || v < 0 || v >= limit ? -1 : (int)v;
-}
-
-static int by_at(const void *x, const void *y)
-{
-    const struct act *a = x, *b = y;
-    return a->at < b->at ? -1 : a->at > b->at;
-}
-
-/* The scenario's faults as actions of the run's thread, sorted by time; errors name the
- * fault's place. *acts is malloc'd (free it). *pauses: does some client pause? */
-static int live_faults(struct zl *w, bool own, struct act **acts, size_t *n, bool *pauses)
-{
-    struct lab_run *run = w->run;
-    size_t nf = lab_fault_count(run);
-    *acts = calloc(2 * nf + 1, sizeof(**acts));
-    *n = 0;
-    *pauses = w->hfault == HF_PAUSE;
-    if (!*acts) {
-        lab_fail(run, "out of memory");
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < nf; i++) {
-        const struct lab_fault *f = lab_fault_get(run, i);
-        int cl = index_of(f->node, "client-", w->clients);
-        int sv = index_of(f->node, "zk-", w->servers);
-        const char *why = NULL;
-        if (f->kind == LAB_FAULT_PAUSE && cl >= 0) {
-            (*acts)[(*n)++] = (struct act){f->at, ACT_PAUSE_CLIENT, cl, f->dur};
-            *pauses = true;
-        } else if ((f->kind == LAB_FAULT_PAUSE || f->kind == LAB_FAULT_CRASH ||
-                    f->kind == LAB_FAULT_RESTART) &&
-                   sv >= 0 && own) {
-            bool pause = f->kind == LAB_FAULT_PAUSE;
-            (*acts)[(*n)++] = (struct act){f->at,
-                                           pause                        ? ACT_STOP
-                                           : f->kind == LAB_FAULT_CRASH ? ACT_KILL
-                                                                        : ACT_RESTART,
-                                           sv, 0};
-            if (pause || (f->kind == LAB_FAULT_CRASH && f->dur > 0))
-                (*acts)[(*n)++] =
-                    (struct act){f->at + f->dur, pause ? ACT_CONT : ACT_RESTART, sv, 0};
-        } else if (f->kind != LAB_FAULT_PAUSE && f->kind != LAB_FAULT_CRASH &&
-                   f->kind != LAB_FAULT_RESTART) {
-            why = "clock steps, drift and partitions need the simulated world";
-        } else if (sv >= 0) {
-            why = "a server given in world.zookeeper cannot be paused or crashed";
-        } else {
-            why = "the live world pauses client-K, and pauses or crashes zk-I";
-        }
-        if (why)
-            return lab_fail_fault(run, f, "%s ('%s')", why, f->node ? f->node : "");
-    }
-    qsort(*acts, *n, sizeof(**acts), by_at);
-    return 0;
-}
-
 static void nap_ms(int64_t ms)
 {
     nanosleep(&(struct timespec){(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L}, NULL);
@@ -870,7 +730,8 @@ static int live_leader(struct zl *w)
 {
     for (int i = 0; i < w->servers; i++) {
         char mode[32];
-        if (live_zk_mode(live_cluster_addr(w->zkc, i), SIM_S, mode, sizeof(mode)) == 0 &&
+        if (live_zk_mode(lab_live_server_addr(w->run, LIVE_ZOOKEEPER, i), SIM_S, mode,
+                         sizeof(mode)) == 0 &&
             (!strcmp(mode, "leader") || !strcmp(mode, "standalone")))
             return i;
     }
@@ -879,8 +740,8 @@ static int live_leader(struct zl *w)
 
 /* Make the highest id lead, as it does in the simulation (where every log starts empty):
  * restart whoever else leads, and the election that follows picks the highest id among
- * equal logs. Returns 0, or -ETIMEDOUT after lab_fail. */
-static int arrange_leader(struct zl *w)
+ * equal logs. Returns 0, or -EHOSTUNREACH after lab_fail. */
+static int arrange_leader(struct zl *w, struct live_cluster *c)
 {
     for (int round = 0; round < 4; round++) {
         int l = -1;
@@ -889,40 +750,28 @@ static int arrange_leader(struct zl *w)
         if (l == w->servers - 1)
             return 0;
         char err[2048];
-        if (l < 0 || live_cluster_restart(w->zkc, l, true, err, sizeof(err)) < 0)
+        if (l < 0 || live_cluster_restart(c, l, true, err, sizeof(err)) < 0)
             break;
     }
     lab_fail(w->run,
-             "cannot make zk-%d lead the live ensemble (the leader crash scenarios "
-             "name it)",
+             "cannot make zk-%d lead the live ensemble (the leader crash scenarios name "
+             "it)",
              w->servers - 1);
-    return -ETIMEDOUT;
+    return -EHOSTUNREACH;
 }
 
-static void do_act(struct zl *w, const struct act *a)
+/* Before each scheduled crash of a ZooKeeper server, ask whether it leads (a thread of its
+ * own: the lab's thread applies the faults). */
+static void *crash_prober(void *arg)
 {
-    char err[2048];
-    switch (a->kind) {
-    case ACT_PAUSE_CLIENT:
-        live_pause(w->lw, w->client[a->target].prefix, a->dur);
-        if (w->relay)
-            live_relay_freeze(w->relay, w->client[a->target].relay_group, a->dur);
-        break;
-    case ACT_STOP:
-        live_cluster_pause(w->zkc, a->target);
-        break;
-    case ACT_CONT:
-        live_cluster_resume(w->zkc, a->target);
-        break;
-    case ACT_KILL:
-        w->crashes++;
-        w->crashed_leader += live_leader(w) == a->target;
-        live_cluster_kill(w->zkc, a->target);
-        break;
-    case ACT_RESTART:
-        live_cluster_restart(w->zkc, a->target, false, err, sizeof(err));
-        break;
+    struct zl *w = arg;
+    for (size_t i = 0; i < w->nprobes && !lab_live_stopping(w->run); i++) {
+        while (lab_live_now(w->run) < w->probes[i].at - 100 * SIM_MS && !lab_live_stopping(w->run))
+            nap_ms(5);
+        atomic_fetch_add(&w->crashes, 1);
+        atomic_fetch_add(&w->crashed_leader, live_leader(w) == w->probes[i].server);
     }
+    return NULL;
 }
 
 static void client_main_live(struct env *e, void *arg)
@@ -938,11 +787,10 @@ static void client_main_live(struct env *e, void *arg)
     rlock_destroy(c->rlock);
     c->lock = NULL;
     c->rlock = NULL;
-    c->done = true;
 }
 
-/* Threads: one per client, each with the ZooKeeper client's two; raise the soft limit on
- * open files to the hard one (each session holds a socket and a pipe). */
+/* Each client is a thread with the ZooKeeper client's two; raise the soft limit on open
+ * files to the hard one (each session holds a socket and a pipe). */
 static void more_files(void)
 {
     struct rlimit l;
@@ -952,140 +800,91 @@ static void more_files(void)
     }
 }
 
-/* The ensemble: the one given, or one the launcher starts; reachable, and granting the
- * session timeout asked. */
-static int live_ensemble(struct zl *w)
+/* Does some client pause (holder_fault, or `pause: client-K` in faults)? */
+static bool clients_pause(struct zl *w)
 {
-    struct lab_run *run = w->run;
-    const char *given = lab_world_str(run, "zookeeper");
-    char err[2048];
-    if (given) {
-        snprintf(w->zk_addrs, sizeof(w->zk_addrs), "%s", given);
-    } else {
-        int rc = live_cluster_start(LIVE_ZOOKEEPER, w->servers, NULL, &w->zkc, err, sizeof(err));
-        if (rc < 0) {
-            lab_fail(run, "cannot start ZooKeeper: %s", err);
-            return rc == -ENOENT ? -EINVAL : -ECONNREFUSED;
-        }
-        snprintf(w->zk_addrs, sizeof(w->zk_addrs), "%s", live_cluster_addrs(w->zkc));
-        if (w->servers > 1 && (rc = arrange_leader(w)) < 0)
-            return -ECONNREFUSED;
+    if (w->hfault == HF_PAUSE)
+        return true;
+    for (size_t i = 0; i < lab_fault_count(w->run); i++) {
+        const struct lab_fault *f = lab_fault_get(w->run, i);
+        if (f->kind == LAB_FAULT_PAUSE && f->node && !strncmp(f->node, "client-", 7))
+            return true;
     }
+    return false;
+}
+
+/* The ensemble grants the session timeout asked (another tickTime would not). */
+static int check_timeout(struct zl *w)
+{
     struct zk *z = live_zk_connect(w->zk_addrs, w->session_timeout);
-    if (!z) {
-        lab_fail(run, "world.zookeeper: the client refuses '%s'", w->zk_addrs);
-        return -EINVAL;
-    }
-    int rc = zk_await_connected(z, 10 * SIM_S);
-    struct zk_session s;
-    zk_session(z, &s);
+    int rc = z ? zk_await_connected(z, 10 * SIM_S) : -EINVAL;
+    struct zk_session s = {0};
+    if (z)
+        zk_session(z, &s);
     zk_close(z);
     if (rc < 0) {
-        lab_fail(run, "cannot reach ZooKeeper at %s (no session in 10 s)", w->zk_addrs);
-        return -ECONNREFUSED;
+        lab_fail(w->run, "cannot open a session with ZooKeeper at %s", w->zk_addrs);
+        return -EHOSTUNREACH;
     }
-    if (s.timeout_ns != w->session_timeout) {
-        lab_fail(run,
-                 "ZooKeeper at %s grants %lld ms for a session of %lld ms (its tickTime is "
-                 "not 200 ms): choose session_timeout within what it grants",
-                 w->zk_addrs, (long long)(s.timeout_ns / SIM_MS),
-                 (long long)(w->session_timeout / SIM_MS));
-        return -EINVAL;
-    }
+    if (s.timeout_ns != w->session_timeout)
+        return lab_fail_param(w->run, "session_timeout",
+                              "ZooKeeper at %s grants %lld ms for a session of %lld ms (its "
+                              "tickTime is not 200 ms): choose one within what it grants",
+                              w->zk_addrs, (long long)(s.timeout_ns / SIM_MS),
+                              (long long)(w->session_timeout / SIM_MS));
     return 0;
 }
 
 static int run_live(struct zl *w)
 {
     struct lab_run *run = w->run;
-    struct act *acts = NULL;
-    size_t nacts = 0;
-    bool pauses = false;
-    char err[2048];
-    int rc = live_faults(w, lab_world_str(run, "zookeeper") == NULL, &acts, &nacts, &pauses);
-    if (rc < 0)
-        goto out;
+    if (!(w->lw = lab_live_begin(run)))
+        return -EINVAL;
+    if (!(w->zk_addrs = lab_live_servers(run, LIVE_ZOOKEEPER, w->servers)))
+        return -EHOSTUNREACH;
+    struct live_cluster *c = lab_live_cluster(run, LIVE_ZOOKEEPER);
+    int rc = c && w->servers > 1 ? arrange_leader(w, c) : 0;
+    if (rc < 0 || (rc = check_timeout(w)) < 0)
+        return rc;
 #if !HAVE_HIREDIS
-    if (w->compare) {
-        lab_fail(run, "compare: this build has no Redis client (hiredis): use --world sim");
-        rc = -EINVAL;
-        goto out;
-    }
+    if (w->compare)
+        return lab_fail_param(run, "compare", "this build has no Redis client (hiredis)");
 #else
-    if (w->compare) {
-        if ((rc = live_cluster_start(LIVE_REDIS, 1, NULL, &w->rc, err, sizeof(err))) < 0) {
-            lab_fail(run, "cannot start redis-server: %s", err);
-            rc = rc == -ENOENT ? -EINVAL : -ECONNREFUSED;
-            goto out;
-        }
-        snprintf(w->redis_addr, sizeof(w->redis_addr), "%s", live_cluster_addr(w->rc, 0));
-    }
+    if (w->compare && !(w->redis_addr = lab_live_servers(run, LIVE_REDIS, 1)))
+        return -EHOSTUNREACH;
 #endif
-    if ((rc = live_ensemble(w)) < 0)
-        goto out;
     more_files();
-    if (pauses && !(w->relay = live_relay_create())) {
+    if (clients_pause(w) && !(w->relay = live_relay_create())) {
         lab_fail(run, "cannot start the relays that pause clients: %s", strerror(errno));
-        rc = -ENOMEM;
-        goto out;
+        return -ENOMEM;
     }
-    for (int k = 0; k < w->clients; k++) {
-        struct zl_client *c = &w->client[k];
-        c->relay_group = -1;
-        snprintf(c->addrs, sizeof(c->addrs), "%s", w->zk_addrs);
-        if (w->relay && (c->relay_group = live_relay_add(w->relay, w->zk_addrs, c->addrs,
-                                                         sizeof(c->addrs))) < 0) {
-            lab_fail(run, "cannot relay client-%d to %s: %s", k, w->zk_addrs,
-                     strerror(-c->relay_group));
+    for (int k = 0; k < w->clients && rc == 0; k++) {
+        struct zl_client *cl = &w->client[k];
+        cl->relay_group = -1;
+        snprintf(cl->addrs, sizeof(cl->addrs), "%s", w->zk_addrs);
+        if (w->relay && (cl->relay_group = live_relay_add(w->relay, w->zk_addrs, cl->addrs,
+                                                          sizeof(cl->addrs))) < 0) {
+            lab_fail(run, "cannot relay %s to %s: %s", cl->name, w->zk_addrs,
+                     strerror(-cl->relay_group));
             rc = -EINVAL;
-            goto out;
+        } else if ((rc = lab_live_node(run, cl->name, client_main_live, cl)) == 0 && w->relay) {
+            rc = lab_live_on_pause(run, cl->name, freeze, cl);
         }
     }
-    if (!(w->lw = live_world_create(lab_seed(run)))) {
-        lab_fail(run, "out of memory");
-        rc = -ENOMEM;
-        goto out;
+    pthread_t prober;
+    bool probing = rc == 0 && find_crashes(w) == 0 && w->nprobes &&
+                   pthread_create(&prober, NULL, crash_prober, w) == 0;
+    if (rc == 0) {
+        for (int p = 0; p < NPHASES; p++)
+            lockres_live(w->res[p]);
+        rc = lab_live_go(run, 0);
     }
-    w->t0 = live_true_now();
-    for (int k = 0; k < w->clients; k++) {
-        char name[48];
-        snprintf(name, sizeof(name), "client-%d/main", k);
-        if ((rc = live_spawn(w->lw, name, client_main_live, &w->client[k], NULL)) < 0) {
-            lab_fail(run, "cannot start a client thread: %s", strerror(-rc));
-            goto out;
-        }
-    }
-    size_t next = 0;
-    int64_t now, checked = 0;
-    while ((now = live_true_now() - w->t0) < w->duration) {
-        while (next < nacts && acts[next].at <= now)
-            do_act(w, &acts[next++]);
-        if (w->zkc && now - checked >= 100 * SIM_MS) {
-            checked = now;
-            if (live_cluster_check(w->zkc, err, sizeof(err)) < 0) {
-                lab_fail(run, "a ZooKeeper server was lost unasked at %.3f s: %s", now / 1e9, err);
-                rc = -EPIPE;
-                goto out;
-            }
-        }
-        lab_progress(run, (double)now / (double)w->duration);
-        nap_ms(1);
-    }
-    atomic_store(&w->stop, true);
-    for (int i = 0; w->zkc && i < w->servers; i++) /* paused servers answer the last calls */
-        live_cluster_resume(w->zkc, i);
-    live_join_all(w->lw);
-    rc = report(w, live_true_now() - w->t0);
-out:
-    atomic_store(&w->stop, true);
-    if (w->lw) {
-        live_world_destroy(w->lw); /* waits for the client threads */
-        w->lw = NULL;
-    }
+    if (probing)
+        pthread_join(prober, NULL);
+    if (rc == 0)
+        rc = report(w, true_now(w, NULL));
     live_relay_destroy(w->relay);
-    live_cluster_stop(w->zkc);
-    live_cluster_stop(w->rc);
-    free(acts);
+    w->relay = NULL;
     return rc;
 }
 #endif
@@ -1103,14 +902,11 @@ static int zl_run(struct lab_run *run)
     if (rc < 0)
         goto out_free;
     pthread_mutex_init(&w->mu, NULL);
-    w->acq_ts = lab_series(run, "acquisitions_ts", TS_BIN, "acquisitions");
     w->lat_ts = lab_series(run, "latency_ts", TS_BIN, "ms");
     w->client = calloc((size_t)w->clients, sizeof(*w->client));
     bool ok = w->client != NULL;
     for (int p = 0; p < NPHASES; p++) { /* fencing checks the ZooKeeper lock's tokens */
-        w->chk[p] = lockcheck_create();
-        w->res[p] =
-            w->chk[p] ? lockres_create(w->chk[p], w->fencing && p == PHASE_ZK, res_clock, w) : NULL;
+        w->res[p] = lockres_create(w->fencing && p == PHASE_ZK);
         w->latency[p] = hist_create();
         ok = ok && w->res[p] && w->latency[p];
     }
@@ -1124,7 +920,7 @@ static int zl_run(struct lab_run *run)
         c->w = w;
         c->index = k;
         c->waiting_since = -1;
-        snprintf(c->prefix, sizeof(c->prefix), "client-%d/", k);
+        snprintf(c->name, sizeof(c->name), "client-%d", k);
     }
 #if HAVE_ZOOKEEPER
     rc = w->live ? run_live(w) : lab_sim_run(run, w, build, record);
@@ -1139,7 +935,6 @@ out:
     free(w->probes);
     for (int p = 0; p < NPHASES; p++) {
         lockres_destroy(w->res[p]);
-        lockcheck_destroy(w->chk[p]);
         hist_destroy(w->latency[p]);
     }
     pthread_mutex_destroy(&w->mu);
@@ -1154,5 +949,4 @@ const struct lab_workload lab_wl_zk_lock = {
     .params = zl_params,
     .worlds = LAB_WORLD_SIM | (HAVE_ZOOKEEPER ? LAB_WORLD_LIVE : 0),
     .run = zl_run,
-    .rules = zl_rules,
 };

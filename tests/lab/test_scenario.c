@@ -33,9 +33,6 @@ static const struct bad bad_inputs[] = {
     {BASE "  clinets: 3\n", NULL, ":4:3: unknown key 'clinets' in workload 'test/compute' "
      COMPUTE_KEYS},
     {BASE "  n: abc\n", NULL, ":4:6: 'n' must be an integer, got 'abc'"},
-    {BASE "  label: -x\n", NULL, ":4:10: 'label' must not start with '-', got '-x'"},
-    {BASE "sweep:\n  label: [ok, -y]\n", NULL, ":5:15: 'label' must not start with '-', got '-y'"},
-    {BASE, "label=-z", "--set label=-z: 'label' must not start with '-', got '-z'"},
     {BASE "  n: 0\n", NULL, ":4:6: 'n' must be between 1 and 64, got 0"},
     {BASE "  rate: high\n", NULL, ":4:9: 'rate' must be a number, got 'high'"},
     {BASE "  rate: 1.5\n", NULL, ":4:9: 'rate' must be between 0 and 1, got 1.5"},

@@ -100,7 +100,7 @@ Test(zk_workload, an_ensemble_nobody_runs_exits_3_and_writes_nothing, .timeout =
     snprintf(summary, sizeof(summary), "%s/zl/summary.json", out);
     cr_assert_neq(access(summary, F_OK), 0, "a result was written");
     char *err = t_read_in(dir, "err.txt");
-    cr_assert(err && strstr(err, "cannot reach ZooKeeper"), "%s", err ? err : "");
+    cr_assert(err && strstr(err, "127.0.0.1:1 does not answer"), "%s", err ? err : "");
     free(err);
     free(path);
     t_cleanup(dir);
@@ -116,8 +116,7 @@ Test(zk_workload, a_fault_the_live_world_cannot_make_names_its_place)
     cr_assert_eq(t_distlab(dir, "run", "--world", "live", "--out", out, path, NULL), 2);
     char *err = t_read_in(dir, "err.txt");
     char want[600];
-    snprintf(want, sizeof(want), "%s:6:5: clock steps, drift and partitions need the simulated",
-             path);
+    snprintf(want, sizeof(want), "%s:6:5: the live world cannot step the clock of zk-0", path);
     cr_assert(err && strstr(err, want), "%s", err ? err : "");
     free(err);
     free(path);
