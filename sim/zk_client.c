@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/internal.h"
 #include "sim/zk_internal.h"
 
 enum phase { CALL_IDLE, CALL_QUEUED, CALL_SENT, CALL_DONE };
@@ -581,6 +582,7 @@ void sim__zk_client_free(struct sim__zkc *c)
     if (c->next)
         c->next->pprev = c->pprev;
     *c->pprev = c->next;
+    sim__sync_forget(&c->mu, &c->cv); /* actors the sim will destroy may still wait here */
     free(c->rep);
     free(c->rbuf);
     free(c->evq);

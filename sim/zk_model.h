@@ -75,7 +75,8 @@ struct sim_zk;
 struct sim_zk *sim_zk_create(struct sim *sim, const int *nodes, int n,
                              const struct sim_zk_cfg *cfg);
 
-/* Frees the model and every client handle opened on it. Call after sim_destroy. */
+/* Frees the model and every client handle opened on it, before or after sim_destroy; if
+ * before, no actor of the sim may run again. */
 void sim_zk_destroy(struct sim_zk *z);
 
 int sim_zk_servers(const struct sim_zk *z);
