@@ -876,7 +876,7 @@ static int run_live(struct zl *w)
                    pthread_create(&prober, NULL, crash_prober, w) == 0;
     if (rc == 0) {
         for (int p = 0; p < NPHASES; p++)
-            lockres_live(w->res[p]);
+            lockres_live(w->res[p], run); /* true time: the lab's, as the faults' */
         rc = lab_live_go(run, 0);
     }
     if (probing)
