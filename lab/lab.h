@@ -187,6 +187,14 @@ struct live_cluster *lab_live_cluster(struct lab_run *run, enum live_kind kind);
  * (-EINVAL: the name is taken). */
 int lab_live_node(struct lab_run *run, const char *name, env_fn fn, void *arg);
 
+/* What a pause of client node 'name' must stop besides its actors: fn(arg, dur) runs on
+ * the run's thread each time a pause fault (written, or from lab_live_fault) reaches the
+ * node, e.g. to freeze the connections a client library keeps alive from threads of its
+ * own, so that the node's servers hear nothing from it, as from a stopped process.
+ * Returns 0, or -ENOENT (no such node). */
+int lab_live_on_pause(struct lab_run *run, const char *name, void (*fn)(void *arg, int64_t dur),
+                      void *arg);
+
 /* Check `faults:` and `world.clocks` against the nodes (errors at their file:line:col),
  * start the nodes, run to the scenario's duration (or 'until' ns if > 0) applying the
  * faults, and watch the servers; then resume paused servers and wait for every actor,
