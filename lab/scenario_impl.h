@@ -14,6 +14,11 @@
 
 #include "lab/scenario.h"
 
+/* The most runs a scenario may make (sweep points x repeat), and the most a sweep may
+ * cost the loader: points x the tree's weight (node.h). */
+#define LAB_MAX_RUNS 100000
+#define LAB_MAX_LOAD 100000000
+
 /* The top-level keys of a scenario, NULL-terminated. */
 extern const char *const lab__top_keys[];
 
