@@ -44,6 +44,10 @@ int lab__parse_value(struct lab_arena *a, struct lab_err *err, const struct lab_
                      const char *what, enum lab_type t, double min, double max,
                      const char *choices, struct lab_value *v);
 
+/* "'what' must be between MIN and MAX, got TEXT (why)" at n; why may be NULL. */
+int lab__range_error(struct lab_err *err, const struct lab_node *n, const char *what,
+                     enum lab_type t, double min, double max, const char *why);
+
 /* ---- A sweep point (scenario_world.c) --------------------------------------------- */
 
 /* The whole configuration of one sweep point from its (rewritten) tree. */

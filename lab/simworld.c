@@ -27,6 +27,7 @@ struct sim *lab_sim_begin(struct lab_run *run)
         .stack_size = w->stack,
         .slice_ns = w->slice_ns,
         .network = w->network,
+        .max_events = w->max_events,
     };
     run->sim = sim_create(&cfg);
     if (!run->sim)
@@ -210,9 +211,15 @@ int lab_sim_go(struct lab_run *run, int64_t until)
         enum sim_stop stop = sim_run(run->sim, next);
         if (stop == SIM_STOP_HANG || stop == SIM_STOP_ERROR) {
             const char *why = sim_error(run->sim);
-            lab_fail(run, "the simulation %s at %.9gs: %s",
+            struct sim_stats st;
+            sim_stats(run->sim, &st);
+            lab_fail(run, "the simulation %s at %.9gs: %s%s",
                      stop == SIM_STOP_HANG ? "hung" : "stopped",
-                     (double)sim_now(run->sim) / 1e9, why ? why : "(no reason given)");
+                     (double)sim_now(run->sim) / 1e9, why ? why : "(no reason given)",
+                     st.events >= run->spec->cfg->world.max_events
+                         ? " (world.max_events: a shorter duration or fewer requests make "
+                           "fewer events; the limit guards against a run that never ends)"
+                         : "");
             return -EINVAL;
         }
         lab_progress(run, (double)(next - start) / (double)(end - start));

@@ -53,8 +53,8 @@ static const struct bad bad_inputs[] = {
     {"name: t\nworkload:\n  primitive: test/live-only\n", NULL,
      ":3:14: primitive 'test/live-only' does not run in the sim world (it runs in: live)"},
     {BASE "world:\n  coers: 2\n", NULL,
-     ":5:3: unknown key 'coers' in world (expected one of: cores, nodes, slice, stack, network, "
-     "links, clocks, redis, etcd, zookeeper)"},
+     ":5:3: unknown key 'coers' in world (expected one of: cores, nodes, slice, stack, "
+     "max_events, network, links, clocks, redis, etcd, zookeeper)"},
     {BASE "world:\n  cores: 0\n", NULL, ":5:10: 'cores' must be between 1 and 4096, got 0"},
     {BASE "world:\n  stack: 12q\n", NULL,
      ":5:10: 'stack' must be a size in bytes (like 65536, 128k, 1M), got '12q'"},
@@ -149,6 +149,28 @@ static const struct bad bad_inputs[] = {
     {BASE "sweep:\n  n: &n [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n  samples: *n\n  wait: *n\n"
           "  rate: *n\n  mode: *n\n  label: *n\n",
      NULL, ":10:3: the sweep makes more than 100000 runs"},
+    /* Legal-looking values that would never finish or would overflow int64 ns. */
+    {BASE, "duration=9200000000s",
+     "--set duration=9200000000s: 'duration' must be between 1ns and 1440m, got "
+     "9200000000s (a run covers at most a day: a simulated run's cost grows with the time "
+     "it simulates, and a live run takes that time for real)"},
+    {BASE "world:\n  slice: 1ns\n", NULL,
+     ":5:10: 'slice' must be between 1us and 1440m, got 1ns (a busy core costs one "
+     "simulated event per slice, so a shorter one makes a second of CPU millions of events; "
+     "real schedulers slice in milliseconds)"},
+    {BASE "world:\n  clocks: [{node: a, offset: -1441m}]\n", NULL,
+     ":5:30: 'offset' must be between -1440m and 1440m, got -1441m (times in a scenario "
+     "stay within a day, so that no sum of them overflows)"},
+    {BASE "faults:\n  - { at: 1s, crash: a, for: 9000000000s }\n", NULL,
+     ":5:30: 'for' must be between 1ns and 1440m, got 9000000000s (times in a scenario stay "
+     "within a day, so that no sum of them overflows)"},
+    {BASE "world:\n  network: { latency: 2000m }\n", NULL,
+     ":5:23: 'latency' must be between 0ns and 1440m, got 2000m (times in a scenario stay "
+     "within a day, so that no sum of them overflows)"},
+    {BASE "world:\n  clocks: [{node: a, drift: 100000}]\n", NULL,
+     ":5:29: 'drift' must be between -99999 and 99999, got 100000"},
+    {BASE "world:\n  max_events: 0\n", NULL,
+     ":5:15: 'max_events' must be between 1 and 1000000000000, got 0"},
 };
 
 /* Every node's weight is the length of its text, recursively. */
