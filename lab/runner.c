@@ -318,6 +318,19 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
             status = err.status;
         }
     }
+    /* Two scenarios of one name would write one directory, the second over the first. */
+    for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++) {
+        for (size_t j = 0; j < i && status == LAB_EXIT_OK; j++) {
+            if (strcmp(scs[i]->name, scs[j]->name))
+                continue;
+            struct lab_err err;
+            lab_errf(&err, lab_node_get(scs[i]->root, "name", NULL),
+                     "'%s' is also the name of %s: both would write their results to %s/%s/",
+                     scs[i]->name, scs[j]->file, o->out ? o->out : "results", scs[i]->name);
+            fprintf(stderr, "%s\n", err.msg);
+            status = err.status;
+        }
+    }
     struct tally t = {0};
     for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
         status = run_scenario(scs[i], o, &t);
