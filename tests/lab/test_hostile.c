@@ -17,14 +17,6 @@
 
 #define BASE "name: t\nworkload:\n  primitive: test/compute\n"
 
-static bool exists(const char *dir, const char *name)
-{
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return stat(path, &st) == 0;
-}
-
 /* Expect dir/err.txt to be exactly 'want'. */
 static void expect_err(const char *dir, const char *want)
 {
@@ -57,7 +49,7 @@ Test(invocation, two_scenarios_of_one_name_are_refused_before_either_runs)
              "%s:2:7: 't' is also the name of %s: both would write their results to %s/t/\n", b,
              a, dir);
     expect_err(dir, want);
-    cr_expect_not(exists(dir, "t"), "nothing runs");
+    cr_expect_not(t_exists(dir, "t"), "nothing runs");
     free(a);
     free(b);
     t_cleanup(dir);
@@ -74,7 +66,7 @@ Test(invocation, a_run_past_its_event_budget_fails_with_the_key_to_raise)
     cr_expect_not_null(strstr(err, "it executed its limit of 1000 events (world.max_events"),
                        "%s", err);
     free(err);
-    cr_expect_not(exists(dir, "s"));
+    cr_expect_not(t_exists(dir, "s"));
     /* The same run within its budget. */
     cr_expect_eq(t_distlab(dir, "run", path, "--out", dir, "--set", "world.max_events=10000",
                            NULL),

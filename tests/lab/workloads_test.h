@@ -20,5 +20,6 @@ int t_distlab(const char *dir, ...);
 /* The contents of a file (malloc'd), or NULL. */
 char *t_read(const char *path);
 char *t_read_in(const char *dir, const char *name); /* dir/name */
+bool t_exists(const char *dir, const char *name);   /* dir/name exists */
 
 #endif
