@@ -1,6 +1,8 @@
 /* plot.c - a scenario's plots: the data each plot needs, written beside the images,
  * then gnuplot run on plots/<kind>.gp through fork/exec with an argument vector (never
  * a shell). Values reach gnuplot as -e assignments of quoted strings and numbers. */
+#include "lab/plot_impl.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,17 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lab/hist.h"
-#include "lab/output.h"
-#include "lab/series.h"
-
-struct buf {
-    char *s;
-    size_t len;
-    FILE *f;
-};
-
-static FILE *buf_open(struct buf *b)
+FILE *lab__buf_open(struct buf *b)
 {
     memset(b, 0, sizeof(*b));
     b->f = open_memstream(&b->s, &b->len);
@@ -28,7 +20,7 @@ static FILE *buf_open(struct buf *b)
     return b->f;
 }
 
-static int buf_write(struct buf *b, const char *path, struct lab_err *err)
+int lab__buf_write(struct buf *b, const char *path, struct lab_err *err)
 {
     fclose(b->f);
     int rc = lab_write_file(path, b->s, b->len, err);
@@ -37,7 +29,7 @@ static int buf_write(struct buf *b, const char *path, struct lab_err *err)
 }
 
 /* A gnuplot string literal in single quotes: ' doubles, newlines become spaces. */
-static void gp_string(FILE *f, const char *s)
+void lab__gp_string(FILE *f, const char *s)
 {
     fputc('\'', f);
     for (; *s; s++) {
@@ -49,7 +41,7 @@ static void gp_string(FILE *f, const char *s)
 }
 
 /* A gnuplot data-file header field in double quotes. */
-static void dat_string(FILE *f, const char *s)
+void lab__dat_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++)
@@ -57,7 +49,7 @@ static void dat_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void dat_number(FILE *f, double v)
+void lab__dat_number(FILE *f, double v)
 {
     if (isfinite(v))
         fprintf(f, " %.10g", v);
@@ -82,8 +74,8 @@ static bool find_gnuplot(void)
 }
 
 /* The label of a run's group: the `by` value, else its sweep values, else the name. */
-static const char *group_label(const struct lab_scenario *sc, const struct lab_plot *p,
-                               const struct lab_runspec *r)
+const char *lab__group_label(const struct lab_scenario *sc, const struct lab_plot *p,
+                             const struct lab_runspec *r)
 {
     struct lab_arena *a = (struct lab_arena *)&sc->arena;
     if (p->by) {
@@ -101,7 +93,7 @@ static const char *group_label(const struct lab_scenario *sc, const struct lab_p
 }
 
 /* A file-name-safe form of s. */
-static char *stem_part(struct lab_arena *a, const char *s)
+char *lab__stem_part(struct lab_arena *a, const char *s)
 {
     char *d = lab_arena_strdup(a, s);
     for (char *p = d; *p; p++)
@@ -111,33 +103,24 @@ static char *stem_part(struct lab_arena *a, const char *s)
     return d;
 }
 
-struct gp {
-    const char *kind, *data, *out, *title, *xlabel, *ylabel, *extra;
-    bool logx, logy, xticlabels, theory;
-    int n;
-    double bw;
-    bool has_range;
-    double lo, hi;
-};
-
 static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
 {
     struct buf b;
-    FILE *f = buf_open(&b);
+    FILE *f = lab__buf_open(&b);
     fputs("data=", f);
-    gp_string(f, g->data);
+    lab__gp_string(f, g->data);
     fputs("; out=", f);
-    gp_string(f, g->out);
+    lab__gp_string(f, g->out);
     fputs("; title=", f);
-    gp_string(f, g->title ? g->title : "");
+    lab__gp_string(f, g->title ? g->title : "");
     fputs("; xlabel=", f);
-    gp_string(f, g->xlabel ? g->xlabel : "");
+    lab__gp_string(f, g->xlabel ? g->xlabel : "");
     fputs("; ylabel=", f);
-    gp_string(f, g->ylabel ? g->ylabel : "");
+    lab__gp_string(f, g->ylabel ? g->ylabel : "");
     fputs("; extra=", f);
-    gp_string(f, g->extra ? g->extra : "");
+    lab__gp_string(f, g->extra ? g->extra : "");
     fputs("; lib=", f);
-    gp_string(f, templates);
+    lab__gp_string(f, templates);
     fprintf(f, "; logx=%d; logy=%d; n=%d; bw=%.6g; xticlabels=%d; theory=%d", g->logx, g->logy,
             g->n, g->bw, g->xticlabels, g->theory);
     if (g->has_range)
@@ -162,7 +145,7 @@ static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
     return 0;
 }
 
-static double mean_of(const double *v, size_t n)
+double lab__mean_of(const double *v, size_t n)
 {
     double s = 0;
     for (size_t i = 0; i < n; i++)
@@ -170,18 +153,18 @@ static double mean_of(const double *v, size_t n)
     return n ? s / (double)n : NAN;
 }
 
-static double sd_of(const double *v, size_t n)
+double lab__sd_of(const double *v, size_t n)
 {
     if (n < 2)
         return 0;
-    double m = mean_of(v, n), s = 0;
+    double m = lab__mean_of(v, n), s = 0;
     for (size_t i = 0; i < n; i++)
         s += (v[i] - m) * (v[i] - m);
     return sqrt(s / (double)(n - 1));
 }
 
 /* Scale a unit of time for axes: values in ns shown in the unit that fits 'max'. */
-static double time_scale(const char *unit, double max, const char **label)
+double lab__time_scale(const char *unit, double max, const char **label)
 {
     if (strcmp(unit, "ns")) {
         *label = unit;
@@ -203,26 +186,12 @@ static double time_scale(const char *unit, double max, const char **label)
     return 1;
 }
 
-struct ctx {
-    const struct lab_scenario *sc;
-    const struct lab_run *runs;
-    size_t nruns;
-    const struct lab_plot *p;
-    const char *dir, *templates;
-    bool draw;
-    int *failed;
-    struct lab_err *err;
-    struct lab_arena *a;
-    size_t *match; /* indices of the runs that match where: */
-    size_t nmatch;
-};
-
-static void warn_empty(const struct ctx *c, const char *what)
+void lab__plot_warn(const struct ctx *c, const char *what)
 {
     fprintf(stderr, "distlab: %s: plot '%s': %s\n", c->sc->file, c->p->name, what);
 }
 
-static int finish(struct ctx *c, struct gp *g, struct buf *b, const char *stem)
+int lab__plot_finish(struct ctx *c, struct gp *g, struct buf *b, const char *stem)
 {
     g->kind = lab_plot_kind_names[c->p->kind];
     g->data = lab_arena_printf(c->a, "%s/%s.dat", c->dir, stem);
@@ -239,14 +208,14 @@ static int finish(struct ctx *c, struct gp *g, struct buf *b, const char *stem)
     g->has_range = c->p->has_range;
     g->lo = c->p->range_lo;
     g->hi = c->p->range_hi;
-    int rc = buf_write(b, g->data, c->err);
+    int rc = lab__buf_write(b, g->data, c->err);
     if (rc)
         return rc;
     return c->draw ? run_gnuplot(g, c->templates, c->failed) : 0;
 }
 
 /* Groups: the sweep points of the matching runs, in order (repeats merged). */
-static size_t groups(struct ctx *c, size_t **first)
+size_t lab__plot_groups(struct ctx *c, size_t **first)
 {
     *first = lab_arena_alloc(c->a, (c->nmatch + 1) * sizeof(size_t));
     size_t n = 0;
@@ -261,391 +230,13 @@ static size_t groups(struct ctx *c, size_t **first)
     return n;
 }
 
-static int plot_bars(struct ctx *c)
-{
-    size_t *first, ng = groups(c, &first), len = 0;
-    for (size_t i = 0; i < c->nmatch; i++) {
-        const struct lab_metric *m = lab_run_metric(&c->runs[c->match[i]], c->p->metric);
-        if (m && m->kind == LAB_M_ARRAY && m->n > len)
-            len = m->n;
-    }
-    if (!len) {
-        warn_empty(c, "no run recorded it as an array");
-        return 0;
-    }
-    struct buf b;
-    FILE *f = buf_open(&b);
-    double *vals = lab_arena_alloc(c->a, (c->nmatch + 1) * sizeof(double));
-    double *th = lab_arena_alloc(c->a, (c->nmatch + 1) * sizeof(double));
-    double w = 0.8 / (double)ng;
-    for (size_t g = 0; g < ng; g++) {
-        const struct lab_runspec *r0 = c->runs[first[g]].spec;
-        dat_string(f, "x");
-        fputc(' ', f);
-        dat_string(f, group_label(c->sc, c->p, r0));
-        fputs(" \"sd\" \"theory\" \"index\"\n", f);
-        for (size_t i = 0; i < len; i++) {
-            size_t nv = 0, nt = 0;
-            for (size_t k = 0; k < c->nmatch; k++) {
-                const struct lab_run *run = &c->runs[c->match[k]];
-                if (run->spec->point != r0->point)
-                    continue;
-                const struct lab_metric *m = lab_run_metric(run, c->p->metric);
-                if (m && m->kind == LAB_M_ARRAY && i < m->n)
-                    vals[nv++] = m->v[i];
-                const struct lab_metric *t = c->p->theory ? lab_run_metric(run, c->p->theory)
-                                                          : NULL;
-                if (t && t->kind == LAB_M_ARRAY && i < t->n)
-                    th[nt++] = t->v[i];
-            }
-            fprintf(f, "%.6g", (double)i - 0.4 + w * ((double)g + 0.5));
-            dat_number(f, mean_of(vals, nv));
-            dat_number(f, sd_of(vals, nv));
-            dat_number(f, mean_of(th, nt));
-            fprintf(f, " %zu\n", i);
-        }
-        fputs("\n\n", f);
-    }
-    struct gp g = {.n = (int)ng, .bw = w * 0.9, .xlabel = "index", .ylabel = c->p->metric};
-    return finish(c, &g, &b, c->p->name);
-}
-
-static int plot_cdf(struct ctx *c)
-{
-    size_t *first, ng = groups(c, &first);
-    struct hist **h = lab_arena_alloc(c->a, (ng + 1) * sizeof(*h));
-    const char *unit = "";
-    double max = 0;
-    size_t used = 0;
-    for (size_t g = 0; g < ng; g++) {
-        h[g] = hist_create();
-        if (!h[g])
-            abort();
-        for (size_t k = 0; k < c->nmatch; k++) {
-            const struct lab_run *run = &c->runs[c->match[k]];
-            const struct lab_metric *m = lab_run_metric(run, c->p->metric);
-            if (run->spec->point != c->runs[first[g]].spec->point || !m || m->kind != LAB_M_HIST)
-                continue;
-            hist_merge(h[g], m->hist);
-            unit = m->unit;
-        }
-        if (hist_count(h[g]))
-            used++;
-        if ((double)hist_max(h[g]) > max)
-            max = (double)hist_max(h[g]);
-    }
-    int rc = 0;
-    if (!used) {
-        warn_empty(c, "no run recorded it as a histogram");
-        goto out;
-    }
-    const char *ulabel;
-    double scale = time_scale(unit, max, &ulabel);
-    struct buf b;
-    FILE *f = buf_open(&b);
-    for (size_t g = 0; g < ng; g++) {
-        dat_string(f, "x");
-        fputc(' ', f);
-        dat_string(f, group_label(c->sc, c->p, c->runs[first[g]].spec));
-        fputc('\n', f);
-        size_t cur = 0;
-        int64_t lo, hi;
-        uint64_t cnt, cum = 0, total = hist_count(h[g]);
-        if (total)
-            fprintf(f, "%.10g 0\n", (double)hist_min(h[g]) * scale);
-        while (hist_next_bucket(h[g], &cur, &lo, &hi, &cnt)) {
-            cum += cnt;
-            double x = (double)(hi < hist_max(h[g]) ? hi : hist_max(h[g])) * scale;
-            fprintf(f, "%.10g %.10g\n", x, (double)cum / (double)total);
-        }
-        if (!total)
-            fputs("NaN NaN\n", f);
-        fputs("\n\n", f);
-    }
-    struct gp gp = {.n = (int)ng,
-                    .xlabel = *ulabel ? lab_arena_printf(c->a, "%s (%s)", c->p->metric, ulabel)
-                                      : c->p->metric,
-                    .ylabel = "fraction <= x"};
-    rc = finish(c, &gp, &b, c->p->name);
-out:
-    for (size_t g = 0; g < ng; g++)
-        hist_destroy(h[g]);
-    return rc;
-}
-
-static void fault_shading(struct ctx *c, FILE *f, const struct lab_config *cfg)
-{
-    double end = (double)cfg->duration / 1e9;
-    for (size_t i = 0; i < cfg->nfaults; i++) {
-        const struct lab_fault *x = &cfg->faults[i];
-        double t0 = (double)x->at / 1e9, t1 = -1;
-        const char *what = "", *color = "#cc4444";
-        const char *who = x->node ? x->node : "";
-        switch (x->kind) {
-        case LAB_FAULT_PAUSE:
-            t1 = t0 + (double)x->dur / 1e9;
-            what = "pause";
-            color = "#4477cc";
-            break;
-        case LAB_FAULT_PARTITION:
-            t1 = x->dur < 0 ? end : t0 + (double)x->dur / 1e9;
-            what = "partition";
-            color = "#cc9922";
-            break;
-        case LAB_FAULT_CRASH:
-            what = "crash";
-            t1 = end;
-            if (x->dur > 0) {
-                t1 = t0 + (double)x->dur / 1e9;
-            } else {
-                for (size_t j = i + 1; j < cfg->nfaults; j++) {
-                    const struct lab_fault *y = &cfg->faults[j];
-                    if (y->kind == LAB_FAULT_RESTART && !strcmp(y->node, x->node)) {
-                        t1 = (double)y->at / 1e9;
-                        break;
-                    }
-                }
-            }
-            break;
-        case LAB_FAULT_CLOCK_STEP:
-            what = "clock step";
-            break;
-        case LAB_FAULT_DRIFT:
-            what = "drift";
-            break;
-        default:
-            continue; /* a restart ends a crash's shading */
-        }
-        if (t1 >= 0)
-            fprintf(f, "set object rect from %.9g, graph 0 to %.9g, graph 1 behind "
-                       "fc rgb '%s' fs transparent solid 0.15 noborder\n", t0, t1, color);
-        else
-            fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 "
-                       "lc rgb '%s'\n", t0, t0, color);
-        fprintf(f, "set label ");
-        gp_string(f, lab_arena_printf(c->a, "%s %s", what, who));
-        fprintf(f, " at %.9g, graph 0.97 left offset 0.3,0 font ',8' tc rgb '%s'\n", t0, color);
-    }
-}
-
-static int plot_timeseries(struct ctx *c)
-{
-    struct buf b;
-    FILE *f = buf_open(&b);
-    const char *stat = c->p->stat ? c->p->stat : "sum", *unit = "";
-    int n = 0;
-    for (size_t k = 0; k < c->nmatch; k++) {
-        const struct lab_run *run = &c->runs[c->match[k]];
-        const struct lab_metric *m = lab_run_metric(run, c->p->metric);
-        if (!m || m->kind != LAB_M_SERIES)
-            continue;
-        const struct series *s = m->series;
-        unit = m->unit;
-        const char *label = group_label(c->sc, c->p, run->spec);
-        if (c->sc->repeat > 1)
-            label = lab_arena_printf(c->a, "%s #%d", label, run->spec->repeat);
-        dat_string(f, "t");
-        fputc(' ', f);
-        dat_string(f, label);
-        fputc('\n', f);
-        for (size_t i = 0; i < series_len(s); i++) {
-            uint64_t cnt = series_count(s, i);
-            double v = !strcmp(stat, "count") ? (double)cnt
-                       : !strcmp(stat, "mean") ? (cnt ? series_sum(s, i) / (double)cnt : NAN)
-                                               : series_sum(s, i);
-            fprintf(f, "%.9g", ((double)i + 0.5) * (double)series_bin_ns(s) / 1e9);
-            dat_number(f, v);
-            fputc('\n', f);
-        }
-        if (!series_len(s))
-            fputs("NaN NaN\n", f);
-        fputs("\n\n", f);
-        n++;
-    }
-    if (!n) {
-        fclose(b.f);
-        free(b.s);
-        warn_empty(c, "no run recorded it as a series");
-        return 0;
-    }
-    struct buf fb;
-    FILE *ff = buf_open(&fb);
-    fault_shading(c, ff, c->runs[c->match[0]].spec->cfg);
-    const char *extra = lab_arena_printf(c->a, "%s/%s.faults.gp", c->dir, c->p->name);
-    int rc = buf_write(&fb, extra, c->err);
-    if (rc) {
-        fclose(b.f);
-        free(b.s);
-        return rc;
-    }
-    struct gp g = {.n = n, .extra = extra, .xlabel = "time (s)",
-                   .ylabel = lab_arena_printf(c->a, "%s, %s per bin%s%s%s", c->p->metric, stat,
-                                              *unit ? " (" : "", unit, *unit ? ")" : "")};
-    return finish(c, &g, &b, c->p->name);
-}
-
-static int plot_heatmap(struct ctx *c)
-{
-    int drawn = 0, rc = 0;
-    for (size_t k = 0; k < c->nmatch && !rc; k++) {
-        const struct lab_run *run = &c->runs[c->match[k]];
-        const struct lab_metric *m = lab_run_metric(run, c->p->metric);
-        if (!m || m->kind != LAB_M_MATRIX)
-            continue;
-        const char *stem = c->p->name;
-        const char *label = c->p->by ? lab_run_key_text(c->sc, run->spec, c->p->by) : NULL;
-        size_t same = 0; /* matching runs with this label: more than one needs a suffix */
-        for (size_t j = 0; j < c->nmatch; j++) {
-            const char *l = c->p->by ? lab_run_key_text(c->sc, c->runs[c->match[j]].spec,
-                                                        c->p->by) : NULL;
-            same += !label || (l && !strcmp(l, label));
-        }
-        if (label)
-            stem = lab_arena_printf(c->a, "%s-%s", stem, stem_part(c->a, label));
-        if (same > 1)
-            stem = lab_arena_printf(c->a, "%s-run%zu", stem, run->spec->index);
-        struct buf b;
-        FILE *f = buf_open(&b);
-        for (size_t r = 0; r < m->rows; r++) {
-            for (size_t col = 0; col < m->cols; col++)
-                dat_number(f, m->v[r * m->cols + col]);
-            fputc('\n', f);
-        }
-        const char *title = c->p->title ? c->p->title
-                                        : lab_arena_printf(c->a, "%s: %s", c->sc->name,
-                                                           c->p->metric);
-        if (label)
-            title = lab_arena_printf(c->a, "%s (%s = %s)", title, c->p->by, label);
-        struct gp g = {.n = 1, .title = title, .xlabel = "column", .ylabel = "row"};
-        rc = finish(c, &g, &b, stem);
-        drawn++;
-    }
-    if (!drawn)
-        warn_empty(c, "no run recorded it as a matrix");
-    return rc;
-}
-
-static int plot_sweep(struct ctx *c)
-{
-    /* Lines: distinct `by` labels; points: distinct x values. */
-    size_t n = c->nmatch;
-    const char **lines = lab_arena_alloc(c->a, (n + 1) * sizeof(*lines));
-    const char **xs = lab_arena_alloc(c->a, (n + 1) * sizeof(*xs));
-    double *xnum = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
-    size_t nl = 0, nx = 0;
-    bool numeric = true, duration = false;
-    for (size_t k = 0; k < n; k++) {
-        const struct lab_runspec *r = c->runs[c->match[k]].spec;
-        const char *l = c->p->by ? lab_run_key_text(c->sc, r, c->p->by) : c->p->metric;
-        const char *x = lab_run_key_text(c->sc, r, c->p->x);
-        l = l ? l : "-";
-        x = x ? x : "-";
-        size_t i;
-        for (i = 0; i < nl && strcmp(lines[i], l); i++)
-            ;
-        if (i == nl)
-            lines[nl++] = l;
-        for (i = 0; i < nx && strcmp(xs[i], x); i++)
-            ;
-        if (i == nx) {
-            double d;
-            char *end;
-            d = strtod(x, &end);
-            if (*x && !*end) {
-                xnum[nx] = d;
-            } else if (lab_key_number(c->sc, r, c->p->x, &d)) {
-                xnum[nx] = d / 1e9; /* a duration, in seconds */
-                duration = true;
-            } else {
-                numeric = false;
-            }
-            xs[nx++] = x;
-        }
-    }
-    if (!numeric)
-        for (size_t i = 0; i < nx; i++)
-            xnum[i] = (double)i;
-    /* Sort the x values (insertion sort: sweeps are short). */
-    for (size_t i = 1; numeric && i < nx; i++)
-        for (size_t j = i; j > 0 && xnum[j - 1] > xnum[j]; j--) {
-            double t = xnum[j];
-            xnum[j] = xnum[j - 1];
-            xnum[j - 1] = t;
-            const char *s = xs[j];
-            xs[j] = xs[j - 1];
-            xs[j - 1] = s;
-        }
-    double *vals = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
-    double *th = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
-    struct buf b;
-    FILE *f = buf_open(&b);
-    size_t points = 0, theory_points = 0, drawn = 0;
-    for (size_t l = 0; l < nl; l++) {
-        /* A line whose runs lack the metric (it belongs to other sweep values) is left
-         * out, rather than handed to gnuplot as a block with no valid point. */
-        size_t line_points = 0;
-        struct buf lb;
-        FILE *lf = buf_open(&lb);
-        fputs("\"x\" ", lf);
-        dat_string(lf, c->p->by ? lab_arena_printf(c->a, "%s=%s", c->p->by, lines[l]) : lines[l]);
-        fputs(" \"sd\" \"theory\" \"label\"\n", lf);
-        for (size_t xi = 0; xi < nx; xi++) {
-            size_t nv = 0, nt = 0;
-            for (size_t k = 0; k < n; k++) {
-                const struct lab_run *run = &c->runs[c->match[k]];
-                const char *lab = c->p->by ? lab_run_key_text(c->sc, run->spec, c->p->by)
-                                           : c->p->metric;
-                const char *x = lab_run_key_text(c->sc, run->spec, c->p->x);
-                if (strcmp(lab ? lab : "-", lines[l]) || strcmp(x ? x : "-", xs[xi]))
-                    continue;
-                const struct lab_metric *m = lab_run_metric(run, c->p->metric);
-                if (m && m->kind == LAB_M_SCALAR)
-                    vals[nv++] = m->scalar;
-                const struct lab_metric *t = c->p->theory ? lab_run_metric(run, c->p->theory)
-                                                          : NULL;
-                if (t && t->kind == LAB_M_SCALAR)
-                    th[nt++] = t->scalar;
-            }
-            if (!nv && !nt)
-                continue;
-            line_points += nv;
-            theory_points += nt;
-            fprintf(lf, "%.10g", xnum[xi]);
-            dat_number(lf, mean_of(vals, nv));
-            dat_number(lf, sd_of(vals, nv));
-            dat_number(lf, mean_of(th, nt));
-            fputc(' ', lf);
-            dat_string(lf, xs[xi]);
-            fputc('\n', lf);
-        }
-        fputs("\n\n", lf);
-        fclose(lf);
-        if (line_points) {
-            fwrite(lb.s, 1, lb.len, f);
-            points += line_points;
-            drawn++;
-        }
-        free(lb.s);
-    }
-    if (!points) {
-        fclose(b.f);
-        free(b.s);
-        warn_empty(c, "no run recorded it as a scalar");
-        return 0;
-    }
-    struct gp g = {.n = (int)drawn, .xticlabels = !numeric, .theory = theory_points > 0,
-                   .xlabel = duration ? lab_arena_printf(c->a, "%s (s)", c->p->x) : c->p->x,
-                   .ylabel = c->p->metric};
-    return finish(c, &g, &b, c->p->name);
-}
-
 /* Each kind's drawing, by enum lab_plot_kind. */
 static int (*const draw_kind[])(struct ctx *c) = {
-    [LAB_PLOT_BARS] = plot_bars,
-    [LAB_PLOT_CDF] = plot_cdf,
-    [LAB_PLOT_TIMESERIES] = plot_timeseries,
-    [LAB_PLOT_HEATMAP] = plot_heatmap,
-    [LAB_PLOT_SWEEP] = plot_sweep,
+    [LAB_PLOT_BARS] = lab__plot_bars,
+    [LAB_PLOT_CDF] = lab__plot_cdf,
+    [LAB_PLOT_TIMESERIES] = lab__plot_timeseries,
+    [LAB_PLOT_HEATMAP] = lab__plot_heatmap,
+    [LAB_PLOT_SWEEP] = lab__plot_sweep,
 };
 
 int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, size_t nruns,
@@ -670,7 +261,7 @@ int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, si
             if (lab_where_match(sc, runs[r].spec, c.p->where, c.p->nwhere))
                 c.match[c.nmatch++] = r;
         if (!c.nmatch) {
-            warn_empty(&c, "no run matches its 'where'");
+            lab__plot_warn(&c, "no run matches its 'where'");
             continue;
         }
         rc = draw_kind[c.p->kind](&c);
@@ -678,3 +269,4 @@ int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, si
     lab_arena_free(&a);
     return rc;
 }
+
