@@ -86,6 +86,25 @@ int lab_run_exec(struct lab_run *run)
     return rc;
 }
 
+int lab_run_precheck(struct lab_run *run)
+{
+    if (run->world != LAB_WORLD_SIM)
+        return 0;
+    run->checking = true;
+    int rc = run->spec->cfg->wl->run(run);
+    lab__sim_end(run);
+    if (rc == LAB_CHECKED || rc > 0)
+        rc = 0; /* built and resolved (or a computation without a world: done) */
+    if (rc < 0 && !run->fail)
+        fail_plain(run, 0, "workload '%s' failed: %s", run->spec->cfg->wl->name,
+                   strerror(-rc));
+    if (!run->fail)
+        return 0;
+    if (run->status == 0) /* lab_fail: the workload's errno decides, as in a run */
+        run->status = rc == 0 ? LAB_EXIT_INPUT : lab_status_of_errno(rc);
+    return rc < 0 ? rc : -EINVAL;
+}
+
 void lab_run_cleanup(struct lab_run *run)
 {
     lab__sim_end(run);
@@ -424,6 +443,41 @@ int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt
     va_end(ap);
     run->fail = lab_xstrdup(err.msg);
     run->status = err.status;
+    return -EINVAL;
+}
+
+/* Fail the run as bad input at node 'at' with fmt/ap. Returns -EINVAL. */
+static int vreject(struct lab_run *run, const struct lab_node *at, const char *fmt, va_list ap)
+{
+    char *msg = lab_xvprintf(fmt, ap);
+    lab__fail_at(run, at, "%s", msg);
+    free(msg);
+    return -EINVAL;
+}
+
+int lab_reject(struct lab_run *run, const char *name, const char *fmt, ...)
+{
+    const struct lab_value *v = param(run, name, "lab_reject");
+    if (!v)
+        return -EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    vreject(run, v->node, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+int lab_reject_fault(struct lab_run *run, const struct lab_fault *f, const char *fmt, ...)
+{
+    const struct lab_config *c = run->spec->cfg;
+    if (!f || f < c->faults || f >= c->faults + c->nfaults) {
+        bug(run, "lab_reject_fault: not one of this run's faults");
+        return -EINVAL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vreject(run, c->fault_nodes[f - c->faults], fmt, ap);
+    va_end(ap);
     return -EINVAL;
 }
 

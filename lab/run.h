@@ -44,7 +44,7 @@ struct lab_run {
     char *fail;  /* the first failure's message ("FILE: ..." or "FILE:L:C: ..."), or NULL */
     int status;  /* with fail: the exit status it leads to (err.h) */
     struct sim *sim;
-    bool sim_set_up;
+    bool checking; /* the check pass (lab_run_precheck): lab_sim_run builds, never runs */
     double wall_s;
     lab_progress_fn progress;
     void *progress_user;
@@ -59,6 +59,13 @@ void lab_run_init(struct lab_run *run, const struct lab_scenario *sc,
  * -EINVAL (bad input or a misuse of lab.h), -ECONNREFUSED / -EHOSTUNREACH (unreachable),
  * other; lab_status_of_errno (err.h) maps the workload's errno to the status. */
 int lab_run_exec(struct lab_run *run);
+/* The check pass for run (initialised, not executed): calls the workload as a run does,
+ * but its simulated world is built and its names resolved, never run (lab_sim_run
+ * returns LAB_CHECKED), so that every parameter check and every node name of a sweep
+ * point is known good before the first run of an invocation starts. A live run is not
+ * tried (it would start servers): its checks happen when it runs. Returns 0, or a
+ * negative errno with run->fail and run->status set. The caller cleans the run up. */
+int lab_run_precheck(struct lab_run *run);
 /* Free everything the run recorded. */
 void lab_run_cleanup(struct lab_run *run);
 

@@ -1,6 +1,6 @@
-/* runner.c - `distlab run | check` after the options: loading every scenario before
- * running any, running (on N threads), progress on a terminal, results, plots, the
- * PASS/FAIL report, and the exit status. */
+/* runner.c - `distlab run | check` after the options: loading and checking every
+ * scenario before running any, running (on N threads), progress on a terminal, results,
+ * plots, the PASS/FAIL report, and the exit status. */
 #include "lab/runner.h"
 
 #include <errno.h>
@@ -301,6 +301,25 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
     return status;
 }
 
+/* The check pass over sc: each sweep point's workload checks its parameters and builds
+ * its simulated world (names resolved, never run), so that a bad value in any file of
+ * the invocation stops it before the first run starts. One run per point: repeats
+ * differ only in their seed. Returns an exit status, the failure printed. */
+static int precheck(const struct lab_scenario *sc)
+{
+    int status = LAB_EXIT_OK;
+    for (size_t p = 0; p < sc->npoints && status == LAB_EXIT_OK; p++) {
+        struct lab_run run;
+        lab_run_init(&run, sc, &sc->runs[p * (size_t)sc->repeat], sc->world);
+        if (lab_run_precheck(&run) < 0) {
+            fprintf(stderr, "%s\n", run.fail);
+            status = run.status;
+        }
+        lab_run_cleanup(&run);
+    }
+    return status;
+}
+
 int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_opts *o)
 {
     struct lab_scenario **scs = calloc(nfiles + 1, sizeof(*scs));
@@ -331,6 +350,8 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
             status = err.status;
         }
     }
+    for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
+        status = precheck(scs[i]);
     struct tally t = {0};
     for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
         status = run_scenario(scs[i], o, &t);

@@ -187,18 +187,6 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-static bool parse_layout_bits(const char *s, struct sf_layout *l)
-{
-    int t, dc, w, q, n = 0;
-    if (sscanf(s, "%d/%d/%d/%d%n", &t, &dc, &w, &q, &n) != 4 || s[n])
-        return false;
-    l->time_bits = t;
-    l->dc_bits = dc;
-    l->worker_bits = w;
-    l->seq_bits = q;
-    return true;
-}
-
 static int64_t real_now(void)
 {
     struct timespec ts;
@@ -232,8 +220,9 @@ static int parse_opts(int argc, char **argv, bool encode, struct opts *o)
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 'L':
-            if (!parse_layout_bits(optarg, &o->layout))
-                return bad("--layout '%s'", optarg, "expected T/D/W/S, e.g. 41/5/5/12");
+            if (sf_layout_parse_bits(optarg, &o->layout) < 0)
+                return bad("--layout '%s'", optarg,
+                           "expected T/D/W/S, each from 0 to 63 bits, e.g. 41/5/5/12");
             break;
         case 'U':
             if (!lab_parse_duration(optarg, &o->layout.unit_ns) || o->layout.unit_ns <= 0)

@@ -91,10 +91,8 @@ static int live_faults(struct rl *w, struct acts *a, bool own_servers)
             why = "drift and partitions need the simulated world";
             break;
         }
-        if (why) {
-            lab_fail(run, "%d:%d: %s ('%s')", f->line, f->col, why, node);
-            return -EINVAL;
-        }
+        if (why)
+            return lab_reject_fault(run, f, "%s ('%s')", why, node);
     }
     if (w->hfault == HF_CRASH && !own_servers) {
         lab_fail(run, "holder_fault: crash-master needs servers distlab starts itself (no "

@@ -60,8 +60,33 @@ uint64_t sf_layout_max_seq(const struct sf_layout *l)
     return field_max(l->seq_bits);
 }
 
+int sf_layout_parse_bits(const char *s, struct sf_layout *l)
+{
+    int v[4];
+    for (int i = 0; i < 4; i++) {
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        v[i] = 0;
+        for (int digits = 0; *s >= '0' && *s <= '9'; s++, digits++) {
+            v[i] = v[i] * 10 + (*s - '0');
+            if (v[i] > 63 || digits > 2) /* also "0000041" */
+                return -EINVAL;
+        }
+        if (*s++ != (i < 3 ? '/' : 0))
+            return -EINVAL;
+    }
+    l->time_bits = v[0];
+    l->dc_bits = v[1];
+    l->worker_bits = v[2];
+    l->seq_bits = v[3];
+    return 0;
+}
+
 int sf_layout_check(const struct sf_layout *l, int64_t now_ns, char *err, size_t errlen)
 {
+    if (l->time_bits > 63 || l->seq_bits > 63 || l->dc_bits > 63 || l->worker_bits > 63)
+        return fail(err, errlen, "layout %d/%d/%d/%d: a field of more than 63 bits",
+                    l->time_bits, l->dc_bits, l->worker_bits, l->seq_bits);
     if (l->time_bits < 1 || l->seq_bits < 1 || l->dc_bits < 0 || l->worker_bits < 0)
         return fail(err, errlen,
                     "layout %d/%d/%d/%d: time and sequence need at least 1 bit, "
