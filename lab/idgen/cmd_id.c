@@ -308,8 +308,13 @@ static int cmd_decode(int argc, char **argv)
         struct sf_fields f;
         if (!parse_u64(argv[i], &id))
             return bad("'%s' is not an ID", argv[i], "expected a decimal or 0x-hex integer");
-        if (sf_decompose(&o.layout, id, &f) < 0)
+        int drc = sf_decompose(&o.layout, id, &f);
+        if (drc == -ERANGE)
             return bad("'%s' has the sign bit set", argv[i], "no layout's ID is that large");
+        if (drc < 0)
+            return bad("'%s' is past what this layout's time can say", argv[i],
+                       "its time field from the epoch is after 2262-04-11, the last time "
+                       "of 64-bit Unix nanoseconds");
     }
     if (!o.json)
         printf("%-20s  %-30s  %5s  %6s  %5s\n", "id", "time (UTC)", "dc", "worker", "seq");

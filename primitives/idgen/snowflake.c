@@ -147,8 +147,8 @@ int sf_decompose(const struct sf_layout *l, uint64_t id, struct sf_fields *out)
     out->dc = l->dc_bits ? (id >> ds) & sf_layout_max_dc(l) : 0;
     out->ts = id >> ts_shift;
     sf_i128 t = (sf_i128)l->epoch_ns + (sf_i128)out->ts * l->unit_ns;
-    out->time_ns = t > INT64_MAX ? INT64_MAX : (int64_t)t;
-    return 0;
+    out->time_ns = t > INT64_MAX ? INT64_MAX : t < INT64_MIN ? INT64_MIN : (int64_t)t;
+    return t > INT64_MAX || t < INT64_MIN ? -EOVERFLOW : 0;
 }
 
 /* ---- Configuration ---------------------------------------------------------------- */

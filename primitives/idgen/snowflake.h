@@ -76,8 +76,9 @@ int sf_layout_unit(const struct sf_layout *l, int64_t t_ns, uint64_t *ts);
 int sf_compose(const struct sf_layout *l, uint64_t ts, uint64_t dc, uint64_t worker, uint64_t seq,
                uint64_t *id_out);
 
-/* Split an ID into its fields. Returns 0, or -ERANGE if the sign bit is set (not an ID
- * of any valid layout). */
+/* Split an ID into its fields. Returns 0; -ERANGE if the sign bit is set (not an ID of
+ * any valid layout); -EOVERFLOW if its time is before 1677 or after 2262, where Unix ns
+ * in an int64 end (the fields are set, time_ns clamped to that range). */
 int sf_decompose(const struct sf_layout *l, uint64_t id, struct sf_fields *out);
 
 /* ---- Generators ------------------------------------------------------------------ */
