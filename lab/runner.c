@@ -232,6 +232,52 @@ struct tally {
     size_t failed;
 };
 
+/* ---- Writing a result set --------------------------------------------------------- */
+
+/* Write sc's results (and plots, unless checking) as whole sets: into temporaries beside
+ * their targets, then swapped in. With --out, data and plots are one set in
+ * out/<name>/; without, two (results/<name>/, plots/<name>/), the plots swapped in
+ * first so that a summary.json never has older plots beside it. Returns 0, or -errno
+ * with err set (nothing of this scenario was replaced then). */
+static int write_sets(const struct lab_scenario *sc, const struct lab_run *runs,
+                      const struct lab_runner_opts *o, const char *rdir, const char *pdir,
+                      struct tally *t, struct lab_err *err)
+{
+    bool plots = !o->check, two = plots && strcmp(rdir, pdir) != 0;
+    struct lab_outdir rs = {.lockfd = -1}, ps = {.lockfd = -1};
+    int rc = lab_outdir_begin(&rs, rdir, err);
+    if (!rc && two)
+        rc = lab_outdir_begin(&ps, pdir, err);
+    if (!rc)
+        rc = lab_write_results(sc, runs, sc->nruns, rs.tmp, err);
+    if (!rc && plots) {
+        bool no_gnuplot = false;
+        int plot_failures = 0;
+        char *tpl;
+        if (asprintf(&tpl, "%s/plots", lab_source_root()) < 0)
+            abort();
+        rc = lab_draw_plots(sc, runs, sc->nruns, two ? ps.tmp : rs.tmp, tpl, &no_gnuplot,
+                            &plot_failures, err);
+        free(tpl);
+        if (no_gnuplot && !t->warned_gnuplot && sc->nplots) {
+            fprintf(stderr,
+                    "distlab: gnuplot is not in PATH: plot data written to %s, "
+                    "no images drawn\n",
+                    pdir);
+            t->warned_gnuplot = true;
+        }
+    }
+    if (!rc && lab_signal_pending()) /* drop the set: the signal comes when it is gone */
+        rc = lab_err_write(err, rdir, -EINTR);
+    if (!rc && two)
+        rc = lab_outdir_commit(&ps, err);
+    if (!rc)
+        rc = lab_outdir_commit(&rs, err);
+    lab_outdir_end(&ps);
+    lab_outdir_end(&rs);
+    return rc;
+}
+
 /* Write the results (and the plots, unless checking) of sc's runs, and print the report.
  * Returns 0, or -errno with err set. */
 static int write_and_report(const struct lab_scenario *sc, const struct lab_run *runs,
@@ -246,23 +292,10 @@ static int write_and_report(const struct lab_scenario *sc, const struct lab_run 
                asprintf(&pdir, "plots/%s", sc->name) < 0) {
         abort();
     }
-    int rc = lab_write_results(sc, runs, sc->nruns, rdir, err);
-    if (!rc && !o->check) {
-        bool no_gnuplot = false;
-        int plot_failures = 0;
-        char *tpl;
-        if (asprintf(&tpl, "%s/plots", lab_source_root()) < 0)
-            abort();
-        rc = lab_draw_plots(sc, runs, sc->nruns, pdir, tpl, &no_gnuplot, &plot_failures, err);
-        free(tpl);
-        if (no_gnuplot && !t->warned_gnuplot && sc->nplots) {
-            fprintf(stderr,
-                    "distlab: gnuplot is not in PATH: plot data written to %s, "
-                    "no images drawn\n",
-                    pdir);
-            t->warned_gnuplot = true;
-        }
-    }
+    struct lab_signals held;
+    lab_signals_hold(&held);
+    int rc = write_sets(sc, runs, o, rdir, pdir, t, err);
+    lab_signals_release(&held);
     if (!rc) {
         size_t passed, failed = report(sc, runs, o->check && !o->quiet, &passed);
         t->failed += failed;
