@@ -1,6 +1,6 @@
 /* output.c - result sets written whole (a temporary directory swapped in, under a lock),
- * summary.json (jansson) and the CSVs of distribution metrics. The summary of a simulated run depends only on the scenario and seed,
- * except "machine" and "wall_s". */
+ * summary.json (jansson) and the CSVs of distribution metrics. The summary of a
+ * simulated run depends only on the scenario and seed, except "machine" and "wall_s". */
 #include "lab/output.h"
 
 #include <dirent.h>
