@@ -8,7 +8,7 @@
  *   1  LAB_EXIT_EXPECT   an expectation failed (the results are written)
  *   2  LAB_EXIT_INPUT    bad input: an option, a scenario ("file:line:col: ..."), a
  *                        world the workload does not run in, a parameter it rejects
- *                        (lab_reject), a run the workload failed with lab_fail or a
+ *                        (lab_fail_param), a run the workload failed with lab_fail or a
  *                        negative errno, a misuse of lab.h
  *   3  LAB_EXIT_UNREACH  a world or server could not be reached: the workload returned
  *                        -ECONNREFUSED or -EHOSTUNREACH

@@ -52,7 +52,7 @@
  * world.cores or world.nodes. --set key.path=value replaces any value before
  * validation; a bare first component that is not a top-level key means workload.<key>.
  * Node names in faults, links and clocks are resolved when the world exists
- * (lab_sim_go). */
+ * (lab_sim_run). */
 #include "lab/scenario_impl.h"
 
 #include <ctype.h>

@@ -194,7 +194,7 @@ static int tw_run(struct lab_run *run)
     w.slots = (uint32_t)lab_int(run, "slots");
     w.resched = lab_float(run, "reschedule");
     if (w.slots & (w.slots - 1)) {
-        return lab_reject(run, "slots", "slots must be a power of two, not %u", w.slots);
+        return lab_fail_param(run, "slots", "slots must be a power of two, not %u", w.slots);
     }
     w.lateness = lab_hist(run, "lateness", "ns");
     if (!(w.t = calloc((size_t)w.pending, sizeof(*w.t)))) {
@@ -435,7 +435,7 @@ static int dw_read(struct dw *w, struct lab_run *run)
     w->publish_timeout = lab_duration(run, "publish_timeout");
     w->retries = (int)lab_int(run, "retries");
     if (w->dist == CB_LOGNORMAL && w->cb_p99 <= w->cb_median)
-        return lab_reject(run, "cb_p99", "cb_p99 (%lld ns) must exceed cb_median (%lld ns)",
+        return lab_fail_param(run, "cb_p99", "cb_p99 (%lld ns) must exceed cb_median (%lld ns)",
                           (long long)w->cb_p99, (long long)w->cb_median);
     return 0;
 }

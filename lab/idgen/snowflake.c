@@ -197,13 +197,13 @@ static int read_params(struct sfw *w, struct lab_run *run)
     g->layout = sf_layout_default;
     const char *lay = lab_str(run, "layout");
     if (sf_layout_parse_bits(lay, &g->layout) < 0)
-        return lab_reject(run, "layout",
+        return lab_fail_param(run, "layout",
                           "layout '%s': expected T/D/W/S, each from 0 to 63 bits, e.g. "
                           "41/5/5/12", lay);
     g->layout.unit_ns = lab_duration(run, "unit");
     char why[256];
     if (sf_layout_check(&g->layout, INT64_MAX, why, sizeof(why)) < 0)
-        return lab_reject(run, "layout", "%s", why);
+        return lab_fail_param(run, "layout", "%s", why);
     g->policy = (enum sf_policy)lab_enum(run, "policy");
     g->on_full = (enum sf_full)lab_enum(run, "on_full");
     g->wait_max_ns = lab_duration(run, "wait_max");
@@ -220,7 +220,7 @@ static int read_params(struct sfw *w, struct lab_run *run)
     w->watch_worker = (int)lab_int(run, "watch_worker");
     size_t nids = lab_list_len(run, "worker_ids");
     if (nids && nids != (size_t)w->workers) {
-        return lab_reject(run, "worker_ids", "worker_ids has %zu entries for %d workers", nids,
+        return lab_fail_param(run, "worker_ids", "worker_ids has %zu entries for %d workers", nids,
                           w->workers);
     }
     w->nodes = calloc((size_t)w->workers, sizeof(*w->nodes));
@@ -234,7 +234,7 @@ static int read_params(struct sfw *w, struct lab_run *run)
         if (nids) {
             double v = lab_list_float(run, "worker_ids", (size_t)i);
             if (!(v >= 0) || v != floor(v) || v > 1e18) {
-                return lab_reject(run, "worker_ids",
+                return lab_fail_param(run, "worker_ids",
                                   "worker_ids[%d] = %g: expected a non-negative integer", i, v);
             }
             nd->cfg.gen.worker = (uint64_t)v;
@@ -244,7 +244,7 @@ static int read_params(struct sfw *w, struct lab_run *run)
         char err[256];
         /* The epoch is checked against the simulated clocks when a node opens it. */
         if (sf_config_check(&nd->cfg.gen, INT64_MAX, err, sizeof(err)) < 0)
-            return lab_reject(run, g->dc > sf_layout_max_dc(&g->layout) ? "dc"
+            return lab_fail_param(run, g->dc > sf_layout_max_dc(&g->layout) ? "dc"
                                    : nids                              ? "worker_ids"
                                                                        : "workers",
                               "worker-%d: %s", i, err);

@@ -240,7 +240,7 @@ static int read_params(struct lbw *w, struct lab_run *run)
     w->timeout = lab_duration(run, "timeout");
     int64_t med = lab_duration(run, "service"), p99 = lab_duration(run, "service_p99");
     if (p99 > 0 && p99 < med) {
-        return lab_reject(run, "service_p99",
+        return lab_fail_param(run, "service_p99",
                           "service_p99 (%lld ns) is below the median service time (%lld ns)",
                           (long long)p99, (long long)med);
     }
@@ -249,7 +249,7 @@ static int read_params(struct lbw *w, struct lab_run *run)
     size_t nw = lab_list_len(run, "weights");
     if (nw) {
         if (nw != w->n) {
-            return lab_reject(run, "weights", "weights has %zu entries for %zu endpoints", nw,
+            return lab_fail_param(run, "weights", "weights has %zu entries for %zu endpoints", nw,
                               w->n);
         }
         w->weights = calloc(nw, sizeof *w->weights);
@@ -258,7 +258,7 @@ static int read_params(struct lbw *w, struct lab_run *run)
         for (size_t i = 0; i < nw; i++) {
             double v = lab_list_float(run, "weights", i);
             if (!(v >= 1 && v <= 1e6 && v == floor(v))) {
-                return lab_reject(run, "weights",
+                return lab_fail_param(run, "weights",
                                   "weights[%zu] is '%s': expected an integer from 1 to 1000000",
                                   i, lab_list_str(run, "weights", i));
             }

@@ -114,7 +114,7 @@ static int read_params(struct lkw *w, struct lab_run *run)
     w->spin.base_ns = lab_duration(run, "backoff_base");
     w->spin.cap_ns = lab_duration(run, "backoff_cap");
     if (w->spin.cap_ns < w->spin.base_ns) {
-        return lab_reject(run, "backoff_cap", "backoff_cap (%lld ns) is below backoff_base "
+        return lab_fail_param(run, "backoff_cap", "backoff_cap (%lld ns) is below backoff_base "
                           "(%lld ns)", (long long)w->spin.cap_ns, (long long)w->spin.base_ns);
     }
     return 0;
