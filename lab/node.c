@@ -301,9 +301,68 @@ static int on_event(struct builder *b, struct fy_event *e)
     }
 }
 
+/* The length of the UTF-8 sequence at s (n bytes left), or 0 if it is not one: no
+ * overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4                                 ? 4
+                                                                                : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+/* What libfyaml is given must be text it reads safely: no NUL (it would end the file
+ * silently), UTF-8 only, and no directive line ('%' at a line's start: libfyaml 0.7.12
+ * hangs or reads out of bounds scanning some, upstream issues 101 and 175; a scenario
+ * needs none). Returns 0, or -EINVAL with err set at the offending line and column. */
+static int check_text(const char *text, size_t n, const char *origin, bool option,
+                      struct lab_err *err)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    int line = 1, col = 1;
+    const char *why = NULL;
+    char buf[64];
+    for (size_t i = 0; i < n && !why; col++) {
+        size_t len = s[i] ? utf8_len(s + i, n - i) : 0;
+        if (s[i] == 0) {
+            why = "a NUL byte: a scenario is text (is this a binary file?)";
+        } else if (len == 0) {
+            snprintf(buf, sizeof(buf), "byte 0x%02x is not UTF-8 text", s[i]);
+            why = buf;
+        } else if (s[i] == '%' && col == 1) {
+            why = "'%' at the start of a line begins a YAML directive, which distlab does "
+                  "not read (quote a value that starts with '%')";
+        } else if (s[i] == '\n') {
+            line++;
+            col = 0;
+        }
+        if (!why)
+            i += len;
+    }
+    if (!why)
+        return 0;
+    err->status = LAB_EXIT_INPUT;
+    if (option)
+        snprintf(err->msg, sizeof(err->msg), "%s: %s", origin, why);
+    else
+        snprintf(err->msg, sizeof(err->msg), "%s:%d:%d: %s", origin, line, col - 1, why);
+    return -EINVAL;
+}
+
 /* The whole file at 'path' into *buf (malloc'd; *len bytes), reading to its end so that
- * pipes and FIFOs work, refusing more than LAB_NODE_MAX_FILE bytes and any NUL byte
- * (at its line and column). Returns 0 or a negative errno with err set. */
+ * pipes and FIFOs work; a file over LAB_NODE_MAX_FILE bytes, or one that is not text
+ * (check_text: a NUL stops the reading at once, so /dev/zero is refused at 1:1), is an
+ * error. Returns 0 or a negative errno with err set. */
 static int read_input(const char *path, char **buf, size_t *len, struct lab_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -328,32 +387,20 @@ static int read_input(const char *path, char **buf, size_t *len, struct lab_err 
             snprintf(err->msg, sizeof(err->msg), "%s: cannot read: %s", path, strerror(-rc));
             break;
         }
-        if (got == 0)
-            break;
         const char *nul = memchr(p + n, 0, (size_t)got);
         n += (size_t)got;
-        if (nul) {
-            int line = 1, col = 1;
-            for (const char *q = p; q < nul; q++, col++)
-                if (*q == '\n') {
-                    line++;
-                    col = 0;
-                }
-            snprintf(err->msg, sizeof(err->msg),
-                     "%s:%d:%d: a NUL byte: a scenario is text (is this a binary file?)", path,
-                     line, col);
-            rc = -EINVAL;
+        if (got == 0 || nul || n > LAB_NODE_MAX_FILE)
             break;
-        }
-        if (n > LAB_NODE_MAX_FILE) {
-            snprintf(err->msg, sizeof(err->msg),
-                     "%s: larger than %u bytes (a scenario is a small text file)", path,
-                     LAB_NODE_MAX_FILE);
-            rc = -EFBIG;
-            break;
-        }
     }
     close(fd);
+    if (rc == 0)
+        rc = check_text(p, n, path, false, err);
+    if (rc == 0 && n > LAB_NODE_MAX_FILE) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "%s: larger than %u bytes (a scenario is a small text file)", path,
+                 LAB_NODE_MAX_FILE);
+        rc = -EFBIG;
+    }
     if (rc) {
         free(p);
         return rc;
@@ -385,7 +432,7 @@ static struct lab_node *parse(struct lab_arena *a, const char *origin, bool opti
     err->status = LAB_EXIT_INPUT; /* whatever goes wrong here is the input's */
     char *file = NULL;
     size_t len = text ? strlen(text) : 0;
-    int rc = path ? read_input(path, &file, &len, err) : 0;
+    int rc = path ? read_input(path, &file, &len, err) : check_text(text, len, origin, true, err);
     if (rc == 0 && fy_parser_set_string(p, file ? file : text, len)) {
         snprintf(err->msg, sizeof(err->msg), "%s: cannot parse", origin);
         rc = -EINVAL;

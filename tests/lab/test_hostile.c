@@ -88,8 +88,9 @@ Test(invocation, every_file_is_checked_before_the_first_run_starts)
      * sweep point of every file before anything runs, and the message has its place. */
     char *dir = t_tmpdir();
     char *good = t_write(dir, "g.yaml", BASE);
-    char *rule = t_write(dir, "r.yaml", "name: r\nworkload:\n  primitive: test/compute\n"
-                                        "sweep:\n  weights: [[1], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]\n");
+    char *rule = t_write(dir, "r.yaml",
+                         "name: r\nworkload:\n  primitive: test/compute\n"
+                         "sweep:\n  weights: [[1], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]\n");
     char *node = t_write(dir, "n.yaml", "name: n\nduration: 1s\nworkload:\n"
                                         "  primitive: test/sim\nsweep:\n  nodes: [3, 1]\n"
                                         "faults:\n  - { at: 100ms, crash: n2 }\n");

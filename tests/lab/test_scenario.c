@@ -144,6 +144,15 @@ static const struct bad bad_inputs[] = {
      NULL,
      ":4:312: this value makes the scenario larger than 1048576 bytes when its aliases are "
      "written out (an alias is a copy of what it names)"},
+    {BASE "  label: caf\xc3\n", NULL, ":4:13: byte 0xc3 is not UTF-8 text"},
+    {BASE "  label: \xed\xa0\x80\n", NULL, ":4:10: byte 0xed is not UTF-8 text"},
+    /* libfyaml 0.7.12 hangs on a directive with a bad byte ("%\xc6", found by fuzz-set) */
+    {"%\xc6\n" BASE, NULL,
+     ":1:1: '%' at the start of a line begins a YAML directive, which distlab does not read "
+     "(quote a value that starts with '%')"},
+    {BASE, "label=%\xc6",
+     "--set label=%\xc6: '%' at the start of a line begins a YAML directive, which distlab "
+     "does not read (quote a value that starts with '%')"},
     {BASE "repeat: 50000\nsweep:\n  n: [1, 2, 3]\n", NULL,
      ":6:3: the sweep with its repeats makes more than 100000 runs"},
     {BASE "sweep:\n  n: &n [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n  samples: *n\n  wait: *n\n"
