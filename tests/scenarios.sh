@@ -31,7 +31,8 @@ for f in "$src"/scenarios/*.yaml; do
     n=$((n + 1))
     # A run "happened" only if it exited 0, or 1 because an expectation failed; a
     # sanitizer report or an exit 1 with no failed expectation is a broken run.
-    if grep -qE 'runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer' "$work/err.txt"; then
+    if grep -qE 'runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer|WARNING: ThreadSanitizer' \
+        "$work/err.txt"; then
         rc=99
     elif [ $rc -eq 1 ] && ! grep -q '^FAIL' "$work/out.txt"; then
         rc=98
