@@ -244,6 +244,11 @@ int64_t lab_duration_total(struct lab_run *run)
     return run->spec->cfg->duration;
 }
 
+size_t lab_run_index(struct lab_run *run)
+{
+    return run->spec->index;
+}
+
 const char *lab_scenario_name(struct lab_run *run)
 {
     return run->sc->name;
@@ -496,20 +501,6 @@ int lab_fail_param(struct lab_run *run, const char *name, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     int rc = vfail_at(run, v ? v->node : NULL, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-int lab_fail_fault(struct lab_run *run, const struct lab_fault *f, const char *fmt, ...)
-{
-    const struct lab_config *c = run->spec->cfg;
-    if (!f || f < c->faults || f >= c->faults + c->nfaults) {
-        bug(run, "lab_fail_fault: not one of this run's faults");
-        return -EINVAL;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = vfail_at(run, c->fault_nodes[f - c->faults], fmt, ap);
     va_end(ap);
     return rc;
 }
