@@ -7,6 +7,7 @@
 #include "lab/lab.h"
 
 /* The loader's vocabulary (DESIGN.md "A scenario file"), and YAML's. */
+/* clang-format off */
 static const char *const words[] = {
     /* top level */
     "name", "about", "seed", "duration", "repeat", "world", "workload", "faults", "sweep",
@@ -19,6 +20,9 @@ static const char *const words[] = {
     /* faults */
     "at", "crash", "restart", "pause", "clock", "partition", "for", "step", "ppm", "until",
     "oneway", "client-*", "redis-0", "client-0",
+    /* the node names the workloads give (lab.h), which faults, links and clocks name */
+    "replica-0", "sentinel-0", "etcd-0", "zk-0", "zk-2", "zk-*", "broker-0", "worker-0",
+    "worker-*", "node-1", "node-*", "ep-0",
     /* plots and expect */
     "kind", "bars", "cdf", "timeseries", "heatmap", "metric", "by", "x", "theory", "where",
     "title", "xlabel", "ylabel", "logx", "logy", "stat", "sum", "mean", "count", "range",
@@ -32,6 +36,7 @@ static const char *const words[] = {
     "...", "\"", "'", "|\n  ", ">\n  ", "# ", "\t", "? ", "<<: ",
     NULL,
 };
+/* clang-format on */
 
 static void entry(const char *s)
 {

@@ -1,8 +1,9 @@
 #!/bin/sh
 # determinism.sh TAPFILE - every scenario that runs in the simulated world, run twice
 # (-j 2, then -j 1: other threads, other order of runs): summary.json must be the same but
-# for "machine" and each run's "wall_s", and every CSV the same byte for byte. One TAP line
-# per scenario. A run that does not finish (exit 2, 3) is a failure here too.
+# for "machine" and each run's "wall_s", and every other file (CSVs, documents) the same byte
+# for byte. One TAP line per scenario. A run that does not finish (exit 2, 3) is a failure
+# here too.
 set -u
 tap=$1
 src=${DISTLAB_SOURCE_ROOT:?}
@@ -32,9 +33,13 @@ if a != b:
             break
     sys.exit(1)
 EOF
-    for f in "$1"/*.csv; do
-        [ -e "$f" ] || continue
-        cmp -s "$f" "$2/$(basename "$f")" || { echo "$(basename "$f") differs"; return 1; }
+    # every other file of the set (CSVs, documents such as placement.md), byte for byte,
+    # and the same names on both sides
+    a=$(cd "$1" && find . -type f ! -name summary.json | sort)
+    b=$(cd "$2" && find . -type f ! -name summary.json | sort)
+    [ "$a" = "$b" ] || { echo "the sets hold different files"; return 1; }
+    for f in $a; do
+        cmp -s "$1/$f" "$2/$f" || { echo "${f#./} differs"; return 1; }
     done
 }
 
@@ -64,8 +69,8 @@ for f in "$src"/scenarios/*.yaml; do
     fi
     n=$((n + 1))
     if [ $ok -eq 1 ]; then
-        printf 'ok %d - %s: the same summary.json and CSVs from two runs\n' "$n" "$name" \
-            >>"$tap.part"
+        printf 'ok %d - %s: the same summary.json, CSVs and documents from two runs\n' "$n" \
+            "$name" >>"$tap.part"
     else
         printf 'not ok %d - %s: two runs differ: %s\n' "$n" "$name" "$why" >>"$tap.part"
         echo "$name: two runs differ: $why"
