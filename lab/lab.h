@@ -141,6 +141,11 @@ int lab_sim_run(struct lab_run *run, void *w,
                 int (*record)(struct lab_run *run, void *w));
 #define LAB_CHECKED (-ECANCELED)
 
+/* True in the check pass. A workload that computes without a simulated world (no
+ * lab_sim_run) returns LAB_CHECKED once its parameters are checked when this is true, so
+ * that checking a file never costs a whole run. */
+bool lab_checking(const struct lab_run *run);
+
 /* ---- The live world ------------------------------------------------------------------
  * The live counterpart of the simulated world above: the workload asks for servers and
  * client nodes by role, the lab starts them and names them as the simulated world would

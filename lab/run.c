@@ -235,6 +235,11 @@ const char *lab_list_str(struct lab_run *run, const char *name, size_t i)
     return v->items[i];
 }
 
+bool lab_checking(const struct lab_run *run)
+{
+    return run->checking;
+}
+
 uint64_t lab_seed(struct lab_run *run)
 {
     return run->spec->seed;
