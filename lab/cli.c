@@ -163,6 +163,11 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
             o->seed = optarg; /* checked with the scenario's seed */
             break;
         case 'o':
+            if (!*optarg) { /* "" + "/name" would be /name */
+                fprintf(stderr, "distlab %s: --out must name a directory, got ''\n", argv[0]);
+                *status = LAB_EXIT_INPUT;
+                return -1;
+            }
             o->out = optarg;
             break;
         case 'S':

@@ -88,6 +88,25 @@ int lab_run_exec(struct lab_run *run)
     return rc;
 }
 
+int lab_run_precheck(struct lab_run *run)
+{
+    if (run->world != LAB_WORLD_SIM)
+        return 0;
+    run->checking = true;
+    int rc = run->spec->cfg->wl->run(run);
+    lab__sim_end(run);
+    if (rc == LAB_CHECKED || rc > 0)
+        rc = 0; /* built and resolved (or a computation without a world: done) */
+    if (rc < 0 && !run->fail)
+        fail_plain(run, 0, "workload '%s' failed: %s", run->spec->cfg->wl->name,
+                   strerror(-rc));
+    if (!run->fail)
+        return 0;
+    if (run->status == 0) /* lab_fail: the workload's errno decides, as in a run */
+        run->status = rc == 0 ? LAB_EXIT_INPUT : lab_status_of_errno(rc);
+    return rc < 0 ? rc : -EINVAL;
+}
+
 void lab_run_cleanup(struct lab_run *run)
 {
     lab__sim_end(run);
@@ -214,6 +233,11 @@ const char *lab_list_str(struct lab_run *run, const char *name, size_t i)
         return "";
     }
     return v->items[i];
+}
+
+bool lab_checking(const struct lab_run *run)
+{
+    return run->checking;
 }
 
 uint64_t lab_seed(struct lab_run *run)

@@ -1,6 +1,6 @@
-/* runner.c - `distlab run | check` after the options: loading every scenario before
- * running any, running (on N threads), progress on a terminal, results, plots, the
- * PASS/FAIL report, and the exit status. */
+/* runner.c - `distlab run | check` after the options: loading and checking every
+ * scenario before running any, running (on N threads), progress on a terminal, results,
+ * plots, the PASS/FAIL report, and the exit status. */
 #include "lab/runner.h"
 
 #include <errno.h>
@@ -58,7 +58,7 @@ static void on_progress(void *user, const struct lab_run *run, double fraction)
 {
     struct progress *p = user;
     pthread_mutex_lock(&p->mu);
-    /* The workload and lab_sim_go may both report: show the furthest. */
+    /* The workload and lab_sim_run may both report: show the furthest. */
     if (fraction > p->frac[run->spec->index])
         p->frac[run->spec->index] = fraction;
     progress_show(p, false);
@@ -232,6 +232,52 @@ struct tally {
     size_t failed;
 };
 
+/* ---- Writing a result set --------------------------------------------------------- */
+
+/* Write sc's results (and plots, unless checking) as whole sets: into temporaries beside
+ * their targets, then swapped in. With --out, data and plots are one set in
+ * out/<name>/; without, two (results/<name>/, plots/<name>/), the plots swapped in
+ * first so that a summary.json never has older plots beside it. Returns 0, or -errno
+ * with err set (nothing of this scenario was replaced then). */
+static int write_sets(const struct lab_scenario *sc, const struct lab_run *runs,
+                      const struct lab_runner_opts *o, const char *rdir, const char *pdir,
+                      struct tally *t, struct lab_err *err)
+{
+    bool plots = !o->check, two = plots && strcmp(rdir, pdir) != 0;
+    struct lab_outdir rs = {.lockfd = -1}, ps = {.lockfd = -1};
+    int rc = lab_outdir_begin(&rs, rdir, err);
+    if (!rc && two)
+        rc = lab_outdir_begin(&ps, pdir, err);
+    if (!rc)
+        rc = lab_write_results(sc, runs, sc->nruns, rs.tmp, err);
+    if (!rc && plots) {
+        bool no_gnuplot = false;
+        int plot_failures = 0;
+        char *tpl;
+        if (asprintf(&tpl, "%s/plots", lab_source_root()) < 0)
+            abort();
+        rc = lab_draw_plots(sc, runs, sc->nruns, two ? ps.tmp : rs.tmp, tpl, &no_gnuplot,
+                            &plot_failures, err);
+        free(tpl);
+        if (no_gnuplot && !t->warned_gnuplot && sc->nplots) {
+            fprintf(stderr,
+                    "distlab: gnuplot is not in PATH: plot data written to %s, "
+                    "no images drawn\n",
+                    pdir);
+            t->warned_gnuplot = true;
+        }
+    }
+    if (!rc && lab_signal_pending()) /* drop the set: the signal comes when it is gone */
+        rc = lab_err_write(err, rdir, -EINTR);
+    if (!rc && two)
+        rc = lab_outdir_commit(&ps, err);
+    if (!rc)
+        rc = lab_outdir_commit(&rs, err);
+    lab_outdir_end(&ps);
+    lab_outdir_end(&rs);
+    return rc;
+}
+
 /* Write the results (and the plots, unless checking) of sc's runs, and print the report.
  * Returns 0, or -errno with err set. */
 static int write_and_report(const struct lab_scenario *sc, const struct lab_run *runs,
@@ -246,23 +292,10 @@ static int write_and_report(const struct lab_scenario *sc, const struct lab_run 
                asprintf(&pdir, "plots/%s", sc->name) < 0) {
         abort();
     }
-    int rc = lab_write_results(sc, runs, sc->nruns, rdir, err);
-    if (!rc && !o->check) {
-        bool no_gnuplot = false;
-        int plot_failures = 0;
-        char *tpl;
-        if (asprintf(&tpl, "%s/plots", lab_source_root()) < 0)
-            abort();
-        rc = lab_draw_plots(sc, runs, sc->nruns, pdir, tpl, &no_gnuplot, &plot_failures, err);
-        free(tpl);
-        if (no_gnuplot && !t->warned_gnuplot && sc->nplots) {
-            fprintf(stderr,
-                    "distlab: gnuplot is not in PATH: plot data written to %s, "
-                    "no images drawn\n",
-                    pdir);
-            t->warned_gnuplot = true;
-        }
-    }
+    struct lab_signals held;
+    lab_signals_hold(&held);
+    int rc = write_sets(sc, runs, o, rdir, pdir, t, err);
+    lab_signals_release(&held);
     if (!rc) {
         size_t passed, failed = report(sc, runs, o->check && !o->quiet, &passed);
         t->failed += failed;
@@ -312,6 +345,25 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
     return status;
 }
 
+/* The check pass over sc: each sweep point's workload checks its parameters and builds
+ * its simulated world (names resolved, never run), so that a bad value in any file of
+ * the invocation stops it before the first run starts. One run per point: repeats
+ * differ only in their seed. Returns an exit status, the failure printed. */
+static int precheck(const struct lab_scenario *sc)
+{
+    int status = LAB_EXIT_OK;
+    for (size_t p = 0; p < sc->npoints && status == LAB_EXIT_OK; p++) {
+        struct lab_run run;
+        lab_run_init(&run, sc, &sc->runs[p * (size_t)sc->repeat], sc->world);
+        if (lab_run_precheck(&run) < 0) {
+            fprintf(stderr, "%s\n", run.fail);
+            status = run.status;
+        }
+        lab_run_cleanup(&run);
+    }
+    return status;
+}
+
 int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_opts *o)
 {
     struct lab_scenario **scs = calloc(nfiles + 1, sizeof(*scs));
@@ -329,6 +381,21 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
             status = err.status;
         }
     }
+    /* Two scenarios of one name would write one directory, the second over the first. */
+    for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++) {
+        for (size_t j = 0; j < i && status == LAB_EXIT_OK; j++) {
+            if (strcmp(scs[i]->name, scs[j]->name))
+                continue;
+            struct lab_err err;
+            lab_errf(&err, lab_node_get(scs[i]->root, "name", NULL),
+                     "'%s' is also the name of %s: both would write their results to %s/%s/",
+                     scs[i]->name, scs[j]->file, o->out ? o->out : "results", scs[i]->name);
+            fprintf(stderr, "%s\n", err.msg);
+            status = err.status;
+        }
+    }
+    for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
+        status = precheck(scs[i]);
     struct tally t = {0};
     for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
         status = run_scenario(scs[i], o, &t);

@@ -47,6 +47,7 @@ struct lab_world_cfg {
     int cores, nodes;
     int64_t slice_ns;
     size_t stack;
+    uint64_t max_events; /* a simulated run fails past this many events */
     struct sim_link network;
     struct lab_link_cfg *links;
     size_t nlinks;

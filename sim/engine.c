@@ -628,6 +628,11 @@ enum sim_stop sim_run(struct sim *sim, int64_t until)
                 sim->now = until;
             return SIM_STOP_TIME;
         }
+        if (sim->cfg.max_events && sim->stats.events >= sim->cfg.max_events) {
+            sim__fail(sim, SIM_STOP_ERROR, "it executed its limit of %llu events",
+                      (unsigned long long)sim->cfg.max_events);
+            return sim->stop;
+        }
         tq4_pop(&sim->events);
         sim->now = t->when;
         sim->stats.events++;

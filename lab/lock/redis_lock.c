@@ -121,21 +121,18 @@ static int read_params(struct rl *w, struct lab_run *run)
     w->fault_step = lab_duration(run, "fault_step");
     w->fault_servers = (int)lab_int(run, "fault_servers");
     w->duration = lab_duration_total(run);
-    if (w->fault_servers > w->servers) {
-        lab_fail(run, "fault_servers (%d) is more than servers (%d)", w->fault_servers,
-                 w->servers);
-        return -EINVAL;
-    }
-    if (w->replica && w->algo == RLOCK_REDLOCK) {
-        lab_fail(run, "replica: Redlock's servers are independent masters, without replicas");
-        return -EINVAL;
-    }
-    if (w->live && w->hfault == HF_CLOCK) {
-        lab_fail(run, "lock/redis with holder_fault: clock-step does not run in the live world "
-                      "(redis-server reads this machine's clock, which a run must not step): "
-                      "use --world sim");
-        return -EINVAL;
-    }
+    if (w->fault_servers > w->servers)
+        return lab_fail_param(run, "fault_servers",
+                              "fault_servers (%d) is more than servers (%d)", w->fault_servers,
+                              w->servers);
+    if (w->replica && w->algo == RLOCK_REDLOCK)
+        return lab_fail_param(run, "replica", "replica: Redlock's servers are independent "
+                                              "masters, without replicas");
+    if (w->live && w->hfault == HF_CLOCK)
+        return lab_fail_param(run, "holder_fault",
+                              "lock/redis with holder_fault: clock-step does not run in the "
+                              "live world (redis-server reads this machine's clock, which a "
+                              "run must not step): use --world sim");
     return 0;
 }
 

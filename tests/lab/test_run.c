@@ -23,14 +23,6 @@
 
 #define BASE "name: t\nworkload:\n  primitive: test/compute\n"
 
-static bool exists(const char *dir, const char *name)
-{
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return stat(path, &st) == 0;
-}
-
 /* Load and run every run of 'yaml', checking expectations; the runs are returned. */
 static struct lab_run *run_all(const char *yaml, struct lab_scenario **scp)
 {
@@ -204,23 +196,23 @@ Test(cli, run_writes_summary_csvs_and_plots_and_exits_0)
                  t_read_in(dir, "err.txt"));
     char res[4096];
     snprintf(res, sizeof(res), "%s/ok", out);
-    cr_expect(exists(res, "summary.json"));
-    cr_expect(exists(res, "counts.csv"));
-    cr_expect(exists(res, "lat.csv"));
-    cr_expect(exists(res, "m.csv"));
-    cr_expect(exists(res, "rps.csv"));
-    cr_expect_not(exists(res, "total.csv")); /* scalars are in summary.json only */
-    cr_expect(exists(res, "bars-share.dat"));
-    cr_expect(exists(res, "sweep-first.dat"));
-    cr_expect(exists(res, "heatmap-m-2.dat"));
-    cr_expect(exists(res, "heatmap-m-4.dat"));
+    cr_expect(t_exists(res, "summary.json"));
+    cr_expect(t_exists(res, "counts.csv"));
+    cr_expect(t_exists(res, "lat.csv"));
+    cr_expect(t_exists(res, "m.csv"));
+    cr_expect(t_exists(res, "rps.csv"));
+    cr_expect_not(t_exists(res, "total.csv")); /* scalars are in summary.json only */
+    cr_expect(t_exists(res, "bars-share.dat"));
+    cr_expect(t_exists(res, "sweep-first.dat"));
+    cr_expect(t_exists(res, "heatmap-m-2.dat"));
+    cr_expect(t_exists(res, "heatmap-m-4.dat"));
     if (access("/usr/bin/gnuplot", X_OK) == 0) {
-        cr_expect(exists(res, "bars-share.png"));
-        cr_expect(exists(res, "bars-share.svg"));
-        cr_expect(exists(res, "cdf-lat.png"));
-        cr_expect(exists(res, "timeseries-rps.png"));
-        cr_expect(exists(res, "heatmap-m-4.png"));
-        cr_expect(exists(res, "sweep-first.png"));
+        cr_expect(t_exists(res, "bars-share.png"));
+        cr_expect(t_exists(res, "bars-share.svg"));
+        cr_expect(t_exists(res, "cdf-lat.png"));
+        cr_expect(t_exists(res, "timeseries-rps.png"));
+        cr_expect(t_exists(res, "heatmap-m-4.png"));
+        cr_expect(t_exists(res, "sweep-first.png"));
     }
     /* The histogram CSV: header, then buckets with a cumulative fraction reaching 1. */
     snprintf(res, sizeof(res), "%s/ok/lat.csv", out);
@@ -417,7 +409,7 @@ Test(cli, unknown_node_in_a_fault_is_a_scenario_error)
     snprintf(want, sizeof(want), "%s:6:5: unknown node 'n9' in this fault (nodes: n0, n1, n2)\n",
              path);
     cr_expect_str_eq(err, want);
-    cr_expect_not(exists(dir, "s"), "a failed run must write no results");
+    cr_expect_not(t_exists(dir, "s"), "a failed run must write no results");
     free(err);
     free(path);
     t_cleanup(dir);
@@ -432,7 +424,7 @@ Test(cli, exit_1_when_an_expectation_fails)
     char *out = t_read_in(dir, "out.txt");
     cr_expect_not_null(strstr(out, "FAIL t: total < 10  (actual 2000)  -- on purpose\n"), "%s",
                        out);
-    cr_expect(exists(dir, "t/summary.json"), "results are written even when a check fails");
+    cr_expect(t_exists(dir, "t/summary.json"), "results are written even when a check fails");
     free(out);
     cr_expect_eq(t_distlab(dir, "run", path, "--out", dir, "-q", NULL), 1);
     free(path);
@@ -457,7 +449,7 @@ Test(cli, exit_2_on_bad_input)
     cr_expect_eq(t_distlab(dir, "run", good, "--set", "n", NULL), 2);
     /* A bad file anywhere stops everything before any run. */
     cr_expect_eq(t_distlab(dir, "run", good, bad, "--out", dir, NULL), 2);
-    cr_expect_not(exists(dir, "t"));
+    cr_expect_not(t_exists(dir, "t"));
     char *err = t_read_in(dir, "err.txt");
     char want[4096];
     snprintf(want, sizeof(want), "%s:4:6: 'n' must be an integer, got 'lots'\n", bad);
@@ -475,7 +467,7 @@ Test(cli, exit_2_on_bad_input)
              other);
     cr_expect_str_eq(err, want);
     free(err);
-    cr_expect_not(exists(dir, "t"), "a failed run must write no results");
+    cr_expect_not(t_exists(dir, "t"), "a failed run must write no results");
     free(good);
     free(bad);
     free(sim);
@@ -496,7 +488,7 @@ Test(cli, exit_3_when_a_server_is_unreachable)
     cr_expect_str_eq(err, want);
     free(err);
     cr_expect_eq(t_distlab(dir, "check", unreach, "--world", "live", "--out", dir, NULL), 3);
-    cr_expect_not(exists(dir, "t"));
+    cr_expect_not(t_exists(dir, "t"));
     free(refused);
     free(unreach);
     t_cleanup(dir);
@@ -550,7 +542,7 @@ Test(cli, exit_4_when_the_results_cannot_be_written)
     o.out = dir;
     o.seed = "7";
     cr_expect_eq(lab_runner(files, 1, &o), LAB_EXIT_OK);
-    cr_expect(exists(dir, "t/summary.json"));
+    cr_expect(t_exists(dir, "t/summary.json"));
     free(blocker);
     free(path);
     t_cleanup(dir);
@@ -606,9 +598,9 @@ Test(cli, out_dir_and_default_dirs)
     int rc = t_distlab(dir, "run", path, "-q", NULL);
     cr_assert_eq(chdir(cwd), 0);
     cr_expect_eq(rc, 0);
-    cr_expect(exists(dir, "results/ok/summary.json"));
-    cr_expect(exists(dir, "plots/ok/bars-share.dat"));
-    cr_expect_not(exists(dir, "results/ok/bars-share.dat"));
+    cr_expect(t_exists(dir, "results/ok/summary.json"));
+    cr_expect(t_exists(dir, "plots/ok/bars-share.dat"));
+    cr_expect_not(t_exists(dir, "results/ok/bars-share.dat"));
     free(path);
     t_cleanup(dir);
 }
@@ -619,9 +611,9 @@ Test(cli, without_gnuplot_the_data_is_written_and_one_warning_says_so)
     char *path = t_write(dir, "ok.yaml", scenario_ok);
     setenv("PATH", "/nonexistent", 1);
     cr_expect_eq(t_distlab(dir, "run", path, "--out", dir, "-q", NULL), 0);
-    cr_expect(exists(dir, "ok/bars-share.dat"));
-    cr_expect(exists(dir, "ok/cdf-lat.dat"));
-    cr_expect_not(exists(dir, "ok/bars-share.png"));
+    cr_expect(t_exists(dir, "ok/bars-share.dat"));
+    cr_expect(t_exists(dir, "ok/cdf-lat.dat"));
+    cr_expect_not(t_exists(dir, "ok/bars-share.png"));
     char *err = t_read_in(dir, "err.txt");
     char want[4096];
     snprintf(want, sizeof(want), "distlab: gnuplot is not in PATH: plot data written to %s/ok, "
