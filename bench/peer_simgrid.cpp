@@ -1,7 +1,7 @@
 // peer_simgrid.cpp - bench-engine's sleep and pingpong workloads on SimGrid's S4U actors,
 // so the two engines are compared on one machine in one run. Durations come from the same
 // xoshiro stream as distlab's, per actor.
-#include "bench/peer_simgrid.h"
+#include "bench/engine_peers.h"
 
 #include <chrono>
 #include <simgrid/s4u.hpp>
