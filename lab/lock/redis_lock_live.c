@@ -185,7 +185,7 @@ int rl_run_live(struct rl *w)
             return rc;
         }
     }
-    lockres_live(w->res); /* its true time starts with the lab's, within microseconds */
+    lockres_live(w->res, run);
     rc = lab_live_go(run, 0);
     for (int i = 0; i < w->ngrave; i++)
         rlock_abandon(w->grave[i]);
