@@ -2,9 +2,11 @@
  *
  * Prints one JSON line per measurement:
  *   {"impl":"distlab","workload":"sleep","actors":1000,"events":2000000,"setup_s":...,
- *    "wall_s":...,"events_per_s":...,"rss_kib":...}
- * setup_s is creating the world and its actors; wall_s is running it, and events_per_s
- * divides by wall_s alone, for every engine alike.
+ *    "wall_s":...,"cpu_s":...,"events_per_s":...,"rss_kib":...,"load":...}
+ * setup_s is creating the world and its actors; wall_s is running it, cpu_s the same in
+ * the process's CPU time, and events_per_s divides by cpu_s, for every engine alike (the
+ * machine is shared: CPU time leaves out the time others ran; load is the 1-minute load
+ * average when the line was printed, for the reader to judge what caches were shared).
  * Workloads: sleep (N actors each doing M sleeps of seeded random length), pingpong (pairs
  * exchanging M messages across a link), callbacks (N chains of plain scheduled events, no
  * actors: N events pending at every moment, each scheduling the next of its chain).
@@ -31,6 +33,18 @@ static double wall(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double load1(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
 }
 
 static long bench_rss_kib(void)
@@ -67,9 +81,10 @@ static int run_sleep(int n, int m, struct bench_result *r)
     for (int i = 0; i < n; i++)
         if (sim_spawn(sim, node, "s", sleeper, NULL) < 0)
             return -ENOMEM;
-    double t0 = wall();
+    double t0 = wall(), c0 = bench_cpu_s();
     r->setup_s = t0 - t_setup;
     enum sim_stop stop = sim_run(sim, INT64_MAX);
+    r->cpu_s = bench_cpu_s() - c0;
     r->wall_s = wall() - t0;
     r->events = (uint64_t)n * (uint64_t)m;
     sim_destroy(sim);
@@ -124,9 +139,10 @@ static int run_pingpong(int pairs, int m, struct bench_result *r)
         sim_spawn(sim, b, "pong", pong_actor, &peers[2 * i + 1]);
         sim_spawn(sim, a, "ping", ping_actor, &peers[2 * i]);
     }
-    double t0 = wall();
+    double t0 = wall(), c0 = bench_cpu_s();
     r->setup_s = t0 - t_setup;
     enum sim_stop stop = sim_run(sim, INT64_MAX);
+    r->cpu_s = bench_cpu_s() - c0;
     r->wall_s = wall() - t0;
     struct sim_stats st;
     sim_stats(sim, &st);
@@ -169,9 +185,10 @@ static int run_callbacks(int chains, long total, struct bench_result *r)
         if (sim_at(sim, (int64_t)i, cb, &ch[i]) < 0)
             return -ENOMEM;
     }
-    double t0 = wall();
+    double t0 = wall(), c0 = bench_cpu_s();
     r->setup_s = t0 - t_setup;
     enum sim_stop stop = sim_run(sim, INT64_MAX);
+    r->cpu_s = bench_cpu_s() - c0;
     r->wall_s = wall() - t0;
     struct sim_stats st;
     sim_stats(sim, &st);
@@ -190,10 +207,10 @@ static void print(const char *impl, const char *workload, int actors, int pendin
     printf("{\"impl\":\"%s\",\"workload\":\"%s\",\"actors\":%d,", impl, workload, actors);
     if (pending)
         printf("\"pending\":%d,", pending);
-    printf("\"events\":%llu,\"setup_s\":%.4f,\"wall_s\":%.4f,\"events_per_s\":%.0f,"
-           "\"rss_kib\":%ld",
-           (unsigned long long)r->events, r->setup_s, r->wall_s,
-           r->wall_s > 0 ? (double)r->events / r->wall_s : 0, r->rss_kib);
+    printf("\"events\":%llu,\"setup_s\":%.4f,\"wall_s\":%.4f,\"cpu_s\":%.4f,"
+           "\"events_per_s\":%.0f,\"rss_kib\":%ld,\"load\":%.2f",
+           (unsigned long long)r->events, r->setup_s, r->wall_s, r->cpu_s,
+           r->cpu_s > 0 ? (double)r->events / r->cpu_s : 0, r->rss_kib, load1());
     if (pending)
         printf(",\"order_hash\":\"%016llx\"", (unsigned long long)r->order_hash);
     printf("}\n");
@@ -246,7 +263,7 @@ static int measure(int who, int w, int n, int m, struct bench_result *out)
 
 static double rate(const struct bench_result *r)
 {
-    return (double)r->events / r->wall_s;
+    return (double)r->events / r->cpu_s;
 }
 
 static void goal(const char *what, double value, double want, int at_least)

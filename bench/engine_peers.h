@@ -5,6 +5,7 @@
 #define DISTLAB_ENGINE_PEERS_H
 
 #include <stdint.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,7 +16,8 @@ extern "C" {
 struct bench_result {
     uint64_t events;
     double setup_s; /* creating the world and its actors */
-    double wall_s;  /* running it: what events_per_s divides by */
+    double wall_s;  /* running it */
+    double cpu_s;   /* running it, in this process's CPU time: what events_per_s divides by */
     long rss_kib;
     uint64_t order_hash; /* callbacks: (time, chain) of every event in the order run */
     int rc;
@@ -31,6 +33,15 @@ static inline void bench_chain_rng(struct rng *r, uint64_t chain)
 static inline uint64_t bench_order_fold(uint64_t h, int64_t when, uint64_t chain)
 {
     return rng_mix(h ^ rng_mix((uint64_t)when * 0x9e3779b97f4a7c15ULL + chain));
+}
+
+/* This process's CPU time: on a shared machine it counts only the time this process ran
+ * (every peer runs alone in its own child, single-threaded). */
+static inline double bench_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 int peer_simgrid_available(void);

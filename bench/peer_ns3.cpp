@@ -64,9 +64,10 @@ extern "C" int peer_ns3_callbacks(int chains, long total, const char *scheduler,
         ch[(size_t)i].index = (uint64_t)i;
         ns3::Simulator::Schedule(ns3::NanoSeconds(i), &fire, &ch[(size_t)i]);
     }
-    double t0 = now_s();
+    double t0 = now_s(), c0 = bench_cpu_s();
     r->setup_s = t0 - t_setup;
     ns3::Simulator::Run();
+    r->cpu_s = bench_cpu_s() - c0;
     r->wall_s = now_s() - t0;
     ns3::Simulator::Destroy();
     r->events = events;
