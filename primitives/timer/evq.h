@@ -57,7 +57,7 @@ struct evq_slot {
 };
 
 /* A wheel slot of at most this many entries becomes the window as it is (a heap); a
- * bigger one is moved down a level first. Chosen by measurement (sim/README.md). */
+ * bigger one is moved down a level first. A first choice: no sweep of it is recorded. */
 #define EVQ_HEAP_MAX 16
 
 struct evq {
