@@ -14,7 +14,9 @@
  * callbacks on ns-3's fastest scheduler (PriorityQueueScheduler) and its default
  * (MapScheduler), in the same invocation, followed by the ratio lines (ns-3's also say
  * whether both ran the same events in the same order) and the goal lines. Each
- * measurement runs in a child process so that rss_kib is that workload's own peak.
+ * measurement runs in a child process so that rss_kib is that workload's own peak. The
+ * sleep rows go to 1,000,000 actors; SimGrid runs beyond 100,000 only where its memory
+ * per actor in its last sleep row says it fits in MemAvailable (a "skipped" line if not).
  *
  * Usage: bench-engine [--quick] [--no-peers] [--only WORKLOAD[:N]]... */
 #include <errno.h>
@@ -47,17 +49,28 @@ static double load1(void)
     return l;
 }
 
-static long bench_rss_kib(void)
+/* The KiB figure of the line of 'file' that 'fmt' ("Key: %ld kB") matches; -1 if none. */
+static long proc_kib(const char *file, const char *fmt)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    FILE *f = fopen(file, "r");
     char line[256];
     long kib = -1;
     while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+        if (sscanf(line, fmt, &kib) == 1)
             break;
     if (f)
         fclose(f);
     return kib;
+}
+
+static long mem_available_kib(void)
+{
+    return proc_kib("/proc/meminfo", "MemAvailable: %ld kB");
+}
+
+static long bench_rss_kib(void)
+{
+    return proc_kib("/proc/self/status", "VmHWM: %ld kB");
 }
 
 /* ---- sleep ---- */
@@ -301,6 +314,7 @@ int main(int argc, char **argv)
         {W_SLEEP, 1000, 2000, "sleep"},
         {W_SLEEP, 10000, 200, "sleep"},
         {W_SLEEP, 100000, 20, "sleep"},
+        {W_SLEEP, 1000000, 2, "sleep"},
         {W_PINGPONG, 100, 20000, "pingpong"},
         {W_PINGPONG, 1000, 2000, "pingpong"},
         {W_CALLBACKS, 64, 4000000, "callbacks"},
@@ -308,6 +322,7 @@ int main(int argc, char **argv)
         {W_CALLBACKS, 100000, 4000000, "callbacks"},
     };
     int ncases = sizeof(cases) / sizeof(cases[0]);
+    double sg_kib_per_actor = -1; /* SimGrid's peak RSS per actor in its last sleep row */
     int status = 0;
     for (int i = 0; i < ncases; i++) {
         int n = cases[i].n, m = quick ? cases[i].m / 20 : cases[i].m, w = cases[i].w;
@@ -329,14 +344,34 @@ int main(int argc, char **argv)
             continue;
         }
         print("distlab", cases[i].name, actors, pending, &ours);
+        if (w == W_SLEEP && n >= 1000000)
+            goal("sleep peak RSS in GiB <= 2 at 1000000 actors", (double)ours.rss_kib / 1048576, 2,
+                 0);
         if (!peers)
             continue;
         if (w != W_CALLBACKS && peer_simgrid_available()) {
+            /* SimGrid's memory grows with its actors: from its largest sleep row so far,
+             * run it only where it fits in the memory available now. */
+            long need_kib = sg_kib_per_actor > 0 ? (long)(sg_kib_per_actor * n) : -1;
+            long avail_kib = mem_available_kib();
+            if (w == W_SLEEP && n > 100000 && (need_kib < 0 || need_kib > avail_kib)) {
+                printf("{\"impl\":\"simgrid\",\"workload\":\"%s\",\"actors\":%d,"
+                       "\"skipped\":\"%s\",\"need_kib\":%ld,\"mem_available_kib\":%ld}\n",
+                       cases[i].name, actors,
+                       need_kib < 0 ? "no smaller sleep row measured its memory per actor"
+                                    : "its memory per actor at the last row times these actors "
+                                      "exceeds the memory available",
+                       need_kib, avail_kib);
+                fflush(stdout);
+                continue;
+            }
             if (measure(P_SIMGRID, w, n, m, &peer) < 0) {
                 fprintf(stderr, "bench-engine: simgrid %s failed\n", tag);
                 continue;
             }
             print("simgrid", cases[i].name, actors, 0, &peer);
+            if (w == W_SLEEP)
+                sg_kib_per_actor = (double)peer.rss_kib / n;
             double q = rate(&ours) / rate(&peer);
             printf("{\"ratio\":\"distlab/simgrid\",\"workload\":\"%s\",\"actors\":%d,"
                    "\"events_per_s\":%.2f,\"rss\":%.3f}\n",
