@@ -125,7 +125,8 @@ static void run_usage(FILE *f, const char *verb)
           "  --seed N           the scenario's seed (same as --set seed=N)\n"
           "  --out DIR          write results and plots under DIR/<name>/\n"
           "  --set k.path=v     override a scenario value (e.g. workload.clients=8)\n"
-          "  -j, --jobs N       run independent runs on N threads\n"
+          "  -j, --jobs N       run independent runs on N threads (default: one per CPU\n"
+          "                     in the simulated world, one in the live world)\n"
           "  -q, --quiet        print only failures\n"
           "  -h, --help         this text\n"
           LAB_EXIT_HELP, f);
@@ -141,7 +142,7 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
         {"help", no_argument, NULL, 'h'},        {0}};
     memset(o, 0, sizeof(*o));
     o->world = LAB_WORLD_SIM;
-    o->jobs = 1;
+    o->jobs = 0; /* lab_runner decides per world */
     *sets = calloc((size_t)argc + 1, sizeof(**sets));
     if (!*sets)
         abort();

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,20 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* CPU seconds of this process's threads and of the children it waited for (gnuplot). */
+static double cpu_s(void)
+{
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    double us = (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
+                         kids.ru_stime.tv_sec) *
+                    1e6 +
+                (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+                         kids.ru_stime.tv_usec);
+    return us / 1e6;
 }
 
 /* ---- Progress --------------------------------------------------------------------- */
@@ -230,6 +245,14 @@ static size_t report(const struct lab_scenario *sc, const struct lab_run *runs, 
 struct tally {
     bool warned_gnuplot;
     size_t failed;
+    size_t scenarios;
+    double run_s, out_s; /* wall seconds executing runs, and writing results and plots */
+};
+
+/* Where a scenario's time went: executing its runs (from t0 to t1) and writing what they
+ * left (from t1 to now), in wall seconds, and the CPU seconds of both since cpu0. */
+struct timing {
+    double t0, t1, cpu0;
 };
 
 /* ---- Writing a result set --------------------------------------------------------- */
@@ -281,7 +304,8 @@ static int write_sets(const struct lab_scenario *sc, const struct lab_run *runs,
 /* Write the results (and the plots, unless checking) of sc's runs, and print the report.
  * Returns 0, or -errno with err set. */
 static int write_and_report(const struct lab_scenario *sc, const struct lab_run *runs,
-                            const struct lab_runner_opts *o, struct tally *t, struct lab_err *err)
+                            const struct lab_runner_opts *o, struct tally *t,
+                            const struct timing *tm, struct lab_err *err)
 {
     char *rdir, *pdir;
     if (o->out) {
@@ -299,6 +323,10 @@ static int write_and_report(const struct lab_scenario *sc, const struct lab_run 
     if (!rc) {
         size_t passed, failed = report(sc, runs, o->check && !o->quiet, &passed);
         t->failed += failed;
+        double out_s = now_s() - tm->t1, cpu = cpu_s() - tm->cpu0;
+        t->scenarios++;
+        t->run_s += tm->t1 - tm->t0;
+        t->out_s += out_s;
         if (!o->quiet) {
             size_t skipped = 0;
             for (size_t i = 0; i < sc->nruns; i++) {
@@ -316,7 +344,8 @@ static int write_and_report(const struct lab_scenario *sc, const struct lab_run 
                    passed == 1 ? "" : "s", failed, rdir);
             if (!o->check && sc->nplots)
                 printf(", plots in %s", pdir);
-            printf("\n");
+            printf("; %.2f s (runs %.2f s, output %.2f s), %.2f s CPU\n", tm->t1 - tm->t0 + out_s,
+                   tm->t1 - tm->t0, out_s, cpu);
         }
     }
     free(rdir);
@@ -331,10 +360,17 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
     struct lab_run *runs = calloc(sc->nruns, sizeof(*runs));
     if (!runs)
         abort();
-    int status = lab_execute(sc, runs, o->jobs, !o->quiet && isatty(STDERR_FILENO));
+    int jobs = o->jobs;
+    if (jobs <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = sc->world == LAB_WORLD_LIVE || cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
+    }
+    struct timing tm = {.t0 = now_s(), .cpu0 = cpu_s()};
+    int status = lab_execute(sc, runs, jobs, !o->quiet && isatty(STDERR_FILENO));
+    tm.t1 = now_s();
     if (status == LAB_EXIT_OK) {
         struct lab_err err = {.status = LAB_EXIT_WRITE};
-        if (write_and_report(sc, runs, o, t, &err)) {
+        if (write_and_report(sc, runs, o, t, &tm, &err)) {
             fprintf(stderr, "distlab: %s\n", err.msg);
             status = err.status;
         }
@@ -399,6 +435,9 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
     struct tally t = {0};
     for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
         status = run_scenario(scs[i], o, &t);
+    if (!o->quiet && t.scenarios > 1)
+        printf("%zu scenarios; %.2f s (runs %.2f s, output %.2f s), %.2f s CPU\n", t.scenarios,
+               t.run_s + t.out_s, t.run_s, t.out_s, cpu_s());
     if (status == LAB_EXIT_OK && t.failed)
         status = LAB_EXIT_EXPECT;
     for (size_t i = 0; i < nfiles; i++)

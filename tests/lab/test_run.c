@@ -343,7 +343,7 @@ Test(cli, same_seed_same_summary_other_seed_other_summary)
     char *dir = t_tmpdir();
     char *path = t_write(dir, "ok.yaml", scenario_ok);
     char *a = run_summary(dir, path, "a", NULL, NULL);
-    char *b = run_summary(dir, path, "b", NULL, NULL);
+    char *b = run_summary(dir, path, "b", "-j", "1"); /* a: the default, one per CPU */
     char *c = run_summary(dir, path, "c", "--seed", "6");
     char *d = run_summary(dir, path, "d", "-j", "4");
     cr_expect_str_eq(a, b);
@@ -375,7 +375,7 @@ Test(cli, simulated_runs_apply_faults_and_replay_exactly)
     char *dir = t_tmpdir();
     char *path = t_write(dir, "sim.yaml", scenario_sim);
     char *a = run_summary(dir, path, "a", NULL, NULL);
-    char *b = run_summary(dir, path, "b", NULL, NULL);
+    char *b = run_summary(dir, path, "b", "-j", "1"); /* a: the default, one per CPU */
     cr_expect_str_eq(a, b);
     char out[4096];
     snprintf(out, sizeof(out), "%s/a", dir);
@@ -508,6 +508,7 @@ Test(cli, a_skipped_run_is_left_out_with_its_reason_at_the_sweep_value)
     cr_expect(out && strstr(out, want), "%s", out);
     cr_expect(out && strstr(out, "t: 2 runs (1 skipped), 1 expectation passed, 0 failed"), "%s",
               out);
+    cr_expect(out && strstr(out, " s (runs ") && strstr(out, " s CPU\n"), "%s", out);
     free(out);
     char *sum = t_read_in(dir, "t/summary.json");
     cr_expect(sum && strstr(sum, "\"skipped\": \""), "%s", sum);
