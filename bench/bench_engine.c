@@ -1,17 +1,18 @@
 /* bench_engine.c - how fast the simulator runs, beside SimGrid doing the same work.
  *
  * Prints one JSON line per workload:
- *   {"impl":"distlab","workload":"sleep","actors":1000,"events":2000000,"setup_s":...,
- *    "wall_s":...,"events_per_s":...,"rss_kib":...}
+ *   {"bench":"engine","impl":"distlab","workload":"sleep","actors":1000,"events":2000000,
+ *    "setup_s":...,"wall_s":...,"events_per_s":...,"rss_kib":...}
  * setup_s is creating the world and its actors; wall_s is running it, and events_per_s
  * divides by wall_s alone, for both engines alike.
  * Workloads: sleep (N actors each doing M sleeps of seeded random length), pingpong (pairs
  * exchanging M messages across a link), callbacks (plain scheduled events, no actors).
  * With the peers feature the sleep and pingpong workloads also run on SimGrid's S4U in
- * the same invocation (impl "simgrid"), followed by the ratio lines. Each workload runs in
- * a child process so that rss_kib is that workload's own peak.
+ * the same invocation (impl "simgrid"), followed by a ratio line ("engine_ratio": speedup
+ * is our events per second over SimGrid's, rss_ratio our peak RSS over its). Each workload
+ * runs in a child process so that rss_kib is that workload's own peak.
  *
- * Usage: bench-engine [--quick] [--no-peers] */
+ * Usage: bench-engine [--quick] [--no-peers] [--max-actors N]   (N: skip larger worlds) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,8 +167,9 @@ static int run_callbacks(int chains, long total, struct bench_result *r)
 
 static void print(const char *impl, const char *workload, int actors, const struct bench_result *r)
 {
-    printf("{\"impl\":\"%s\",\"workload\":\"%s\",\"actors\":%d,\"events\":%llu,"
-           "\"setup_s\":%.4f,\"wall_s\":%.4f,\"events_per_s\":%.0f,\"rss_kib\":%ld}\n",
+    printf("{\"bench\":\"engine\",\"impl\":\"%s\",\"workload\":\"%s\",\"actors\":%d,"
+           "\"events\":%llu,\"setup_s\":%.4f,\"wall_s\":%.4f,\"events_per_s\":%.0f,"
+           "\"rss_kib\":%ld}\n",
            impl, workload, actors, (unsigned long long)r->events, r->setup_s, r->wall_s,
            r->wall_s > 0 ? (double)r->events / r->wall_s : 0, r->rss_kib);
     fflush(stdout);
@@ -215,13 +217,16 @@ static int measure(int simgrid, int w, int n, int m, struct bench_result *out)
 int main(int argc, char **argv)
 {
     int quick = 0, peers = 1;
+    long max_actors = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--max-actors") == 0 && i + 1 < argc && atol(argv[i + 1]) > 0)
+            max_actors = atol(argv[++i]);
         else if (strcmp(argv[i], "--no-peers") == 0)
             peers = 0;
         else {
-            fprintf(stderr, "usage: bench-engine [--quick] [--no-peers]\n");
+            fprintf(stderr, "usage: bench-engine [--quick] [--no-peers] [--max-actors N]\n");
             return 2;
         }
     }
@@ -239,6 +244,8 @@ int main(int argc, char **argv)
         int n = cases[i].n, m = quick ? cases[i].m / 20 : cases[i].m;
         struct bench_result ours = {0}, peer = {0};
         int actors = cases[i].w == W_PINGPONG ? 2 * n : cases[i].w == W_CALLBACKS ? 0 : n;
+        if (max_actors && actors > max_actors)
+            continue;
         if (measure(0, cases[i].w, n, m, &ours) < 0) {
             fprintf(stderr, "bench-engine: %s n=%d failed\n", cases[i].name, n);
             status = 1;
@@ -253,8 +260,8 @@ int main(int argc, char **argv)
         }
         print("simgrid", cases[i].name, actors, &peer);
         double a = (double)ours.events / ours.wall_s, b = (double)peer.events / peer.wall_s;
-        printf("{\"ratio\":\"distlab/simgrid\",\"workload\":\"%s\",\"actors\":%d,"
-               "\"events_per_s\":%.2f,\"rss\":%.3f}\n",
+        printf("{\"bench\":\"engine_ratio\",\"vs\":\"simgrid\",\"workload\":\"%s\","
+               "\"actors\":%d,\"speedup\":%.2f,\"rss_ratio\":%.3f}\n",
                cases[i].name, actors, a / b, (double)ours.rss_kib / (double)peer.rss_kib);
     }
     return status;
