@@ -105,9 +105,10 @@ double bench_row_max(const struct bench_row *r);
 
 /* Unit, direction, ratio-ness and peer of a figure from its name (see bench/README.md):
  * speedup and ratio_to_X are ratios, higher better (X is the peer); ratio, *_ratio and
- * *_over_* are ratios, lower better; *_per_s is a rate, higher better; ns_per_*, *_ns,
- * *_us, *_ms, *_s, *_kib, bytes_per_* and *_bytes are costs, lower better; seconds is a
- * duration without a direction. *peer: NULL, or X (malloc'd). */
+ * *_over_* are ratios, lower better; *_per_s is a rate, higher better; ns_per_*,
+ * us_per_*, ms_per_*, *_ns, *_us, *_ms, *_s, *_kib, bytes_per_* and *_bytes are costs,
+ * lower better; seconds is a duration without a direction. *peer: NULL, or X
+ * (malloc'd). */
 void bench_figure_kind(const char *name, const char **unit, enum bench_better *better, bool *ratio,
                        char **peer);
 

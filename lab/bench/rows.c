@@ -194,11 +194,13 @@ void bench_figure_kind(const char *name, const char **unit, enum bench_better *b
         *better = BENCH_BETTER_HIGHER;
         return;
     }
-    if (starts(name, "ns_per_")) {
-        *unit = "ns";
-        *better = BENCH_BETTER_LOWER;
-        return;
-    }
+    static const char *const per[][2] = {{"ns_per_", "ns"}, {"us_per_", "us"}, {"ms_per_", "ms"}};
+    for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++)
+        if (starts(name, per[i][0])) {
+            *unit = per[i][1];
+            *better = BENCH_BETTER_LOWER;
+            return;
+        }
     if (starts(name, "bytes_per_")) {
         *unit = "B";
         *better = BENCH_BETTER_LOWER;
@@ -221,9 +223,12 @@ void bench_figure_kind(const char *name, const char **unit, enum bench_better *b
         }
 }
 
-/* Has the name a unit? Integers with one are figures, without one parameters. */
+/* Has the name a unit (or is it a quantity per something)? Integers with one are
+ * figures, without one parameters. */
 static bool has_unit(const char *name)
 {
+    if (strstr(name, "_per_"))
+        return true;
     const char *unit;
     enum bench_better b;
     bool ratio;
