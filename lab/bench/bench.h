@@ -148,8 +148,8 @@ void bench_progress_end(const struct bench_opts *o);
 
 /* Each runs one item into d. Return 0, or -errno with err set: status 2 (bad input, a
  * program that failed or printed something that is not a row), 3 (a server could not
- * be reached: the program exited 3). A program that is not built is skipped: 1 is
- * returned and err->msg says so. */
+ * be reached: the program exited 3). A program that is not built, or a counted item
+ * without valgrind, is skipped: 1 is returned and err->msg says so. */
 int bench_run_exact(struct bench_doc *d, const struct bench_item *it, const struct bench_opts *o,
                     struct lab_err *err);
 int bench_run_timed(struct bench_doc *d, const struct bench_item *it, const struct bench_opts *o,
@@ -173,8 +173,10 @@ int bench_exec_item(const struct bench_item *it, const char *dir, const char *co
                     const char *const *suffix, const struct bench_opts *o, char **out,
                     struct lab_err *err);
 
-/* ---- Labels ---------------------------------------------------------------------- */
+/* ---- Text ----------------------------------------------------------------------- */
 
+/* printf into a new string (malloc'd; out of memory aborts, as lab_xmalloc). */
+char *bench_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "k=v k=v" (malloc'd). */
 char *bench_params_text(const json_t *params);
 /* "gate/bench workload k=v ..." (malloc'd). */

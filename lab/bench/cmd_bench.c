@@ -440,8 +440,7 @@ static int cmd_compare(struct cmd *m, const struct bench_suite *s, const bool *s
     }
     if (m->cmp_builds) {
         for (int k = 0; k < 2; k++) {
-            dir[k] = lab_xmalloc(strlen(m->cmp[k]) + 8);
-            sprintf(dir[k], "%s/bench", m->cmp[k]);
+            dir[k] = bench_strf("%s/bench", m->cmp[k]);
         }
     } else if (!mkdtemp(tmp)) {
         free(programs);
@@ -507,6 +506,13 @@ static int cmd_run(struct cmd *m, const struct bench_suite *s, const bool *sel)
         counted |= sel[i] && s->items[i].gate == BENCH_COUNTED;
     if (counted && bench_counter())
         json_object_set_new(d.head, "counter", json_string(bench_counter()));
+    if (counted && m->any_gate && m->gates[BENCH_COUNTED] && !bench_counter()) {
+        fprintf(stderr, "distlab bench: --gate counted needs valgrind (Debian: valgrind)\n");
+        free(ran);
+        bench_doc_free(&d);
+        bench_doc_free(&base);
+        return LAB_EXIT_INPUT;
+    }
     int status = run_suite(m, s, sel, ran, &d);
     bench_head_load(d.head, "load_end");
     struct bench_findings fs = {0};
@@ -549,8 +555,7 @@ int lab_cmd_bench(int argc, char **argv)
     }
     m.o.bench_dir = dir;
     if (!m.suite_file) {
-        suite_file = lab_xmalloc(strlen(m.o.root) + 32);
-        sprintf(suite_file, "%s/bench/suite.yaml", m.o.root);
+        suite_file = bench_strf("%s/bench/suite.yaml", m.o.root);
     }
     struct lab_err err = {0};
     if (bench_suite_load(&s, m.suite_file ? m.suite_file : suite_file, &err) < 0) {

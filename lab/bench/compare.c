@@ -144,12 +144,9 @@ static int build_one(const char *root, const char *rev, const char *side,
                      const char *const *programs, const char *tmp, char **dir,
                      const struct bench_opts *o, struct lab_err *err)
 {
-    char *sha = NULL, *wt = lab_xmalloc(strlen(tmp) + 16), *bd = lab_xmalloc(strlen(tmp) + 24);
-    char *log = lab_xmalloc(strlen(tmp) + 24), *spec = lab_xmalloc(strlen(rev) + 16);
-    sprintf(wt, "%s/%s", tmp, side);
-    sprintf(bd, "%s/%s/build", tmp, side);
-    sprintf(log, "%s/%s.log", tmp, side);
-    sprintf(spec, "%s^{commit}", rev);
+    char *sha = NULL, *wt = bench_strf("%s/%s", tmp, side);
+    char *bd = bench_strf("%s/build", wt), *log = bench_strf("%s/%s.log", tmp, side);
+    char *spec = bench_strf("%s^{commit}", rev);
     const char *parse[] = {"git", "-C", root, "rev-parse", "--verify", "--quiet", spec, NULL};
     const char *add[] = {"git",      "-C",      root, "worktree", "add",
                          "--detach", "--quiet", wt,   NULL,       NULL};
@@ -166,16 +163,14 @@ static int build_one(const char *root, const char *rev, const char *side,
         (rc = run_logged(setup, 600, log, NULL, err)))
         goto out;
     for (const char *const *p = programs; *p; p++) {
-        char *target = lab_xmalloc(strlen(*p) + 8);
-        sprintf(target, "bench/%s", *p);
+        char *target = bench_strf("bench/%s", *p);
         const char *ninja[] = {"ninja", "-C", bd, target, NULL};
         struct lab_err e2;
         if (run_logged(ninja, 1800, log, NULL, &e2))
             fprintf(stderr, "distlab bench: %s does not build at %s (see %s)\n", *p, rev, log);
         free(target);
     }
-    *dir = lab_xmalloc(strlen(bd) + 8);
-    sprintf(*dir, "%s/bench", bd);
+    *dir = bench_strf("%s/bench", bd);
 out:
     free(sha);
     free(wt);
@@ -199,8 +194,7 @@ int bench_build_revs(const char *root, const char *rev_a, const char *rev_b,
 void bench_build_cleanup(const char *root, const char *tmp)
 {
     for (int side = 0; side < 2; side++) {
-        char *wt = lab_xmalloc(strlen(tmp) + 16);
-        sprintf(wt, "%s/%s", tmp, side ? "b" : "a");
+        char *wt = bench_strf("%s/%s", tmp, side ? "b" : "a");
         if (access(wt, F_OK) == 0) {
             const char *rm[] = {"git", "-C", root, "worktree", "remove", "--force", wt, NULL};
             char *o = NULL, *e = NULL;

@@ -79,10 +79,9 @@ static int count_once(const struct bench_item *it, const struct bench_opts *o, b
 int bench_run_counted(struct bench_doc *d, const struct bench_item *it, const struct bench_opts *o,
                       struct lab_err *err)
 {
-    if (!bench_counter()) {
+    if (!bench_counter()) { /* skipped; cmd_bench.c refuses --gate counted without it */
         snprintf(err->msg, sizeof(err->msg), "%s: valgrind is not installed", it->id);
-        err->status = LAB_EXIT_INPUT;
-        return -ENOENT;
+        return 1;
     }
     uint64_t all = 0, setup = 0;
     char *line = NULL, *line2 = NULL;
@@ -108,8 +107,11 @@ int bench_run_counted(struct bench_doc *d, const struct bench_item *it, const st
         json_t *params = json_object();
         const char *k;
         json_t *v;
-        json_object_foreach(j, k, v) if (strcmp(k, "bench") && strcmp(k, "loop"))
-            json_object_set(params, k, v);
+        json_object_foreach(j, k, v)
+        {
+            if (strcmp(k, "bench") && strcmp(k, "loop"))
+                json_object_set(params, k, v);
+        }
         struct bench_row *r =
             bench_doc_row(d, BENCH_COUNTED, it->name, loop, params, "instructions_per_op");
         bench_row_add(r, (double)(all - setup) / (double)ops);

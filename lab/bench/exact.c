@@ -86,8 +86,7 @@ static void flatten(struct flat *f, const char *path, const char *unit, json_t *
         {
             if (!strcmp(k, "unit"))
                 continue;
-            char *p = lab_xmalloc(strlen(path) + strlen(k) + 2);
-            sprintf(p, "%s.%s", path, k);
+            char *p = bench_strf("%s.%s", path, k);
             /* a histogram's or a series' count is a number of samples, not in its unit */
             flatten(f, p,
                     !strcmp(k, "count")    ? NULL
@@ -106,22 +105,23 @@ static void flatten(struct flat *f, const char *path, const char *unit, json_t *
     size_t n = 0;
     double total = 0;
     cells(v, &n, &total);
-    char *p = lab_xmalloc(strlen(path) + 48);
+    size_t plen = strlen(path) + 48;
+    char *p = lab_xmalloc(plen);
     if (n > ELEMENTWISE_MAX || json_is_array(json_array_get(v, 0))) {
-        sprintf(p, "%s.len", path);
+        snprintf(p, plen, "%s.len", path);
         bench_row_add(row(f, p, NULL), (double)n);
-        sprintf(p, "%s.total", path);
+        snprintf(p, plen, "%s.total", path);
         bench_row_add(row(f, p, unit), total);
-        sprintf(p, "%s.digest", path);
+        snprintf(p, plen, "%s.digest", path);
         struct bench_row *r = row(f, p, NULL);
         r->text = lab_xmalloc(24);
-        sprintf(r->text, "%016" PRIx64, digest(v));
+        snprintf(r->text, 24, "%016" PRIx64, digest(v));
     } else {
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x)
         {
-            sprintf(p, "%s[%zu]", path, i);
+            snprintf(p, plen, "%s[%zu]", path, i);
             flatten(f, p, unit, x);
         }
     }
@@ -139,18 +139,19 @@ static void summary_rows(struct bench_doc *d, const char *bench, json_t *summary
                          json_object_get(run, "params")};
         const char *k;
         json_t *m;
-        json_object_foreach(json_object_get(run, "metrics"), k, m) flatten(&f, k, NULL, m);
+        json_object_foreach(json_object_get(run, "metrics"), k, m)
+        {
+            flatten(&f, k, NULL, m);
+        }
     }
 }
 
 int bench_run_exact(struct bench_doc *d, const struct bench_item *it, const struct bench_opts *o,
                     struct lab_err *err)
 {
-    char *file = lab_xmalloc(strlen(o->root) + strlen(it->file) + 2);
-    if (it->file[0] == '/' || !strcmp(o->root, "."))
-        strcpy(file, it->file);
-    else
-        sprintf(file, "%s/%s", o->root, it->file);
+    char *file = it->file[0] == '/' || !strcmp(o->root, ".")
+                     ? lab_xstrdup(it->file)
+                     : bench_strf("%s/%s", o->root, it->file);
     const char **sets = lab_xmalloc((it->nsets + o->nsets + 1) * sizeof(*sets));
     for (size_t i = 0; i < it->nsets; i++)
         sets[i] = it->sets[i];

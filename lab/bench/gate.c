@@ -35,9 +35,8 @@ char *bench_row_label(const struct bench_row *r)
 {
     char *p = bench_params_text(r->params);
     bool same = !strcmp(r->bench, r->workload);
-    char *s = lab_xmalloc(strlen(r->bench) + strlen(r->workload) + strlen(p) + 32);
-    sprintf(s, "%s/%s%s%s%s%s", bench_gate_names[r->gate], r->bench, same ? "" : " ",
-            same ? "" : r->workload, *p ? " " : "", p);
+    char *s = bench_strf("%s/%s%s%s%s%s", bench_gate_names[r->gate], r->bench, same ? "" : " ",
+                         same ? "" : r->workload, *p ? " " : "", p);
     free(p);
     return s;
 }

@@ -185,7 +185,9 @@ static void report(FILE *f, const struct bench_doc *d, const struct bench_suite 
             fprintf(f, md ? "\n### %s\n\n" : "\n%s:\n",
                     k ? "Skipped (not built here)" : "Could not run (the gate is incomplete)");
         json_array_foreach(list, i, x)
+        {
             fprintf(f, md ? "- %s\n" : "  %s\n", json_string_value(json_object_get(x, "error")));
+        }
     }
     if (fs && fs->n) {
         fprintf(f, md ? "\n### Findings\n\n" : "\nfindings:\n");
@@ -227,12 +229,17 @@ void bench_report_tap(FILE *f, const struct bench_doc *d, const struct bench_sui
     fprintf(f, "TAP version 13\n1..%zu\n", n);
     size_t k = 0, j;
     json_t *x;
-    json_array_foreach(failed, j, x) fprintf(f, "not ok %zu - %s could not run: %s\n", ++k,
-                                             json_string_value(json_object_get(x, "item")),
-                                             json_string_value(json_object_get(x, "error")));
+    json_array_foreach(failed, j, x)
+    {
+        fprintf(f, "not ok %zu - %s could not run: %s\n", ++k,
+                json_string_value(json_object_get(x, "item")),
+                json_string_value(json_object_get(x, "error")));
+    }
     json_array_foreach(skipped, j, x)
+    {
         fprintf(f, "ok %zu - %s # SKIP %s\n", ++k, json_string_value(json_object_get(x, "item")),
                 json_string_value(json_object_get(x, "error")));
+    }
     for (size_t i = 0; i < s->nitems; i++) {
         if (!ran[i])
             continue;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,15 @@
 
 #include "lab/lab_version.h"
 #include "lab/output.h"
+
+char *bench_strf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = lab_xvprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
 
 void bench_doc_init(struct bench_doc *d)
 {
@@ -469,7 +479,11 @@ int bench_doc_read(struct bench_doc *d, const char *path, struct lab_err *err)
     d->head = json_object();
     const char *k;
     json_t *v;
-    json_object_foreach(root, k, v) if (strcmp(k, "rows")) json_object_set(d->head, k, v);
+    json_object_foreach(root, k, v)
+    {
+        if (strcmp(k, "rows"))
+            json_object_set(d->head, k, v);
+    }
     size_t i;
     json_array_foreach(rows, i, v)
     {

@@ -37,8 +37,7 @@ static const char **program_argv(const struct bench_item *it, const char *dir,
                                  struct lab_err *err)
 {
     size_t np = count(prefix), na = count(it->args), ns = count(suffix), k = 0;
-    char *path = lab_xmalloc(strlen(dir) + strlen(it->program) + 2);
-    sprintf(path, "%s/%s", dir, it->program);
+    char *path = bench_strf("%s/%s", dir, it->program);
     if (access(path, X_OK) < 0) {
         snprintf(err->msg, sizeof(err->msg), "%s: %s is not built here (%s)", it->id, it->program,
                  path);

@@ -107,6 +107,10 @@ static int measure_alone(void)
     return fd;
 }
 
+/* Under a sanitizer every memory access is checked, and that cost hides the heaps'
+ * difference (measured in the ASan build: 0.98x, p = 0.04), so the heaps are compared in
+ * plain builds only; the comparison's code runs under the sanitizers in the test below. */
+#if !DISTLAB_TEST_SANITIZED
 /* The fire figure of impl (random deadlines) from d. */
 static const struct bench_row *fire_row(const struct bench_doc *d, const char *impl)
 {
@@ -169,6 +173,7 @@ Test(compare, heap4_fires_faster_than_heap2, .timeout = 1800)
     cr_expect(t.p < 0.01, "p = %g", t.p);
     cr_expect(t.ratio < 1, "heap4 / heap2 = %g", t.ratio);
 }
+#endif
 
 Test(compare, a_build_against_itself_finds_no_regression, .timeout = 1800)
 {
