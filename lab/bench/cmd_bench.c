@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lab/bench/bench.h"
@@ -378,6 +379,19 @@ static int outputs(const struct cmd *m, struct out_args *a, struct lab_err *err)
 
 /* ---- --compare -------------------------------------------------------------------- */
 
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double load1(void)
+{
+    double la;
+    return getloadavg(&la, 1) == 1 ? la : -1;
+}
+
 static void cmp_md_fn(FILE *f, void *arg)
 {
     void **a = arg;
@@ -433,18 +447,20 @@ static int cmd_compare(struct cmd *m, const struct bench_suite *s, const bool *s
     programs[np] = NULL;
     int status = 0, rc;
     bool built = !m->cmp_builds;
+    double t0 = now_s();
     if (!np) {
         fprintf(stderr, "distlab bench: --compare: no timed item matches\n");
         free(programs);
         return LAB_EXIT_INPUT;
     }
     if (m->cmp_builds) {
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 2; k++)
             dir[k] = bench_strf("%s/bench", m->cmp[k]);
-        }
     } else if (!mkdtemp(tmp)) {
+        lab_err_write(&err, tmp, -errno);
+        fprintf(stderr, "distlab bench: %s\n", err.msg);
         free(programs);
-        return lab_err_write(&err, tmp, -errno), fprintf(stderr, "%s\n", err.msg), LAB_EXIT_WRITE;
+        return LAB_EXIT_WRITE;
     } else if ((rc = bench_build_revs(m->o.root, m->cmp[0], m->cmp[1], programs, tmp, &dir[0],
                                       &dir[1], &m->o, &err)) < 0) {
         status = err.status;
@@ -454,27 +470,30 @@ static int cmd_compare(struct cmd *m, const struct bench_suite *s, const bool *s
     struct bench_doc da, db;
     bench_doc_init(&da);
     bench_doc_init(&db);
+    double t1 = now_s(), la[2] = {load1(), 0};
     if (bench_compare_run(s, sel, dir[0], dir[1], &m->o, &m->c, &da, &db, &err) > 0)
         status = LAB_EXIT_INPUT; /* reported with what could be compared */
-    {
-        struct bench_comparison c;
-        bench_compare_decide(&da, &db, &m->c, &c);
-        bench_report_compare(stdout, &c, m->cmp[0], m->cmp[1], &m->c, false);
-        void *args[] = {&c, (void *)m->cmp[0], (void *)m->cmp[1], &m->c};
-        if ((m->json && compare_json(m->json, &c, m->cmp[0], m->cmp[1], &m->c, &err) < 0) ||
-            (m->markdown && write_text(m->markdown, cmp_md_fn, args, &err) < 0)) {
-            fprintf(stderr, "distlab bench: %s\n", err.msg);
-            status = err.status;
-        }
-        for (size_t i = 0; !status && i < c.n; i++)
-            if (c.rows[i].verdict == BENCH_REGRESSION)
-                status = LAB_EXIT_EXPECT;
-        if (!c.n && !status) {
-            fprintf(stderr, "distlab bench: --compare: no figure was measured on both sides\n");
-            status = LAB_EXIT_INPUT;
-        }
-        bench_comparison_free(&c);
+    la[1] = load1();
+    struct bench_comparison c;
+    bench_compare_decide(&da, &db, &m->c, &c);
+    bench_report_compare(stdout, &c, m->cmp[0], m->cmp[1], &m->c, false);
+    printf("\nbuilt in %.0f s, measured in %.0f s; load average %.2f at the start, %.2f at the "
+           "end\n",
+           t1 - t0, now_s() - t1, la[0], la[1]);
+    void *args[] = {&c, (void *)m->cmp[0], (void *)m->cmp[1], &m->c};
+    if ((m->json && compare_json(m->json, &c, m->cmp[0], m->cmp[1], &m->c, &err) < 0) ||
+        (m->markdown && write_text(m->markdown, cmp_md_fn, args, &err) < 0)) {
+        fprintf(stderr, "distlab bench: %s\n", err.msg);
+        status = err.status;
     }
+    for (size_t i = 0; !status && i < c.n; i++)
+        if (c.rows[i].verdict == BENCH_REGRESSION)
+            status = LAB_EXIT_EXPECT;
+    if (!c.n && !status) {
+        fprintf(stderr, "distlab bench: --compare: no figure was measured on both sides\n");
+        status = LAB_EXIT_INPUT;
+    }
+    bench_comparison_free(&c);
     bench_doc_free(&da);
     bench_doc_free(&db);
 out:
