@@ -432,6 +432,23 @@ static int read_row(struct bench_doc *d, const char *path, size_t i, json_t *o, 
         bench_doc_row(d, (enum bench_gate)g, bench, workload, json_incref(params), figure);
     if (r->n || r->text)
         return bad_doc(err, path, i, "the same row twice");
+    /* What the file says wins over what the name would give (an exact row's unit is its
+     * metric's), so a saved row is written again as it was read. */
+    const char *unit = json_string_value(json_object_get(o, "unit"));
+    const char *peer = json_string_value(json_object_get(o, "peer"));
+    const char *better = json_string_value(json_object_get(o, "better"));
+    free(r->unit);
+    r->unit = lab_xstrdup(unit ? unit : "");
+    free(r->peer);
+    r->peer = peer ? lab_xstrdup(peer) : NULL;
+    r->better = !better                    ? BENCH_BETTER_NONE
+                : !strcmp(better, "lower") ? BENCH_BETTER_LOWER
+                                           : BENCH_BETTER_HIGHER;
+    if (g == BENCH_EXACT)
+        r->ratio = false;
+    json_t *limits = json_object_get(o, "limits");
+    if (json_is_object(limits))
+        r->limits = json_incref(limits);
     if (g == BENCH_EXACT) {
         json_t *v = json_object_get(o, "value");
         if (json_is_number(v))

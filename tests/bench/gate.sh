@@ -3,7 +3,7 @@
 #  - the exact gate on the CI set against the committed baseline
 #    (results/baseline/exact.json): a line per scenario, as CI runs it;
 #  - a scenario run with a different parameter must fail the exact gate, naming metrics
-#    with their old and new values;
+#    with their old and new values; re-saving one scenario leaves the other rows alone;
 #  - the counted gate (in plain builds: valgrind cannot run a sanitized one): a loop counted
 #    twice gives the same instructions; the same item running another structure's code
 #    (heap2's fire where heap4's was) fails it, naming the figure;
@@ -60,6 +60,22 @@ rc=$?
 expect $rc 1 changed.out 'DIFFERS .*algorithm=safe clients=1 .*: throughput was [0-9.e+]*, now' \
     "hold=2ms in redis_lock_contention fails the exact gate, naming throughput with its old" \
     "and new value ($(grep -c DIFFERS changed.out) metrics differ)"
+
+# 2b. Re-saving one item keeps every other row as it was: the rows of the baseline come
+# back byte for byte when the item re-saved did not change.
+cp "$src/results/baseline/exact.json" resaved.json
+"$bin" bench --gate exact --filter '^exact/redis_lock_seed_del$' --save resaved.json \
+    --json seed_del.json >resave.out 2>&1
+rc=$?
+sed -n '/"rows"/,$p' "$src/results/baseline/exact.json" >rows.before
+sed -n '/"rows"/,$p' resaved.json >rows.after
+if [ $rc -eq 0 ] && cmp -s rows.before rows.after; then
+    ok "re-saving one scenario rewrites the baseline's" \
+        "$(grep -c '"gate"' rows.after) rows unchanged"
+else
+    diff rows.before rows.after | head -20 >>resave.out
+    not_ok "re-saving one unchanged scenario should leave every row as it was (exit $rc)" resave.out
+fi
 
 # 3. The counted gate, on instructions counted by cachegrind.
 cat >counted.yaml <<'EOF'
