@@ -199,6 +199,7 @@ struct bench_finding {
     enum bench_verdict verdict;
     const struct bench_row *now, *base; /* either may be NULL (missing / new) */
     char *text;                         /* one line, with the numbers */
+    size_t rows;                        /* rows it stands for: 1, or a whole run's */
 };
 
 struct bench_gate_opts {
@@ -210,6 +211,8 @@ struct bench_findings {
     struct bench_finding *f;
     size_t n, cap;
     size_t compared[BENCH_NGATES]; /* rows compared per gate */
+    char *resave; /* the command that re-saves the baseline, shown with failing exact or
+                   * counted findings (bench_resave_hint), or NULL */
 };
 
 /* Compare the rows of 'now' with 'base' for the gates and items in 'ran' (bench names
@@ -220,6 +223,10 @@ void bench_gate(const struct bench_doc *now, const struct bench_doc *base,
                 const struct bench_suite *s, const bool *ran, const struct bench_gate_opts *o,
                 struct bench_findings *out);
 void bench_findings_free(struct bench_findings *f);
+/* When an exact or counted finding fails: fs->resave, the one command that re-saves the
+ * baseline 'baseline' for those gates (relative to the source root 'root' when the file
+ * is under it), for a change meant to move the figures. */
+void bench_resave_hint(struct bench_findings *fs, const char *baseline, const char *root);
 /* Does this finding fail the gate? (regressions, exact differences, missing exact rows,
  * new exact rows) */
 bool bench_finding_fails(const struct bench_finding *f);

@@ -212,6 +212,8 @@ static int parse(int argc, char **argv, struct cmd *m)
         return bad("unexpected argument '%s'", argv[optind]);
     if (m->cmp[0] && (m->baseline || m->save || m->any_gate))
         return bad("%s compares two builds: no --gate, --baseline or --save with it", "--compare");
+    if (m->save && m->o.nsets)
+        return bad("%s saves the suite's own figures: no --set with it", "--save");
     if (m->filter && (rc = regcomp(&m->re, m->filter, REG_EXTENDED | REG_NOSUB))) {
         char msg[256];
         regerror(rc, &m->re, msg, sizeof(msg));
@@ -537,6 +539,8 @@ static int cmd_run(struct cmd *m, const struct bench_suite *s, const bool *sel)
     struct bench_findings fs = {0};
     if (m->baseline)
         bench_gate(&d, &base, s, ran, &m->g, &fs);
+    if (m->baseline && !m->o.nsets) /* with --set the figures are not the suite's own */
+        bench_resave_hint(&fs, m->baseline, m->o.root);
     bench_report_table(stdout, &d, s, ran, m->baseline ? &base : NULL, m->baseline ? &fs : NULL);
     struct out_args a = {&d, m->baseline ? &base : NULL, s, ran, &fs};
     if (outputs(m, &a, &err) < 0) {

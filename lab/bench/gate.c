@@ -71,7 +71,7 @@ static void add(struct bench_findings *out, enum bench_verdict v, const struct b
     snprintf(text, len, "%s: %s", label, body);
     free(label);
     free(body);
-    out->f[out->n++] = (struct bench_finding){v, now, base, text};
+    out->f[out->n++] = (struct bench_finding){v, now, base, text, 1};
 }
 
 bool bench_finding_fails(const struct bench_finding *f)
@@ -159,17 +159,69 @@ static void tolerant_one(const struct bench_row *now, const struct bench_row *ba
         100 * tol);
 }
 
+/* An exact row's run: its key without the figure ("exact bench workload {params} "). */
+static size_t run_len(const struct bench_row *r)
+{
+    return strlen(r->key) - strlen(r->figure);
+}
+
+/* The rows of ix (sorted by key) whose key starts with the first plen bytes of 'prefix':
+ * how many, and the first one's index through *first. */
+static size_t run_rows(const struct bench_row **ix, size_t n, const char *prefix, size_t plen,
+                       size_t *first)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* the first key not below the prefix */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strncmp(ix[mid]->key, prefix, plen) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t k = lo;
+    while (k < n && !strncmp(ix[k]->key, prefix, plen))
+        k++;
+    if (first)
+        *first = lo;
+    return k - lo;
+}
+
+/* An exact run that only one side has (a scenario new to the suite, a value added to or
+ * taken from a sweep) is one finding with its number of metrics, not one per metric.
+ * Returns true when r's whole run is missing from 'other' (and reports it the first time
+ * one of its rows is seen: rows of a run are next to each other in its document). */
+static bool whole_run(const struct bench_row *r, const struct bench_row **mine, size_t nmine,
+                      const struct bench_row **other, size_t nother, bool is_now,
+                      const struct bench_row **last, struct bench_findings *out)
+{
+    size_t plen = run_len(r);
+    if (run_rows(other, nother, r->key, plen, NULL))
+        return false;
+    if (*last && run_len(*last) == plen && !strncmp((*last)->key, r->key, plen))
+        return true;
+    *last = r;
+    size_t n = run_rows(mine, nmine, r->key, plen, NULL);
+    add(out, is_now ? BENCH_NEW : BENCH_MISSING, is_now ? r : NULL, is_now ? NULL : r,
+        is_now ? "a run not in the baseline (%zu metrics)"
+               : "a run in the baseline that did not run now (%zu metrics)",
+        n);
+    out->f[out->n - 1].rows = n;
+    return true;
+}
+
 void bench_gate(const struct bench_doc *now, const struct bench_doc *base,
                 const struct bench_suite *s, const bool *ran, const struct bench_gate_opts *o,
                 struct bench_findings *out)
 {
     memset(out, 0, sizeof(*out));
     const struct bench_row **bix = index_rows(base), **nix = index_rows(now);
+    const struct bench_row *last = NULL;
     for (size_t i = 0; i < now->n; i++) {
         const struct bench_row *r = &now->rows[i];
         const struct bench_row *b = lookup(bix, base->n, r);
         if (!b) {
-            if (r->gate == BENCH_EXACT)
+            if (r->gate == BENCH_EXACT &&
+                !whole_run(r, nix, now->n, bix, base->n, true, &last, out))
                 add(out, BENCH_NEW, r, NULL, "%s is new (not in the baseline)", r->figure);
             continue;
         }
@@ -184,9 +236,12 @@ void bench_gate(const struct bench_doc *now, const struct bench_doc *base,
         }
         out->compared[r->gate]++;
     }
+    last = NULL;
     for (size_t i = 0; i < base->n; i++) {
         const struct bench_row *b = &base->rows[i];
-        if (item_ran(s, ran, b) && !lookup(nix, now->n, b) && (b->gate != BENCH_TIMED || b->ratio))
+        if (!item_ran(s, ran, b) || lookup(nix, now->n, b) || (b->gate == BENCH_TIMED && !b->ratio))
+            continue;
+        if (b->gate != BENCH_EXACT || !whole_run(b, bix, base->n, nix, now->n, false, &last, out))
             add(out, BENCH_MISSING, NULL, b, "%s is in the baseline but was not measured",
                 b->figure);
     }
@@ -199,5 +254,27 @@ void bench_findings_free(struct bench_findings *f)
     for (size_t i = 0; i < f->n; i++)
         free(f->f[i].text);
     free(f->f);
+    free(f->resave);
     memset(f, 0, sizeof(*f));
+}
+
+void bench_resave_hint(struct bench_findings *fs, const char *baseline, const char *root)
+{
+    bool gates[BENCH_NGATES] = {false};
+    for (size_t i = 0; i < fs->n; i++) {
+        const struct bench_row *r = fs->f[i].now ? fs->f[i].now : fs->f[i].base;
+        gates[r->gate] |= r->gate != BENCH_TIMED && bench_finding_fails(&fs->f[i]);
+    }
+    if (!gates[BENCH_EXACT] && !gates[BENCH_COUNTED])
+        return;
+    char *file = realpath(baseline, NULL), *top = realpath(root, NULL);
+    const char *shown = baseline;
+    size_t n = top ? strlen(top) : 0;
+    if (file && top && !strncmp(file, top, n) && file[n] == '/')
+        shown = file + n + 1;
+    fs->resave =
+        bench_strf("./distlab bench%s%s --save %s", gates[BENCH_EXACT] ? " --gate exact" : "",
+                   gates[BENCH_COUNTED] ? " --gate counted" : "", shown);
+    free(file);
+    free(top);
 }

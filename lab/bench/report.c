@@ -33,7 +33,8 @@ static size_t failing_of(const struct bench_findings *fs, const struct bench_ite
 {
     size_t n = 0;
     for (size_t i = 0; fs && i < fs->n; i++)
-        n += of_item(finding_row(&fs->f[i]), it) && bench_finding_fails(&fs->f[i]);
+        n += of_item(finding_row(&fs->f[i]), it) && bench_finding_fails(&fs->f[i]) ? fs->f[i].rows
+                                                                                   : 0;
     return n;
 }
 
@@ -41,7 +42,7 @@ static size_t failing(const struct bench_findings *fs)
 {
     size_t n = 0;
     for (size_t i = 0; fs && i < fs->n; i++)
-        n += bench_finding_fails(&fs->f[i]);
+        n += bench_finding_fails(&fs->f[i]) ? fs->f[i].rows : 0;
     return n;
 }
 
@@ -141,6 +142,41 @@ static void gate_title(FILE *f, enum bench_gate g, const struct bench_doc *d, bo
             g == BENCH_COUNTED && counter ? counter : "");
 }
 
+static const char resave_text[] =
+    "If the change is meant to move these figures, re-save the baseline in the same commit\n"
+    "(its diff shows what moved), with this command in the source tree:";
+
+/* The findings, a line each; on the terminal at most TERMINAL_MAX differences of one item
+ * (a change of a scenario can move thousands of metrics: --tap and --markdown list all);
+ * a run new to the baseline or missing from this one is always shown (one line each). */
+#define TERMINAL_MAX 40
+
+static bool same_item(const struct bench_finding *a, const struct bench_finding *b)
+{
+    const struct bench_row *x = finding_row(a), *y = finding_row(b);
+    return x->gate == y->gate && !strcmp(x->bench, y->bench);
+}
+
+static void findings(FILE *f, const struct bench_findings *fs, bool md)
+{
+    size_t shown = 0, hidden = 0;
+    for (size_t i = 0; i < fs->n; i++) {
+        const struct bench_finding *x = &fs->f[i];
+        if (i && !same_item(x, &fs->f[i - 1]))
+            shown = 0;
+        bool whole = x->verdict == BENCH_NEW || x->verdict == BENCH_MISSING;
+        if (md || whole || shown++ < TERMINAL_MAX)
+            fprintf(f, md ? "- **%s** %s\n" : "  %-11s %s\n", verdict_names[x->verdict], x->text);
+        else
+            hidden++;
+        if (hidden && (i + 1 == fs->n || !same_item(x, &fs->f[i + 1]))) {
+            fprintf(f, "  ... and %zu more of %s/%s (every one: --tap FILE or --markdown FILE)\n",
+                    hidden, bench_gate_names[finding_row(x)->gate], finding_row(x)->bench);
+            hidden = 0;
+        }
+    }
+}
+
 static void report(FILE *f, const struct bench_doc *d, const struct bench_suite *s, const bool *ran,
                    const struct bench_doc *base, const struct bench_findings *fs, bool md)
 {
@@ -191,9 +227,7 @@ static void report(FILE *f, const struct bench_doc *d, const struct bench_suite 
     }
     if (fs && fs->n) {
         fprintf(f, md ? "\n### Findings\n\n" : "\nfindings:\n");
-        for (size_t i = 0; i < fs->n; i++)
-            fprintf(f, md ? "- **%s** %s\n" : "  %-11s %s\n", verdict_names[fs->f[i].verdict],
-                    fs->f[i].text);
+        findings(f, fs, md);
     }
     if (base)
         fprintf(f,
@@ -202,6 +236,8 @@ static void report(FILE *f, const struct bench_doc *d, const struct bench_suite 
                    : "\n%zu failing; compared %zu exact, %zu timed and %zu counted rows\n",
                 failing(fs), fs->compared[BENCH_EXACT], fs->compared[BENCH_TIMED],
                 fs->compared[BENCH_COUNTED]);
+    if (fs && fs->resave)
+        fprintf(f, md ? "\n%s\n\n    %s\n" : "\n%s\n    %s\n", resave_text, fs->resave);
 }
 
 void bench_report_table(FILE *f, const struct bench_doc *d, const struct bench_suite *s,
@@ -251,10 +287,17 @@ void bench_report_tap(FILE *f, const struct bench_doc *d, const struct bench_sui
             fprintf(f, "ok %zu - %s: %zu rows, none failing against the baseline\n", ++k, it->id,
                     rows);
         else
-            fprintf(f, "not ok %zu - %s: %zu of %zu rows failing\n", ++k, it->id, bad, rows);
+            fprintf(f, "not ok %zu - %s: rows failing: %zu (%zu measured)\n", ++k, it->id, bad,
+                    rows);
         for (size_t q = 0; fs && q < fs->n; q++)
             if (of_item(finding_row(&fs->f[q]), it))
                 fprintf(f, "# %s %s\n", verdict_names[fs->f[q].verdict], fs->f[q].text);
+    }
+    if (fs && fs->resave) {
+        fprintf(f, "# ");
+        for (const char *c = resave_text; *c; c++)
+            fprintf(f, *c == '\n' ? "\n# " : "%c", *c);
+        fprintf(f, "\n#     %s\n", fs->resave);
     }
 }
 

@@ -37,20 +37,26 @@ expect() {
     fi
 }
 
-# 1. The CI gate: the CI set's metrics equal the committed baseline, a TAP line each.
+# 1. The CI gate: the CI set's metrics equal the committed baseline, a TAP line each; a
+# failing scenario shows its own differences (the TAP's comments under its line).
 "$bin" bench --gate exact --baseline "$src/results/baseline/exact.json" --json exact.json \
     --markdown summary.md --tap exact.tap >exact.out 2>exact.err
 rc=$?
 sed -n 's/^\(not ok\|ok\) [0-9]* - \(.*\)$/\1|\2/p' exact.tap >exact.lines
+i=0
 while IFS='|' read -r verdict text; do
-    if [ "$verdict" = ok ]; then ok "$text"; else not_ok "$text" exact.out; fi
+    i=$((i + 1))
+    awk -v i="$i" '/^(not )?ok /{n++; next} n == i && /^# [A-Z]+ / {print substr($0, 3)}' exact.tap >item.diff
+    if [ "$verdict" = ok ]; then ok "$text"; else not_ok "$text" item.diff; fi
 done <exact.lines
 if [ $rc -eq 0 ] && [ -s exact.lines ] && grep -q '^## distlab bench: passed' summary.md; then
     ok "the exact gate passes on the CI set ($(wc -l <exact.lines) scenarios), a Markdown summary"
 else
-    cat exact.err >>exact.out
-    not_ok "the exact gate exited $rc (a change meant to move simulated metrics re-saves them:
-# ./distlab bench --gate exact --save results/baseline/exact.json)" exact.out
+    # the last lines: how many failed and, when metrics moved, the command that re-saves
+    { tail -6 exact.out; cat exact.err; } >exact.tail
+    not_ok "the exact gate exited $rc (a change meant to move simulated metrics re-saves the
+# baseline in the same commit: ./distlab bench --gate exact --save results/baseline/exact.json)" \
+        exact.tail
 fi
 
 # 2. A deliberate change of a simulated metric: the lock is held twice as long.
@@ -58,8 +64,25 @@ fi
     --baseline "$src/results/baseline/exact.json" --json changed.json >changed.out 2>&1
 rc=$?
 expect $rc 1 changed.out 'DIFFERS .*algorithm=safe clients=1 .*: throughput was [0-9.e+]*, now' \
-    "hold=2ms in redis_lock_contention fails the exact gate, naming throughput with its old" \
-    "and new value ($(grep -c DIFFERS changed.out) metrics differ)"
+    "hold=2ms in redis_lock_contention fails the exact gate, naming throughput with its old\
+ and new value ($(sed -n "s/^\([0-9]*\) failing.*/\1/p" changed.out) metrics differ)"
+
+# 2a. A failing exact gate (here a suite whose item holds the lock 60 ms, not 50, and
+# sweeps one algorithm more) ends with the command that re-saves the committed baseline,
+# relative to the source tree; a run the baseline does not have is one finding with its
+# number of metrics, not one per metric.
+cat >changed.yaml <<'EOF'
+exact:
+  - { file: scenarios/redis_lock_seed_del.yaml,
+      set: [hold=60ms, "sweep.algorithm=[seed, safe, redlock]"] }
+EOF
+"$bin" bench --suite changed.yaml --baseline "$src/results/baseline/exact.json" \
+    --json changed2.json >changed2.out 2>&1
+rc=$?
+expect $rc 1 changed2.out '^    ./distlab bench --gate exact --save results/baseline/exact.json$' \
+    "a failing exact gate ends with the command that re-saves the baseline"
+expect $rc 1 changed2.out 'NEW .*algorithm=redlock repeat=0: a run not in the baseline ([0-9]* metrics)' \
+    "a run the baseline does not have is one finding: $(grep -o 'a run not.*' changed2.out)"
 
 # 2b. Re-saving one item keeps every other row as it was: the rows of the baseline come
 # back byte for byte when the item re-saved did not change.
@@ -120,7 +143,7 @@ fi
 
 # 5. Bad input: exit 2 and a message, nothing run.
 printf 'timed:\n  - { name: x, program: bench-lb, colour: red }\n' >bad.yaml
-for args in "--filter (" "--gate fast" "--baseline $work/missing.json" "--pairs 5" \
+for args in "--filter (" "--gate fast" "--set hold=1ms --save $work/x.json" "--baseline $work/missing.json" "--pairs 5" \
     "--compare HEAD" "--suite bad.yaml" "--repeat 0" "extra"; do
     # shellcheck disable=SC2086
     "$bin" bench $args >bad.out 2>&1
