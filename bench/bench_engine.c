@@ -1,7 +1,7 @@
 /* bench_engine.c - how fast the simulator runs, beside SimGrid and ns-3 doing the same work.
  *
- * Prints one JSON line per measurement:
- *   {"impl":"distlab","workload":"sleep","actors":1000,"events":2000000,"setup_s":...,
+ * Prints one JSON line per measurement (named for distlab bench, bench/README.md):
+ *   {"bench":"engine","impl":"distlab","workload":"sleep","actors":1000,"events":2000000,"setup_s":...,
  *    "wall_s":...,"cpu_s":...,"events_per_s":...,"rss_kib":...,"load":...}
  * setup_s is creating the world and its actors; wall_s is running it, cpu_s the same in
  * the process's CPU time, and events_per_s divides by cpu_s, for every engine alike (the
@@ -12,13 +12,15 @@
  * actors: N events pending at every moment, each scheduling the next of its chain).
  * With the peers the sleep and pingpong workloads also run on SimGrid's S4U, and the
  * callbacks on ns-3's fastest scheduler (PriorityQueueScheduler) and its default
- * (MapScheduler), in the same invocation, followed by the ratio lines (ns-3's also say
- * whether both ran the same events in the same order) and the goal lines. Each
+ * (MapScheduler), in the same invocation, followed by the ratio lines ("bench":"engine_ratio", "vs" the peer, "speedup" our events
+ * per CPU second over its, "rss_ratio" our peak RSS over its; ns-3's also say whether both
+ * ran the same events in the same order) and the goal lines ("engine_goal"). Each
  * measurement runs in a child process so that rss_kib is that workload's own peak. The
  * sleep rows go to 1,000,000 actors; SimGrid runs beyond 100,000 only where its memory
  * per actor in its last sleep row says it fits in MemAvailable (a "skipped" line if not).
  *
- * Usage: bench-engine [--quick] [--no-peers] [--only WORKLOAD[:N]]... */
+ * Usage: bench-engine [--quick] [--no-peers] [--only WORKLOAD[:N]]... [--max-actors N]
+ * (--max-actors N leaves out worlds of more than N actors) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,7 +219,8 @@ static int run_callbacks(int chains, long total, struct bench_result *r)
 static void print(const char *impl, const char *workload, int actors, int pending,
                   const struct bench_result *r)
 {
-    printf("{\"impl\":\"%s\",\"workload\":\"%s\",\"actors\":%d,", impl, workload, actors);
+    printf("{\"bench\":\"engine\",\"impl\":\"%s\",\"workload\":\"%s\",\"actors\":%d,", impl,
+           workload, actors);
     if (pending)
         printf("\"pending\":%d,", pending);
     printf("\"events\":%llu,\"setup_s\":%.4f,\"wall_s\":%.4f,\"cpu_s\":%.4f,"
@@ -282,12 +285,14 @@ static double rate(const struct bench_result *r)
 static void goal(const char *what, double value, double want, int at_least)
 {
     int ok = at_least ? value >= want : value <= want;
-    printf("{\"goal\":\"%s\",\"value\":%.3f,\"ok\":%s}\n", what, value, ok ? "true" : "false");
+    printf("{\"bench\":\"engine_goal\",\"goal\":\"%s\",\"value\":%.3f,\"ok\":%s}\n", what, value,
+           ok ? "true" : "false");
 }
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench-engine [--quick] [--no-peers] [--only WORKLOAD[:N]]...\n"
+    fprintf(stderr, "usage: bench-engine [--quick] [--no-peers] [--only WORKLOAD[:N]]... "
+                    "[--max-actors N]\n"
                     "  WORKLOAD is sleep, pingpong or callbacks; N the actors, pairs or "
                     "pending events\n");
     exit(2);
@@ -297,9 +302,12 @@ int main(int argc, char **argv)
 {
     int quick = 0, peers = 1, nonly = 0;
     const char *only[16];
+    long max_actors = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--max-actors") == 0 && i + 1 < argc && atol(argv[i + 1]) > 0)
+            max_actors = atol(argv[++i]);
         else if (strcmp(argv[i], "--no-peers") == 0)
             peers = 0;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc && nonly < 16)
@@ -336,6 +344,8 @@ int main(int argc, char **argv)
         struct bench_result ours = {0}, peer = {0};
         int actors = w == W_PINGPONG ? 2 * n : w == W_CALLBACKS ? 0 : n;
         int pending = w == W_CALLBACKS ? n : 0;
+        if (max_actors && actors > max_actors)
+            continue;
         if (quick && w == W_CALLBACKS && m < 4 * n)
             m = 4 * n; /* every chain runs a few times */
         if (measure(P_OURS, w, n, m, &ours) < 0) {
@@ -355,7 +365,7 @@ int main(int argc, char **argv)
             long need_kib = sg_kib_per_actor > 0 ? (long)(sg_kib_per_actor * n) : -1;
             long avail_kib = mem_available_kib();
             if (w == W_SLEEP && n > 100000 && (need_kib < 0 || need_kib > avail_kib)) {
-                printf("{\"impl\":\"simgrid\",\"workload\":\"%s\",\"actors\":%d,"
+                printf("{\"bench\":\"engine\",\"impl\":\"simgrid\",\"workload\":\"%s\",\"actors\":%d,"
                        "\"skipped\":\"%s\",\"need_kib\":%ld,\"mem_available_kib\":%ld}\n",
                        cases[i].name, actors,
                        need_kib < 0 ? "no smaller sleep row measured its memory per actor"
@@ -373,8 +383,8 @@ int main(int argc, char **argv)
             if (w == W_SLEEP)
                 sg_kib_per_actor = (double)peer.rss_kib / n;
             double q = rate(&ours) / rate(&peer);
-            printf("{\"ratio\":\"distlab/simgrid\",\"workload\":\"%s\",\"actors\":%d,"
-                   "\"events_per_s\":%.2f,\"rss\":%.3f}\n",
+            printf("{\"bench\":\"engine_ratio\",\"vs\":\"simgrid\",\"workload\":\"%s\","
+                   "\"actors\":%d,\"speedup\":%.2f,\"rss_ratio\":%.3f}\n",
                    cases[i].name, actors, q, (double)ours.rss_kib / (double)peer.rss_kib);
             if (w == W_SLEEP) {
                 char g[96];
@@ -393,8 +403,8 @@ int main(int argc, char **argv)
                 print(impl, cases[i].name, 0, pending, &peer);
                 double q = rate(&ours) / rate(&peer);
                 int same = peer.order_hash == ours.order_hash && peer.events == ours.events;
-                printf("{\"ratio\":\"distlab/ns3\",\"scheduler\":\"%s\",\"workload\":\"%s\","
-                       "\"pending\":%d,\"events_per_s\":%.2f,\"same_order\":%s}\n",
+                printf("{\"bench\":\"engine_ratio\",\"vs\":\"ns3-%s\",\"workload\":\"%s\","
+                       "\"pending\":%d,\"speedup\":%.2f,\"same_order\":%s}\n",
                        ns3_sched[p], cases[i].name, n, q, same ? "true" : "false");
                 if (p == P_NS3_PQ) {
                     char g[96];

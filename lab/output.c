@@ -300,6 +300,11 @@ static json_t *number(double v)
     return json_real(v);
 }
 
+json_t *lab_json_number(double v)
+{
+    return number(v);
+}
+
 /* A parameter value as JSON: typed when the key names a typed value. */
 static json_t *param_json(const struct lab_scenario *sc, const struct lab_runspec *r,
                           size_t k)
@@ -390,7 +395,7 @@ static json_t *metric_json(const struct lab_metric *m)
     return json_null();
 }
 
-static json_t *machine_json(void)
+json_t *lab_machine_json(void)
 {
     json_t *o = json_object();
     char host[256] = "";
@@ -419,7 +424,7 @@ json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *ru
     json_object_set_new(root, "seed", json_integer((json_int_t)sc->points[0]->seed));
     json_object_set_new(root, "version", json_string(DISTLAB_GIT_VERSION));
     if (machine)
-        json_object_set_new(root, "machine", machine_json());
+        json_object_set_new(root, "machine", lab_machine_json());
     json_t *arr = json_array();
     for (size_t i = 0; i < nruns; i++) {
         const struct lab_run *run = &runs[i];

@@ -63,6 +63,13 @@ int lab_write_file(const char *path, const char *data, size_t len, struct lab_er
 json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *runs,
                          size_t nruns, bool machine);
 
+/* A number as summary.json writes it: an integer when it is a whole number (below
+ * 2^53), null when not finite, else a real. New reference. */
+json_t *lab_json_number(double v);
+
+/* The machine a run happened on: hostname, cpus, kernel, compiler. New reference. */
+json_t *lab_machine_json(void);
+
 /* Write summary.json and the CSVs into dir (created). Returns 0 or -errno with err. */
 int lab_write_results(const struct lab_scenario *sc, const struct lab_run *runs, size_t nruns,
                       const char *dir, struct lab_err *err);
