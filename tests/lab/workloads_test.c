@@ -220,9 +220,9 @@ const struct lab_workload test_wl_as = {
 
 const struct lab_workload *const lab_workloads[] = {
     &test_wl_compute,
-    &test_wl_as,
     &test_wl_sim,
     &test_wl_live,
     &test_wl_required,
+    &test_wl_as,
     NULL,
 };
