@@ -274,6 +274,26 @@ void lab_fail(struct lab_run *run, const char *fmt, ...) __attribute__((format(p
 int lab_fail_param(struct lab_run *run, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* lab_text's table form: every run's rows of document 'name' (e.g. "choice.csv") one
+ * after the other under one header (the first writer's), without the lines that name
+ * each run's part. Calls with one name add rows. */
+void lab_table(struct lab_run *run, const char *name, const char *header, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- One workload driving another ------------------------------------------------------
+ * Perform this run as workload 'wl' (one of its family's, e.g. lock/choice runs lock/zk):
+ * wl's run() reads its parameters from 'set' ("name=value" texts, NULL-terminated,
+ * checked as a scenario's values are), else from this run's own parameter of the same
+ * name and type, else from wl's default; it sees the scenario's faults plus 'faults' (n;
+ * errors about them point at this run's parameter 'at'). What wl records is this run's.
+ * Returns what wl's run returns, or -EINVAL after lab_fail (a 'set' wl cannot take, a
+ * world it does not run in). */
+int lab_run_as(struct lab_run *run, const struct lab_workload *wl, const char *const *set,
+               const struct lab_fault *faults, size_t nfaults, const char *at);
+
+/* A scalar metric this run recorded: true with *out, or false. */
+bool lab_metric_get(struct lab_run *run, const char *name, double *out);
+
 /* Tell the user how far along a long run is (0..1); quiet unless stderr is a tty. */
 void lab_progress(struct lab_run *run, double fraction);
 

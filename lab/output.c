@@ -557,13 +557,21 @@ static void csv_metric(FILE *f, const struct lab_scenario *sc, const struct lab_
     }
 }
 
-/* The run's text named 'name', or NULL. */
-static const char *run_text(const struct lab_run *run, const char *name)
+/* The run's text named 'name', or NULL; *header its lab_table header (or NULL). */
+static const char *run_text_h(const struct lab_run *run, const char *name, const char **header)
 {
     for (size_t i = 0; i < run->ntexts; i++)
-        if (!strcmp(run->texts[i].name, name))
+        if (!strcmp(run->texts[i].name, name)) {
+            if (header)
+                *header = run->texts[i].header;
             return run->texts[i].text;
+        }
     return NULL;
+}
+
+static const char *run_text(const struct lab_run *run, const char *name)
+{
+    return run_text_h(run, name, NULL);
 }
 
 /* The documents named 'name' (lab_text) of every run, in run order; each under a line
@@ -572,8 +580,18 @@ static void text_doc(FILE *f, const struct lab_scenario *sc, const struct lab_ru
                      size_t nruns, const char *name)
 {
     size_t writers = 0;
+    const char *header = NULL;
     for (size_t i = 0; i < nruns; i++)
-        writers += run_text(&runs[i], name) != NULL;
+        if (run_text_h(&runs[i], name, header ? NULL : &header))
+            writers++;
+    if (header) { /* lab_table: one header, then every run's rows */
+        fputs(header, f);
+        for (size_t i = 0; i < nruns; i++) {
+            const char *t = run_text(&runs[i], name);
+            fputs(t ? t : "", f);
+        }
+        return;
+    }
     for (size_t i = 0; i < nruns; i++) {
         const char *t = run_text(&runs[i], name);
         if (!t)

@@ -37,6 +37,7 @@ typedef void (*lab_progress_fn)(void *user, const struct lab_run *run, double fr
 struct lab_text {
     char *name;
     char *text;
+    char *header; /* lab_table: the header of every run's rows, or NULL */
 };
 
 struct lab_run {

@@ -240,6 +240,43 @@ Test(cli, run_writes_summary_csvs_and_plots_and_exits_0)
     t_cleanup(dir);
 }
 
+Test(cli, a_workload_runs_another_and_tables_join_under_one_header)
+{
+    char *dir = t_tmpdir();
+    char *path = t_write(dir, "as.yaml",
+                         "name: as\nduration: 1s\nworkload:\n  primitive: test/as\n"
+                         "  mode: 2\nsweep:\n  n: [2, 5]\n");
+    char out[4096];
+    snprintf(out, sizeof(out), "%s/out", dir);
+    cr_assert_eq(t_distlab(dir, "run", path, "--out", out, NULL), 0, "%s",
+                 t_read_in(dir, "err.txt"));
+    /* samples from 'set', n from the outer run, mode (another type) test/compute's own */
+    cr_expect_eq(t_metric(out, "as", 0, "total"), 100);
+    cr_expect_eq(t_metric(out, "as", 0, "n"), 2);
+    cr_expect_eq(t_metric(out, "as", 1, "n"), 5);
+    char res[4096];
+    snprintf(res, sizeof(res), "%s/as/t.csv", out);
+    char *csv = t_read(res);
+    cr_assert_not_null(csv);
+    cr_expect_str_eq(csv, "n,total\n2,100\n5,100\n");
+    free(csv);
+    snprintf(res, sizeof(res), "%s/as/doc.md", out); /* test/compute's lab_text, as before */
+    char *doc = t_read(res);
+    cr_assert_not_null(doc);
+    cr_expect_not_null(strstr(doc, "## run 1: n=5, repeat=0\n\nn 5, mode a\n"), "%s", doc);
+    free(doc);
+    free(path);
+    path = t_write(dir, "bad.yaml",
+                   "name: bad\nduration: 1s\nworkload:\n  primitive: test/as\n  bad: true\n");
+    cr_expect_eq(t_distlab(dir, "run", path, "--out", out, NULL), 2);
+    char *err = t_read_in(dir, "err.txt");
+    cr_expect_not_null(strstr(err, "'nope=1': workload 'test/compute' has no such parameter"),
+                       "%s", err);
+    free(err);
+    free(path);
+    t_cleanup(dir);
+}
+
 static json_t *summary_of(const char *out, const char *name)
 {
     char p[4096];

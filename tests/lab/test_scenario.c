@@ -32,7 +32,7 @@ static const struct bad bad_inputs[] = {
      ":1:1: missing required key 'workload' (a map with 'primitive:' and its parameters)"},
     {"name: t\nworkload:\n  primitive: test/nope\n", NULL,
      ":3:14: unknown primitive 'test/nope' (known: test/compute, test/sim, test/live-only, "
-     "test/required, test/waiters)"},
+     "test/required, test/waiters, test/as)"},
     {BASE "  clinets: 3\n", NULL, ":4:3: unknown key 'clinets' in workload 'test/compute' "
      COMPUTE_KEYS},
     {BASE "  n: abc\n", NULL, ":4:6: 'n' must be an integer, got 'abc'"},

@@ -275,11 +275,44 @@ const struct lab_workload test_wl_required = {
     .run = live_run,
 };
 
+/* ---- One workload run as another (lab_run_as) and a table (lab_table) ------------------ */
+
+static const struct lab_param as_params[] = {
+    {"n", LAB_INT, "3", 1, 64, NULL, "passed on to test/compute (the same name and type)"},
+    {"mode", LAB_INT, "1", 0, 9, NULL, "not passed on: test/compute's mode is an enum"},
+    {"bad", LAB_BOOL, "false", 1, 0, NULL, "set a parameter test/compute does not have"},
+    {0},
+};
+
+static int as_run(struct lab_run *run)
+{
+    const char *set[] = {lab_bool(run, "bad") ? "nope=1" : "samples=100", NULL};
+    int rc = lab_run_as(run, &test_wl_compute, set, NULL, 0, "n");
+    if (rc < 0)
+        return rc;
+    double total = 0;
+    if (!lab_metric_get(run, "total", &total) || lab_metric_get(run, "no_such", &total)) {
+        lab_fail(run, "lab_metric_get");
+        return -EIO;
+    }
+    lab_table(run, "t.csv", "n,total\n", "%d,%g\n", (int)lab_int(run, "n"), total);
+    return 0;
+}
+
+const struct lab_workload test_wl_as = {
+    .name = "test/as",
+    .about = "test/compute run through lab_run_as, a row of a table",
+    .params = as_params,
+    .worlds = LAB_WORLD_SIM,
+    .run = as_run,
+};
+
 const struct lab_workload *const lab_workloads[] = {
     &test_wl_compute,
     &test_wl_sim,
     &test_wl_live,
     &test_wl_required,
     &test_wl_waiters,
+    &test_wl_as,
     NULL,
 };

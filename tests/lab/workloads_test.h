@@ -6,7 +6,7 @@
 #include "lab/lab.h"
 
 extern const struct lab_workload test_wl_compute, test_wl_sim, test_wl_live, test_wl_required,
-    test_wl_waiters;
+    test_wl_waiters, test_wl_as;
 
 /* A fresh directory under /tmp (malloc'd path). */
 char *t_tmpdir(void);
