@@ -1,8 +1,8 @@
 /* bench_engine.c - how fast the simulator runs, beside SimGrid and ns-3 doing the same work.
  *
  * Prints one JSON line per measurement (named for distlab bench, bench/README.md):
- *   {"bench":"engine","impl":"distlab","workload":"sleep","actors":1000,"events":2000000,"setup_s":...,
- *    "wall_s":...,"cpu_s":...,"events_per_s":...,"rss_kib":...,"load":...}
+ *   {"bench":"engine","impl":"distlab","workload":"sleep","actors":1000,"events":2000000,
+ *    "setup_s":...,"wall_s":...,"cpu_s":...,"events_per_s":...,"rss_kib":...,"load":...}
  * setup_s is creating the world and its actors; wall_s is running it, cpu_s the same in
  * the process's CPU time, and events_per_s divides by cpu_s, for every engine alike (the
  * machine is shared: CPU time leaves out the time others ran; load is the 1-minute load
@@ -12,8 +12,9 @@
  * actors: N events pending at every moment, each scheduling the next of its chain).
  * With the peers the sleep and pingpong workloads also run on SimGrid's S4U, and the
  * callbacks on ns-3's fastest scheduler (PriorityQueueScheduler) and its default
- * (MapScheduler), in the same invocation, followed by the ratio lines ("bench":"engine_ratio", "vs" the peer, "speedup" our events
- * per CPU second over its, "rss_ratio" our peak RSS over its; ns-3's also say whether both
+ * (MapScheduler), in the same invocation, followed by the ratio lines
+ * ("bench":"engine_ratio", "vs" the peer, "speedup" our events per CPU second over its,
+ * "rss_ratio" our peak RSS over its; ns-3's also say whether both
  * ran the same events in the same order) and the goal lines ("engine_goal"). Each
  * measurement runs in a child process so that rss_kib is that workload's own peak. The
  * sleep rows go to 1,000,000 actors; SimGrid runs beyond 100,000 only where its memory
@@ -365,8 +366,8 @@ int main(int argc, char **argv)
             long need_kib = sg_kib_per_actor > 0 ? (long)(sg_kib_per_actor * n) : -1;
             long avail_kib = mem_available_kib();
             if (w == W_SLEEP && n > 100000 && (need_kib < 0 || need_kib > avail_kib)) {
-                printf("{\"bench\":\"engine\",\"impl\":\"simgrid\",\"workload\":\"%s\",\"actors\":%d,"
-                       "\"skipped\":\"%s\",\"need_kib\":%ld,\"mem_available_kib\":%ld}\n",
+                printf("{\"bench\":\"engine\",\"impl\":\"simgrid\",\"workload\":\"%s\","
+                       "\"actors\":%d,\"skipped\":\"%s\",\"need_kib\":%ld,\"mem_available_kib\":%ld}\n",
                        cases[i].name, actors,
                        need_kib < 0 ? "no smaller sleep row measured its memory per actor"
                                     : "its memory per actor at the last row times these actors "

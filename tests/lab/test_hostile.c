@@ -355,7 +355,7 @@ Test(results, a_signal_while_a_set_is_written_drops_it_and_then_kills)
     mkdir(bin, 0777);
     mkdir(log, 0777);
     mkdir(out, 0777);
-    char *gp = t_write(bin, "gnuplot", "#!/bin/sh\nsleep 1\n");
+    char *gp = t_write(bin, "gnuplot", "#!/bin/sh\n/bin/sleep 1\n"); /* PATH is bin alone */
     chmod(gp, 0755);
     free(gp);
     fflush(NULL);
