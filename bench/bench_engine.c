@@ -367,7 +367,8 @@ int main(int argc, char **argv)
             long avail_kib = mem_available_kib();
             if (w == W_SLEEP && n > 100000 && (need_kib < 0 || need_kib > avail_kib)) {
                 printf("{\"bench\":\"engine\",\"impl\":\"simgrid\",\"workload\":\"%s\","
-                       "\"actors\":%d,\"skipped\":\"%s\",\"need_kib\":%ld,\"mem_available_kib\":%ld}\n",
+                       "\"actors\":%d,\"skipped\":\"%s\",\"need_kib\":%ld,"
+                       "\"mem_available_kib\":%ld}\n",
                        cases[i].name, actors,
                        need_kib < 0 ? "no smaller sleep row measured its memory per actor"
                                     : "its memory per actor at the last row times these actors "
