@@ -153,6 +153,7 @@ static void lkw_free(struct lkw *w, struct env *e)
         hist_destroy(w->wk[i].fail);
     }
     free(w->wk);
+    free(w->handles);
     free(w->round_winners);
     lock_counter_destroy(w->counter, e);
     lock_try_destroy(w->lock);

@@ -75,6 +75,8 @@ struct lkw {
     bool stop;
     int64_t start, deadline;
     struct lkw_worker *wk;
+    uint64_t *handles; /* main's: the workers' handles (lkw_free frees them: a simulated
+                        * run cut short ends main where it waits) */
     double *round_winners;
     int64_t final_count; /* the counter when every worker had ended */
     int64_t calib_ns;    /* live: CPU of one uncontended acquisition (iteration) */

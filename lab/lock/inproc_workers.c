@@ -273,7 +273,7 @@ void lkw_main(struct env *e, void *arg)
 {
     struct lkw *w = arg;
     int rc;
-    uint64_t *h = NULL;
+    uint64_t *h;
     if ((rc = env_mutex_init(e, &w->gm)) < 0)
         goto out;
     if ((rc = env_cond_init(e, &w->gc)) < 0) {
@@ -300,7 +300,7 @@ void lkw_main(struct env *e, void *arg)
     }
     if ((rc = calibrate(w, e)) < 0)
         goto out;
-    h = calloc((size_t)w->n, sizeof(*h));
+    h = w->handles = calloc((size_t)w->n, sizeof(*h));
     if (!h) {
         rc = -ENOMEM;
         goto out;
@@ -350,7 +350,6 @@ void lkw_main(struct env *e, void *arg)
     w->finished = true;
     rc = 0;
 out:
-    free(h);
     w->err = rc;
 }
 
