@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "live/servers.h"
 #include "names.h"
 
 #define DEFAULT_DURATION (60 * SIM_S)
@@ -292,6 +293,78 @@ static int parse_network(struct lab_arena *a, struct lab_err *err, const struct 
     return 0;
 }
 
+/* world.redis, world.etcd, world.zookeeper: a count of servers the lab starts (0 to
+ * LIVE_CLUSTER_MAX), or the user's own addresses, comma-separated, each
+ * [scheme://]host:port[/rest] (a port from 1 to 65535; Redis also takes host alone, port
+ * 6379, and unix:PATH or /PATH). The form is checked here, at its place; whether they
+ * answer is the live world's question (exit 3). */
+static int check_servers(struct lab_err *err, const struct lab_node *x, const char *key)
+{
+    const char *v = x->text;
+    bool redis = !strcmp(key, "redis");
+    if (!*v)
+        return 0; /* as if absent */
+    if (strspn(v, "0123456789") == strlen(v)) {
+        errno = 0;
+        long long c = strtoll(v, NULL, 10);
+        if (errno || c > LIVE_CLUSTER_MAX)
+            return lab_errf(err, x,
+                            "world.%s: a count of servers is 0 to %d, got %s (or give "
+                            "addresses, comma-separated)",
+                            key, LIVE_CLUSTER_MAX, v);
+        return 0;
+    }
+    int n = 0;
+    for (const char *p = v; *p; n++) {
+        size_t len = strcspn(p, ",");
+        const char *a = p;
+        p += len + (p[len] == ',');
+        while (len && *a == ' ') {
+            a++;
+            len--;
+        }
+        char addr[160];
+        if (n == LIVE_CLUSTER_MAX)
+            return lab_errf(err, x, "world.%s: at most %d addresses", key, LIVE_CLUSTER_MAX);
+        if (len == 0 || len >= sizeof(addr))
+            return lab_errf(err, x, "world.%s: an empty address, or one over %zu bytes, in '%s'",
+                            key, sizeof(addr) - 1, v);
+        memcpy(addr, a, len);
+        addr[len] = 0;
+        const char *bad = NULL;
+        for (const char *c = addr; *c && !bad; c++)
+            if (isspace((unsigned char)*c) || !isprint((unsigned char)*c))
+                bad = "a space or a control character";
+        const char *h = addr;
+        if (redis && (!strncmp(h, "unix:", 5) || h[0] == '/')) {
+            if (!bad && !h[h[0] == '/' ? 1 : 5])
+                bad = "a socket path is empty";
+        } else if (!bad) {
+            const char *schemes[] = {"redis://", "sentinel://", "http://", NULL};
+            for (int i = 0; schemes[i]; i++)
+                if (!strncmp(h, schemes[i], strlen(schemes[i])))
+                    h += strlen(schemes[i]);
+            size_t hl = strcspn(h, "/");
+            const char *colon = memrchr(h, ':', hl);
+            char *end;
+            long port = colon ? strtol(colon + 1, &end, 10) : 0;
+            if (colon == h || hl == 0)
+                bad = "no host";
+            else if (!colon && !redis)
+                bad = "no port (host:port)";
+            else if (colon && (!isdigit((unsigned char)colon[1]) || port < 1 || port > 65535 ||
+                               end != h + hl))
+                bad = "the port is not a number from 1 to 65535";
+        }
+        if (bad)
+            return lab_errf(err, x,
+                            "world.%s: '%s' is not an address (%s): give a count of servers, or "
+                            "host:port, comma-separated",
+                            key, addr, bad);
+    }
+    return 0;
+}
+
 static int parse_world(struct lab_arena *a, struct lab_err *err, const struct lab_node *n,
                        struct lab_world_cfg *w)
 {
@@ -311,7 +384,7 @@ static int parse_world(struct lab_arena *a, struct lab_err *err, const struct la
     for (int i = 0; i < 3; i++) {
         struct lab_node *x = lab_node_get(n, addrs[i], NULL);
         if (x) {
-            if ((rc = lab__want_scalar(err, x, addrs[i])))
+            if ((rc = lab__want_scalar(err, x, addrs[i])) || (rc = check_servers(err, x, addrs[i])))
                 return rc;
             *dst[i] = x->text;
         }

@@ -180,6 +180,28 @@ static const struct bad bad_inputs[] = {
      ":5:29: 'drift' must be between -99999 and 99999, got 100000"},
     {BASE "world:\n  max_events: 0\n", NULL,
      ":5:15: 'max_events' must be between 1 and 1000000000000, got 0"},
+    /* The live world's servers: a count in range, or addresses of the right form, refused
+     * at their place (they once reached the live world as exit 3, or as atoi's wrap: a
+     * count of 4294967299 started 3 etcd members). */
+    {BASE "world:\n  etcd: 4294967299\n", NULL,
+     ":5:9: world.etcd: a count of servers is 0 to 16, got 4294967299 (or give addresses, "
+     "comma-separated)"},
+    {BASE "world:\n  zookeeper: -1\n", NULL,
+     ":5:14: world.zookeeper: '-1' is not an address (no port (host:port)): give a count of "
+     "servers, or host:port, comma-separated"},
+    {BASE, "world.redis=redis://127.0.0.1:99999",
+     "--set world.redis=redis://127.0.0.1:99999: world.redis: 'redis://127.0.0.1:99999' is "
+     "not an address (the port is not a number from 1 to 65535): give a count of servers, "
+     "or host:port, comma-separated"},
+    {BASE "world:\n  etcd: 'http://127.0.0.1:2379,, 127.0.0.1:2380'\n", NULL,
+     ":5:10: world.etcd: an empty address, or one over 159 bytes, in "
+     "'http://127.0.0.1:2379,, 127.0.0.1:2380'"},
+    {BASE "world:\n  zookeeper: 'localhost:80a/app'\n", NULL,
+     ":5:15: world.zookeeper: 'localhost:80a/app' is not an address (the port is not a "
+     "number from 1 to 65535): give a count of servers, or host:port, comma-separated"},
+    {BASE "world:\n  redis: 'unix:'\n", NULL,
+     ":5:11: world.redis: 'unix:' is not an address (a socket path is empty): give a count "
+     "of servers, or host:port, comma-separated"},
 };
 
 /* Every node's weight is the length of its text, recursively. */
@@ -512,6 +534,28 @@ Test(loader, defaults_and_world)
     cr_expect_eq(param(&sc->runs[0], "wait")->i, 10000000);
     cr_expect_str_eq(param(&sc->runs[0], "label")->text, "x");
     lab_scenario_free(sc);
+}
+
+Test(loader, every_form_of_server_address_loads)
+{
+    /* What the clients take (live/redis_hiredis.c, live/etcd_curl.c, ZooKeeper's connect
+     * string with a chroot) passes the loader's check. */
+    const char *ok[][3] = {
+        {"3", "http://127.0.0.1:2379/, 127.0.0.1:2380", "127.0.0.1:2181,[::1]:2182/app"},
+        {"localhost", "[::1]:2379", "0"},
+        {"redis://127.0.0.1:6379,unix:/tmp/r.sock,/tmp/r2.sock", "16", "localhost:1"},
+        {"sentinel://127.0.0.1:26379/mymaster", "", "zk.example:65535"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml),
+                 BASE "world:\n  redis: '%s'\n  etcd: '%s'\n  zookeeper: '%s'\n", ok[i][0],
+                 ok[i][1], ok[i][2]);
+        struct lab_scenario *sc = load(yaml, NULL, 0);
+        cr_expect_str_eq(sc->runs[0].cfg->world.redis, ok[i][0]);
+        cr_expect_str_eq(sc->runs[0].cfg->world.zookeeper, ok[i][2]);
+        lab_scenario_free(sc);
+    }
 }
 
 Test(loader, faults_are_parsed_and_sorted_by_time)
