@@ -146,6 +146,9 @@ void bench_progress(const struct bench_opts *o, size_t i, size_t n, const char *
     __attribute__((format(printf, 4, 5)));
 void bench_progress_end(const struct bench_opts *o);
 
+/* Loads an exact item's scenario with every --set, runs nothing: 0, or -EINVAL with err
+ * set (a bad --set is refused before the first item runs). */
+int bench_check_exact(const struct bench_item *it, const struct bench_opts *o, struct lab_err *err);
 /* Each runs one item into d. Return 0, or -errno with err set: status 2 (bad input, a
  * program that failed or printed something that is not a row), 3 (a server could not
  * be reached: the program exited 3). A program that is not built, or a counted item

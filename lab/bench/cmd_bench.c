@@ -118,13 +118,13 @@ static int value_opt(struct cmd *m, int c, const char *arg)
 {
     double v;
     const struct valopt t[] = {
-        {'f', &m->filter, NULL, NULL, 0, 0, NULL},
-        {'b', &m->baseline, NULL, NULL, 0, 0, NULL},
-        {'s', &m->save, NULL, NULL, 0, 0, NULL},
-        {'J', &m->json, NULL, NULL, 0, 0, NULL},
-        {'M', &m->markdown, NULL, NULL, 0, 0, NULL},
-        {'A', &m->tap, NULL, NULL, 0, 0, NULL},
-        {'u', &m->suite_file, NULL, NULL, 0, 0, NULL},
+        {'f', &m->filter, NULL, NULL, 0, 0, "--filter wants a pattern"},
+        {'b', &m->baseline, NULL, NULL, 0, 0, "--baseline wants a file"},
+        {'s', &m->save, NULL, NULL, 0, 0, "--save wants a file"},
+        {'J', &m->json, NULL, NULL, 0, 0, "--json wants a file (- for stdout)"},
+        {'M', &m->markdown, NULL, NULL, 0, 0, "--markdown wants a file"},
+        {'A', &m->tap, NULL, NULL, 0, 0, "--tap wants a file"},
+        {'u', &m->suite_file, NULL, NULL, 0, 0, "--suite wants a file"},
         {'r', NULL, NULL, &m->o.repeats, 1, 1000, "--repeat wants 1 to 1000"},
         {'j', NULL, NULL, &m->o.jobs, 1, 1024, "-j wants 1 to 1024"},
         {'P', NULL, NULL, &m->c.pairs, 9, 1000, "--pairs wants at least 9 (at most 1000)"},
@@ -137,11 +137,12 @@ static int value_opt(struct cmd *m, int c, const char *arg)
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         if (t[i].c != c)
             continue;
-        if (t[i].str) {
+        if (t[i].str && *arg) {
             *t[i].str = arg;
             return 0;
         }
-        if (!number(arg, t[i].lo, t[i].hi, &v) || (t[i].whole && v != (int)v)) {
+        /* '' as a file would be the working directory; as a filter, no filter at all */
+        if (t[i].str || !number(arg, t[i].lo, t[i].hi, &v) || (t[i].whole && v != (int)v)) {
             fprintf(stderr, "distlab bench: %s, got '%s' (try --help)\n", t[i].want, arg);
             return LAB_EXIT_INPUT;
         }
@@ -533,6 +534,16 @@ static int cmd_run(struct cmd *m, const struct bench_suite *s, const bool *sel)
         bench_doc_free(&d);
         bench_doc_free(&base);
         return LAB_EXIT_INPUT;
+    }
+    for (size_t i = 0; i < s->nitems; i++) {
+        if (sel[i] && s->items[i].gate == BENCH_EXACT &&
+            bench_check_exact(&s->items[i], &m->o, &err) < 0) {
+            fprintf(stderr, "distlab bench: %s\n", err.msg);
+            free(ran);
+            bench_doc_free(&d);
+            bench_doc_free(&base);
+            return LAB_EXIT_INPUT;
+        }
     }
     int status = run_suite(m, s, sel, ran, &d);
     bench_head_load(d.head, "load_end");

@@ -146,8 +146,10 @@ static void summary_rows(struct bench_doc *d, const char *bench, json_t *summary
     }
 }
 
-int bench_run_exact(struct bench_doc *d, const struct bench_item *it, const struct bench_opts *o,
-                    struct lab_err *err)
+/* The item's scenario with the suite's and the command line's --set; NULL with err set
+ * (named for the item). */
+static struct lab_scenario *load_item(const struct bench_item *it, const struct bench_opts *o,
+                                      struct lab_err *err)
 {
     char *file = it->file[0] == '/' || !strcmp(o->root, ".")
                      ? lab_xstrdup(it->file)
@@ -159,14 +161,30 @@ int bench_run_exact(struct bench_doc *d, const struct bench_item *it, const stru
         sets[it->nsets + i] = o->sets[i];
     struct lab_load_opts lo = {.world = LAB_WORLD_SIM, .sets = sets, .nsets = it->nsets + o->nsets};
     struct lab_scenario *sc = lab_scenario_load(file, &lo, err);
-    int rc = 0;
     if (!sc) {
         char msg[LAB_ERR_MAX];
         memcpy(msg, err->msg, sizeof(msg));
         snprintf(err->msg, sizeof(err->msg), "%s: %.1900s", it->id, msg);
-        rc = -EINVAL;
-        goto out;
     }
+    free(sets);
+    free(file);
+    return sc;
+}
+
+int bench_check_exact(const struct bench_item *it, const struct bench_opts *o, struct lab_err *err)
+{
+    struct lab_scenario *sc = load_item(it, o, err);
+    lab_scenario_free(sc);
+    return sc ? 0 : -EINVAL;
+}
+
+int bench_run_exact(struct bench_doc *d, const struct bench_item *it, const struct bench_opts *o,
+                    struct lab_err *err)
+{
+    struct lab_scenario *sc = load_item(it, o, err);
+    if (!sc)
+        return -EINVAL;
+    int rc = 0;
     struct lab_run *runs = lab_xmalloc(sc->nruns * sizeof(*runs));
     int status = lab_execute(sc, runs, o->jobs, o->progress);
     if (status) {
@@ -182,8 +200,5 @@ int bench_run_exact(struct bench_doc *d, const struct bench_item *it, const stru
         lab_run_cleanup(&runs[i]);
     free(runs);
     lab_scenario_free(sc);
-out:
-    free(sets);
-    free(file);
     return rc;
 }

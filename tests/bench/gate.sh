@@ -153,6 +153,19 @@ done
 "$bin" bench --suite bad.yaml >bad.out 2>&1
 expect $? 2 bad.out 'bad.yaml:2:[0-9]*: unknown key .colour' \
     "a bad suite file is reported at its line and column"
+# A bad --set, or an empty file name, is refused before the first item runs: one message,
+# no document (a bad --set once failed each exact item in turn, then ran the timed ones).
+for opt in "--set nokey" "--set frob=1" "--json" "--tap" "--filter"; do
+    case $opt in --set*) a=${opt#--set }; opt=--set ;; *) a='' ;; esac
+    "$bin" bench "$opt" "$a" --json "$work/bad.json" >bad.out 2>&1
+    rc=$?
+    if [ "$(wc -l <bad.out)" -eq 1 ] && [ ! -e "$work/bad.json" ]; then
+        expect $rc 2 bad.out "distlab bench: .*$opt\|distlab bench: exact/" \
+            "bad input ($opt '$a') exits 2 before anything runs: $(cut -c1-90 bad.out)"
+    else
+        not_ok "bad input ($opt '$a'): exit $rc, $(wc -l <bad.out) lines (one wanted)" bad.out
+    fi
+done
 
 { echo "TAP version 13"; echo "1..$n"; cat "$tap.part"; } >"$tap"
 rm -f "$tap.part"
