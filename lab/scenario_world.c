@@ -609,8 +609,13 @@ static int parse_workload(struct lab_arena *a, struct lab_err *err, const struct
             if (!pp->def)
                 return lab_errf(err, wkey ? wkey : n, "missing required key '%s' in %s (%s)",
                                 pp->name, what, pp->doc ? pp->doc : lab__type_name(pp->type));
-            const char *origin = lab_arena_printf(a, "the default of '%s' in %s", pp->name,
-                                                  what);
+            /* An error in it (a default that does not fit a value given) names the place
+             * of the workload it belongs to. */
+            const struct lab_node *at = wkey ? wkey : n;
+            const char *origin =
+                at->line > 0 ? lab_arena_printf(a, "%s:%d:%d: the default of '%s' in %s",
+                                                at->origin, at->line, at->col, pp->name, what)
+                             : lab_arena_printf(a, "the default of '%s' in %s", pp->name, what);
             v = lab_node_parse_string(a, pp->def, origin, err);
             if (!v)
                 return -EINVAL;

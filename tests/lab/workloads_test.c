@@ -34,6 +34,8 @@ static int compute_run(struct lab_run *run)
     if (lab_list_len(run, "weights") > 10) /* the workload's own rule, for the tests */
         return lab_fail_param(run, "weights", "weights has %zu entries: at most 10",
                           lab_list_len(run, "weights"));
+    if (lab_int(run, "n") > 60 && !strcmp(lab_str(run, "mode"), "a")) /* one against another */
+        return lab_fail_param(run, "mode", "mode a takes at most 60 entities");
     const char *fail = lab_str(run, "fail");
     if (!strcmp(fail, "input")) {
         lab_fail(run, "bad input on purpose");
