@@ -17,6 +17,11 @@ static const char *const words[] = {
     "etcd", "zookeeper", "latency", "jitter", "loss", "from", "to", "both", "node", "offset",
     "drift", "dist", "const", "uniform", "lognormal", "value", "min", "max", "median", "p99",
     "world.cores", "world.nodes", "world.slice", "world.network.loss", "workload.",
+    "world.stack", "world.max_events", "world.clocks", "world.links", "world.redis",
+    "world.etcd", "world.zookeeper",
+    /* the live world's servers: counts and addresses (lab/scenario_world.c) */
+    "16", "17", "127.0.0.1:6379", "redis://", "sentinel://", "http://", "unix:", "/tmp/s",
+    ":65535", ":65536", ",", "[::1]:2181", "/app",
     /* faults */
     "at", "crash", "restart", "pause", "clock", "partition", "for", "step", "ppm", "until",
     "oneway", "client-*", "redis-0", "client-0",
