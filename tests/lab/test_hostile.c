@@ -99,7 +99,9 @@ Test(invocation, every_file_is_checked_before_the_first_run_starts)
     snprintf(want, sizeof(want), "%s:5:18: weights has 11 entries: at most 10\n", rule);
     expect_err(dir, want);
     /* A default that does not fit a value given is named at its workload's place. */
-    char *def = t_write(dir, "def.yaml", "name: def\nworkload:\n  primitive: test/compute\n  n: 61\n");
+    char *def = t_write(dir, "def.yaml",
+                        "name: def\nworkload:\n  primitive: test/compute\n"
+                        "  n: 61\n");
     cr_expect_eq(t_distlab(dir, "run", good, def, "--out", dir, NULL), 2);
     snprintf(want, sizeof(want),
              "%s:2:1: the default of 'mode' in workload 'test/compute': mode a takes at most 60 "
