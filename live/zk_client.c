@@ -24,7 +24,8 @@ struct lzk {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* on CLOCK_MONOTONIC */
     enum zk_state state;
-    struct zk_event *q; /* a ring */
+    uint64_t disconnects; /* connections lost: CONNECTED, then CONNECTING */
+    struct zk_event *q;   /* a ring */
     size_t head, n, cap;
 };
 
@@ -80,6 +81,7 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
     if (type == ZOO_SESSION_EVENT) {
         enum zk_state s = map_state(state);
         if (c->state != ZK_STATE_EXPIRED && c->state != ZK_STATE_CLOSED && s != c->state) {
+            c->disconnects += c->state == ZK_STATE_CONNECTED && s == ZK_STATE_CONNECTING;
             c->state = s;
             push(c, ZK_EV_SESSION, NULL);
         }
@@ -275,6 +277,7 @@ static void l_session(struct zk *z, struct zk_session *out)
     struct lzk *c = handle(z);
     pthread_mutex_lock(&c->mu);
     out->state = c->state;
+    out->disconnects = c->disconnects;
     pthread_mutex_unlock(&c->mu);
     const clientid_t *id = zoo_client_id(c->zh);
     out->id = id ? id->client_id : 0;

@@ -37,6 +37,7 @@ struct sim__zkc {
     uint32_t conn;
     struct sim_addr server, io;
     int64_t last_send, last_recv;
+    uint64_t disconnects; /* connections lost */
     uint64_t io_handle;
     bool io_running, io_known, quit;
 
@@ -340,6 +341,7 @@ static void serve(struct sim__zkc *c, struct env *e)
     d.op = SIM__ZK_DISCONNECT;
     io_send(c, e, &d, 0);
     c->state = ZK_STATE_CONNECTING;
+    c->disconnects++;
     fail_call(c, ZK_CONNECTIONLOSS);
     push_event(c, ZK_EV_SESSION, NULL);
     env_cond_broadcast(e, &c->cv);
@@ -573,7 +575,7 @@ static void c_session(struct zk *z, struct zk_session *out)
 {
     struct sim__zkc *c = handle(z);
     env_mutex_lock(c->owner, &c->mu);
-    *out = (struct zk_session){c->state, c->session, cur_timeout(c)};
+    *out = (struct zk_session){c->state, c->session, cur_timeout(c), c->disconnects};
     env_mutex_unlock(c->owner, &c->mu);
 }
 

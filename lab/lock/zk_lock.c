@@ -33,6 +33,12 @@
  * wait_ts is, at the end of each 100 ms bin, how long the client that has waited longest
  * for the lock has been waiting (0 when nobody waits): it climbs while nobody can get the
  * lock.
+ * connection_losses counts, over the whole run and all clients, the times a client's
+ * connection broke (zk_session's disconnects); calls_lost the calls that failed for want
+ * of a reply (the lock retries each). They differ: a waiter that waits on its watch when
+ * its connection breaks loses no call, and a call made while no server will take the
+ * client (at the simulated start, before the first leader serves; during an election)
+ * fails with each attempt to connect, a few ms apart, without a connection to lose.
  *
  * The simulated world: zk-0 .. zk-(servers-1) (tick 200 ms, initLimit 50, syncLimit 10
  * ticks, as the live launcher runs ZooKeeper; CPU per request `service`, a log write
@@ -527,6 +533,7 @@ static int report(struct zl *w, int64_t end)
         sum.expired += c->st.expired;
         sum.lost += c->st.lost;
         sum.conn_losses += c->st.conn_losses;
+        sum.calls_lost += c->st.calls_lost;
     }
     double acq = (double)w->granted[PHASE_ZK], secs = window_s(w, PHASE_ZK, end);
     lab_metric(run, "acquisitions_window", acq);
@@ -540,7 +547,8 @@ static int report(struct zl *w, int64_t end)
     lab_metric(run, "resource_timeouts", (double)res_err);
     lab_metric(run, "lost_leases", (double)sum.lost);
     lab_metric(run, "sessions_lost", (double)sum.expired);
-    lab_metric(run, "connection_losses", (double)sum.conn_losses);
+    lab_metric(run, "connection_losses", (double)sum.conn_losses); /* see the top */
+    lab_metric(run, "calls_lost", (double)sum.calls_lost);
     if (acq > 0) {
         lab_metric(run, "calls_per_acquisition", (double)notes[ZKLOCK_NOTE_CALL] / acq);
         lab_metric(run, "events_per_acquisition", (double)notes[ZKLOCK_NOTE_EVENT] / acq);

@@ -121,8 +121,11 @@ struct zk_children {
 
 struct zk_session {
     enum zk_state state;
-    int64_t id;         /* 0 until the first connection */
-    int64_t timeout_ns; /* as the server negotiated it; the requested one until then */
+    int64_t id;           /* 0 until the first connection */
+    int64_t timeout_ns;   /* as the server negotiated it; the requested one until then */
+    uint64_t disconnects; /* times the handle lost its connection (connected, then not):
+                           * the session events of state ZK_STATE_CONNECTING that follow a
+                           * connection; failed attempts to connect are not counted */
 };
 
 struct zk;

@@ -22,7 +22,7 @@ struct zklock {
     char guid[GUID_HEX + 1];
     char node[ZK_PATH_MAX + 1]; /* our node's path, "" when we have none */
     int64_t fence, seq;
-    struct zklock_stats st;
+    struct zklock_stats st; /* conn_losses: of the sessions closed so far */
 };
 
 const char *const zklock_algo_names[] = {ZKLOCK_ALGO_NAMES, NULL};
@@ -43,6 +43,16 @@ const char *zklock_algo_name(enum zklock_algo a)
 
 /* ---- The session ---------------------------------------------------------------------- */
 
+/* Close the session, keeping the count of its lost connections. */
+static void close_session(struct zklock *l)
+{
+    struct zk_session s;
+    zk_session(l->z, &s);
+    l->st.conn_losses += s.disconnects;
+    zk_close(l->z);
+    l->z = NULL;
+}
+
 /* A session that can still serve: the current one, or a new one after an expiry. */
 static int ensure_session(struct zklock *l)
 {
@@ -52,8 +62,7 @@ static int ensure_session(struct zklock *l)
         if (s.state != ZK_STATE_EXPIRED && s.state != ZK_STATE_CLOSED)
             return 0;
         l->st.expired += s.state == ZK_STATE_EXPIRED;
-        zk_close(l->z);
-        l->z = NULL;
+        close_session(l);
         l->node[0] = 0; /* it went with the session */
     }
     l->z = l->cfg.connect(l->e, l->cfg.session_timeout_ns, l->cfg.connect_arg);
@@ -86,7 +95,7 @@ static int counted(struct zklock *l, int rc)
         rc = -ECONNRESET;
     l->st.calls++;
     note(l, ZKLOCK_NOTE_CALL);
-    l->st.conn_losses += rc == -ECONNRESET;
+    l->st.calls_lost += rc == -ECONNRESET;
     return rc;
 }
 
@@ -208,10 +217,8 @@ static int delete_node(struct zklock *l)
         else if (env_mono(l->e) >= until)
             break;
     }
-    if (rc < 0 && rc != -ENOENT && !dead(rc)) {
-        zk_close(l->z);
-        l->z = NULL;
-    }
+    if (rc < 0 && rc != -ENOENT && !dead(rc))
+        close_session(l);
     l->node[0] = 0;
     return rc;
 }
@@ -441,6 +448,11 @@ struct zk *zklock_session(struct zklock *l)
 void zklock_get_stats(const struct zklock *l, struct zklock_stats *out)
 {
     *out = l->st;
+    if (l->z) {
+        struct zk_session s;
+        zk_session(l->z, &s);
+        out->conn_losses += s.disconnects;
+    }
 }
 
 void zklock_abandon(struct zklock *l)

@@ -66,7 +66,13 @@ struct zklock_stats {
     uint64_t checks;      /* looks at the children (the first one of an acquire included) */
     uint64_t sessions;    /* sessions opened */
     uint64_t expired;     /* sessions found expired */
-    uint64_t conn_losses; /* calls that failed with the connection or timed out in the client */
+    uint64_t conn_losses; /* connections lost (connected, then not), over all the sessions:
+                           * zk_session's disconnects; one per break, however many calls
+                           * fail with it or wait it out */
+    uint64_t calls_lost;  /* calls that failed because no reply came: the connection broke
+                           * (or was still being made) or the client timed the call out;
+                           * each is retried. A call made while the client has no connection
+                           * waits for one attempt to connect, and fails with that attempt */
     uint64_t lost;        /* leases whose node was gone when released */
     uint64_t gave_up;     /* acquires that ran out of time (-ETIMEDOUT, -EBUSY) */
 };

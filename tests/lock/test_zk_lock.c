@@ -456,7 +456,9 @@ static void lost_create_reply(bool timeouts)
     cr_assert_eq(t.rc[0], 0);
     cr_assert_eq(t.rc[2], 0);
     cr_assert_eq(t.rc[3], 0, "the release did not find the node");
-    cr_assert_geq(t.st.conn_losses, 1);
+    cr_assert_eq(t.st.conn_losses, 1, "%llu connections lost",
+                 (unsigned long long)t.st.conn_losses);
+    cr_assert_geq(t.st.calls_lost, 1);
     cr_assert_eq(t.st.acquired, 2);
     cr_assert_gt(t.fence, 0);
     struct zk_children ch;

@@ -539,6 +539,48 @@ Test(zk_model, an_isolated_leader_steps_down_and_the_majority_goes_on)
     done(&w);
 }
 
+/* The quorum rule: a leader commits a write, and says yes to it, only once a majority has
+ * logged it. Every client talks to the leader, zk-2 (empty logs: the highest id leads),
+ * when it is cut off from its followers (not from its clients): its clients' creates get
+ * no answer until it steps down (no majority for syncLimit) and they move to the new
+ * leader; every create that said yes is on the new leader. A leader that committed on
+ * its own log would say yes for two seconds to writes that the new leader never had. */
+Test(zk_model, a_leader_cut_off_from_its_followers_says_yes_to_no_write)
+{
+    struct world w;
+    mk(&w, 3, SIM_MS);
+    struct script sc[4];
+    for (int i = 0; i < 4; i++) {
+        sc[i] = (struct script){.fn = steady_script, .timeout = 2 * SIM_S};
+        spawn(&w, &sc[i], i);
+    }
+    /* the clients reach only zk-2 until 4 s: they connect there (by 2.7 s) and stay */
+    cr_assert_eq(sim_fault_partition(w.sim, 0, 4 * SIM_S, w.client, 4, w.server, 2, false), 0);
+    cr_assert_eq(
+        sim_fault_partition(w.sim, 4500 * MS, 8 * SIM_S, &w.server[2], 1, w.server, 2, false), 0);
+    sim_run(w.sim, 4500 * MS);
+    cr_assert_eq(sim_zk_leader(w.zk), 2);
+    sim_run(w.sim, 14 * SIM_S);
+    int leader = sim_zk_leader(w.zk);
+    cr_assert(leader == 0 || leader == 1, "leader %d", leader);
+    int64_t ok = 0, lost = 0;
+    for (int i = 0; i < 4; i++) {
+        cr_assert(sc[i].finished);
+        cr_assert_gt(sc[i].v[0], 0);
+        ok += sc[i].v[0];
+        lost += sc[i].v[1];
+    }
+    struct zk_stat st;
+    cr_assert_eq(sim_zk_peek(w.zk, leader, "/s", &st), 0);
+    cr_assert_geq(st.num_children, ok, "%d nodes on the new leader, %lld creates said yes",
+                  st.num_children, (long long)ok);
+    cr_assert_leq(st.num_children, ok + lost);
+    cr_assert_geq(lost, 4, "every client had a create caught in the cut");
+    cr_log_info("%lld creates said yes, %lld lost, %d nodes", (long long)ok, (long long)lost,
+                st.num_children);
+    done(&w);
+}
+
 /* ---- The data tree and its checker --------------------------------------------------- */
 
 #include "sim/zk_internal.h"
