@@ -19,6 +19,8 @@
  *   zk-recipe     lock/zk          recipe, 3 servers, session = ttl, fencing (czxid)
  *   etcd-mutex    lock/etcd        clientv3's mutex, 3 members, lease = ttl, fencing
  *                                  (the key's create_revision)
+ * `fencing: false` takes the resource's token check away from zk-recipe and etcd-mutex (the
+ * control of the claim that fencing refuses a paused holder's late write).
  * Redis clients retry every 1-2 ms (retry_delay 1 ms + jitter 1 ms) and every blocking
  * acquire waits up to the run's length.
  *
