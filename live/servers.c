@@ -2,6 +2,7 @@
  * start with retries on a taken port, faults by member, the health check). The recipes
  * themselves are server_redis.c, server_etcd.c and server_zk.c. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,16 @@ int live__write_file(const char *path, const char *text, char *err, size_t errle
     return 0;
 }
 
+/* Whether members 0..i-1 of c, or member i's ports 0..k-1, have this port. */
+static bool port_taken(const struct live_cluster *c, int i, int k, int port)
+{
+    for (int j = 0; j <= i; j++)
+        for (int q = 0; q < (j < i ? 3 : k); q++)
+            if (c->m[j].port[q] == port)
+                return true;
+    return false;
+}
+
 int live__member_init(struct live_cluster *c, int i, const char *name, int nports, char *err,
                       size_t errlen)
 {
@@ -96,10 +107,17 @@ int live__member_init(struct live_cluster *c, int i, const char *name, int nport
         return -e;
     }
     for (int k = 0; k < nports; k++) {
-        int port = live_free_port();
-        if (port < 0) {
-            snprintf(err, errlen, "no free port on 127.0.0.1: %s", strerror(-port));
-            return port;
+        /* live_free_port closes its socket, so the kernel may hand the same port out
+         * again: a port this cluster already has is drawn again (etcd refuses an initial
+         * cluster with a duplicate peer URL). */
+        int port, tries = 0;
+        do
+            port = live_free_port();
+        while (port > 0 && port_taken(c, i, k, port) && ++tries < 100);
+        if (port < 0 || tries == 100) {
+            snprintf(err, errlen, "no free port on 127.0.0.1: %s",
+                     strerror(port < 0 ? -port : EADDRINUSE));
+            return port < 0 ? port : -EADDRINUSE;
         }
         m->port[k] = port;
     }

@@ -10,12 +10,17 @@
  *                                  it; the baseline (no server, no lease, no fault);
  *                                  live only up to 1 ms holds (its calibration spins 500
  *                                  holds), longer ones are skipped with that reason
- *   redis-safe    lock/redis       safe (SET NX PX, compare-and-delete), one master
- *   redis-fenced  lock/redis       fenced (safe + INCR token; the resource checks it)
+ *   redis-safe    lock/redis       safe (SET NX PX, compare-and-delete), on a primary
+ *                                  with a replica and Sentinel (live: redis-sentinel;
+ *                                  the clients ask it for the primary)
+ *   redis-fenced  lock/redis       fenced (safe + INCR token; the resource checks it),
+ *                                  the same servers
  *   redlock       lock/redis       redlock over 5 independent masters
  *   zk-recipe     lock/zk          recipe, 3 servers, session = ttl, fencing (czxid)
  *   etcd-mutex    lock/etcd        clientv3's mutex, 3 members, lease = ttl, fencing
  *                                  (the key's create_revision)
+ * `fencing: false` takes the resource's token check away from zk-recipe and etcd-mutex (the
+ * control of the claim that fencing refuses a paused holder's late write).
  * Redis clients retry every 1-2 ms (retry_delay 1 ms + jitter 1 ms) and every blocking
  * acquire waits up to the run's length.
  *
@@ -24,9 +29,10 @@
  *           lease or session, ttl, runs out meanwhile): each workload's holder_fault pause
  *   crash   the server side crashes at fault_at (mid-hold: the lock is always held under
  *           contention) and comes back fault_for later: Redis safe/fenced, the master just
- *           after a grant, with a replica (repl_lag 50 ms, promoted 1 s after the master's
- *           silence; live: redis-sentinel); redlock, one of its five masters after a
- *           grant (no persistence); ZooKeeper, zk-2, the leader; etcd, etcd-0, the leader
+ *           after a grant, before it reached the replica (repl_lag 50 ms; promoted 1 s after
+ *           the master's silence; live: by redis-sentinel); redlock, one of its five
+ *           masters after a grant (no persistence); ZooKeeper, zk-2, the leader; etcd,
+ *           etcd-0, the leader
  *
  * Common metrics: acquisitions_per_s (the checker's grants from `warmup` to the end, per
  * second, so that a cluster's first election is not counted; mutex: its throughput),
@@ -66,6 +72,9 @@ static const struct lab_param choice_params[] = {
      "the lease (Redis PX, etcd lease, ZooKeeper session timeout)"},
     {"warmup", LAB_DURATION, "1500ms", 0, 86400e9, NULL,
      "ZooKeeper, etcd: requests per acquisition are counted from here on"},
+    {"fencing", LAB_BOOL, "true", 1, 0, NULL,
+     "zk-recipe, etcd-mutex: the resource checks the lock's token (czxid, create_revision); "
+     "false switches that off (Redis: the algorithm decides, safe or fenced)"},
     {"fault", LAB_ENUM, "none", 1, 0, NAMES_CHOICES(CHOICE_FAULT_NAMES),
      "none, pause (the holder, past ttl) or crash (the master / leader, mid-hold)"},
     {"fault_at", LAB_DURATION, "3s", 0, 86400e9, NULL, "when the fault fires"},
@@ -142,21 +151,25 @@ static void record(struct lab_run *run, enum choice_lock lock, enum choice_fault
               "lock,world,clients,hold_ms,fault,acquisitions_per_s,latency_p50_ms,"
               "latency_p99_ms,latency_p999_ms,requests_per_acquisition,overlaps,lost_updates,"
               "stale_writes\n",
-              "%s,%s,%d,%g,%s,%.1f,%.3f,%.3f,%.3f,%.2f,%g,%g,%g\n", lock_names[lock], world,
-              clients, hold, fault_names[fault], thr, p50, p99, p999, req, ov, lost, stale);
-    char ovs[32] = "-", ls[32] = "-", ss[32] = "-";
+              "%s,%s,%d,%g,%s,%.7g,%.3f,%.3f,%.3f,%.2f,%g,%g,%g\n", lock_names[lock], world,
+              clients, hold, fault_names[fault], thr, p50, p99, p999, lock == CH_MUTEX ? NAN : req,
+              ov, lost, stale);
+    /* The mutex has no server to send requests to, no lease and no fencing: "-". A rate
+     * below 10/s (100 ms or 3 s holds) keeps three digits. */
+    char ovs[32] = "-", ls[32] = "-", ss[32] = "-", rs[32] = "-";
     if (lock != CH_MUTEX) {
         snprintf(ovs, sizeof(ovs), "%g", ov);
         snprintf(ss, sizeof(ss), "%g", stale);
+        snprintf(rs, sizeof(rs), "%.2f", req);
     }
     snprintf(ls, sizeof(ls), "%g", lost);
     lab_table(run, "choice.md",
               "| lock | world | clients | hold (ms) | fault | acquisitions/s | p50 (ms) "
               "| p99 (ms) | p999 (ms) | requests/acq | overlaps | lost updates | stale writes |\n"
               "|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n",
-              "| %s | %s | %d | %g | %s | %.1f | %.3f | %.3f | %.3f | %.2f | %s | %s | %s |\n",
-              lock_names[lock], world, clients, hold, fault_names[fault], thr, p50, p99, p999, req,
-              ovs, ls, ss);
+              "| %s | %s | %d | %g | %s | %.*f | %.3f | %.3f | %.3f | %s | %s | %s | %s |\n",
+              lock_names[lock], world, clients, hold, fault_names[fault], thr < 10 ? 2 : 1, thr,
+              p50, p99, p999, rs, ovs, ls, ss);
 }
 
 static void fmt_ns(char *buf, size_t cap, int64_t ns)
@@ -212,6 +225,10 @@ static int choice_run(struct lab_run *run)
     case CH_SAFE:
     case CH_FENCED:
     case CH_REDLOCK:
+        if (lock == CH_FENCED && !lab_bool(run, "fencing"))
+            return lab_fail_param(run, "fencing",
+                                  "redis-fenced without its check is redis-safe plus an "
+                                  "INCR: sweep lock: redis-safe instead");
         wl = &lab_wl_redis_lock;
         setf(&s, "algorithm=%s",
              lock == CH_SAFE     ? "safe"
@@ -223,20 +240,23 @@ static int choice_run(struct lab_run *run)
         setf(&s, "acquire_timeout=%s", d);
         if (fault == CF_PAUSE)
             setf(&s, "holder_fault=pause");
+        /* safe and fenced run as Redis is deployed for a lock: a primary, a replica and
+         * Sentinel (live: redis-sentinel), the clients asking Sentinel for the primary. */
+        if (lock != CH_REDLOCK) {
+            setf(&s, "replica=true");
+            setf(&s, "failover_after=1s");
+        }
         if (fault == CF_CRASH) {
             setf(&s, "holder_fault=crash-master");
-            if (lock != CH_REDLOCK) {
-                setf(&s, "replica=true");
+            if (lock != CH_REDLOCK)
                 setf(&s, "repl_lag=50ms");
-                setf(&s, "failover_after=1s");
-            }
         }
         break;
     case CH_ZK:
         wl = &lab_wl_zk_lock;
         setf(&s, "algorithm=recipe");
         setf(&s, "servers=3");
-        setf(&s, "fencing=true");
+        setf(&s, "fencing=%s", lab_bool(run, "fencing") ? "true" : "false");
         fmt_ns(d, sizeof(d), lab_duration(run, "ttl"));
         setf(&s, "session_timeout=%s", d);
         if (fault == CF_PAUSE)
@@ -248,7 +268,7 @@ static int choice_run(struct lab_run *run)
         wl = &lab_wl_etcd_lock;
         setf(&s, "algorithm=mutex");
         setf(&s, "members=3");
-        setf(&s, "fencing=true");
+        setf(&s, "fencing=%s", lab_bool(run, "fencing") ? "true" : "false");
         setf(&s, "acquire_timeout=%s", d);
         if (fault == CF_PAUSE)
             setf(&s, "holder_fault=pause");
