@@ -57,7 +57,10 @@ struct evq_slot {
 };
 
 /* A wheel slot of at most this many entries becomes the window as it is (a heap); a
- * bigger one is moved down a level first. A first choice: no sweep of it is recorded. */
+ * bigger one is moved down a level first. Swept with bench-engine (4, 16, 64; three
+ * interleaved rounds, CPU-time rates, load 13-18): 16 ran sleep at 10,000 actors at
+ * 3.6-4.2 M events/s against 2.6-2.8 M (4) and 2.6-3.2 M (64); callbacks at 64 and 1,000
+ * pending were within the noise of each other, except 4 at 1,000 (19-22 M, 16: 23-26 M). */
 #define EVQ_HEAP_MAX 16
 
 struct evq {
