@@ -620,7 +620,8 @@ enum sim_stop sim_run(struct sim *sim, int64_t until)
     sim->stopping = false;
     sim->stop = SIM_STOP_TIME;
     for (;;) {
-        run_ready(sim);
+        if (sim->ready.head)
+            run_ready(sim);
         if (sim->stopping)
             return sim->stop;
         struct evq_node *t = evq_pop(&sim->events, until);
