@@ -174,6 +174,21 @@ static int grow(struct sim__stackpool *p)
     return 0;
 }
 
+void sim__prefetch(const struct sim *sim, const struct evq_node *n)
+{
+    const struct sim__stackpool *p = sim->stacks;
+    const char *a = (const char *)n - offsetof(struct sim_actor, timer.q);
+    const char *top = (const char *)(((uintptr_t)a + sizeof(struct sim_actor) + p->page - 1) &
+                                     ~(uintptr_t)(p->page - 1));
+    for (int k = 0; k < 3; k++)
+        __builtin_prefetch(a + 64 * k, 1); /* the fields a resumption uses */
+    __builtin_prefetch(top - 64, 0);       /* struct sim__stack */
+    for (int k = 1; k <= 6; k++)
+        __builtin_prefetch(a - 64 * k, 1); /* the frames it suspended in */
+    if (p->unguarded)
+        __builtin_prefetch(top - p->stack_size, 0); /* the canary (lo) */
+}
+
 static _Thread_local struct sim *tls_sim;
 
 /* A guarded stack faults on overflow; an unguarded one is checked by its canary, which

@@ -620,7 +620,8 @@ enum sim_stop sim_run(struct sim *sim, int64_t until)
     sim->stopping = false;
     sim->stop = SIM_STOP_TIME;
     for (;;) {
-        run_ready(sim);
+        if (sim->ready.head)
+            run_ready(sim);
         if (sim->stopping)
             return sim->stop;
         struct evq_node *t = evq_pop(&sim->events, until);
@@ -637,6 +638,13 @@ enum sim_stop sim_run(struct sim *sim, int64_t until)
         }
         sim->now = t->when;
         sim->stats.events++;
+        /* With many actors, the next wake-up's actor is far out of the cache: fetch it
+         * while this event runs (with few, it is cached, and the guess that the next
+         * event is an actor's timer would only cost the prefetches: sim_at's callbacks
+         * ran 6-10 % slower with it). */
+        struct evq_node *next;
+        if (sim->stats.live >= SIM__PREFETCH_LIVE && (next = evq_hint(&sim->events)))
+            sim__prefetch(sim, next);
         run_event(sim, sim__container_of(t, struct sim__event, q));
     }
 }

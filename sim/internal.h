@@ -41,21 +41,21 @@ struct sim__stack;
 #define SIM__MAX_ATEXIT 8
 #define SIM__MAX_PORTS 4
 
+/* The fields every resumption reads or writes come first, in the struct's first three
+ * cache lines (the struct is 64-byte aligned, at the top of the actor's own stack, whose
+ * frames lie just below it): a wake-up then touches those lines and the top of the stack,
+ * which sim__prefetch fetches one event ahead. */
 struct sim_actor {
     struct env env; /* first: an env pointer is an actor pointer */
     struct sim *sim;
     int64_t id;
     int node;
     enum sim__astate state;
-    char *name;
-    env_fn fn;
-    void *arg;
     struct rng rng;
 
     /* coroutine */
     void *sp;
     struct sim__stack *stack;
-    void *asan_fake;
 
     /* CPU model */
     struct sim__event timer; /* EV_WAKE (sleep, timeout) or EV_WORK (slice end) */
@@ -64,17 +64,26 @@ struct sim_actor {
     int64_t slice_used;
     bool has_core;
     bool resume_after_pause; /* held a core when its node was paused */
+    bool in_recv;
     int wake_status;         /* 0, or -ETIMEDOUT when the timer woke it */
 
     /* the one actor queue it is on (run queue, ready list, waiters), if any */
     struct sim__aq *q;
     struct sim_actor *q_next, *q_prev;
 
+    /* hang detection: resumptions at one virtual instant */
+    int64_t spin_time;
+    uint64_t spins;
+
     /* messages */
     struct sim__msg *mb_head, *mb_tail;
-    bool in_recv;
     uint32_t ports[SIM__MAX_PORTS];
     int nports;
+
+    char *name;
+    env_fn fn;
+    void *arg;
+    void *asan_fake;
 
     struct sim__aq joiners;
     struct {
@@ -82,10 +91,6 @@ struct sim_actor {
         void *arg;
     } atexit[SIM__MAX_ATEXIT];
     int natexit;
-
-    /* hang detection: resumptions at one virtual instant */
-    int64_t spin_time;
-    uint64_t spins;
 
     struct sim_actor *node_next, *node_prev; /* the node's actors */
 };
@@ -227,6 +232,13 @@ void sim__stackpool_destroy(struct sim__stackpool *p);
 struct sim_actor *sim__actor_new(struct sim *sim);
 int sim__actor_prime(struct sim_actor *a);
 void sim__actor_free(struct sim *sim, struct sim_actor *a);
+/* Fetch into the cache what resuming the actor whose timer is 'n' will touch (its hot
+ * fields, the top of its stack, its canary). For speed only: 'n' may be another kind of
+ * event, whose neighbourhood is then fetched for nothing (prefetches never fault). */
+void sim__prefetch(const struct sim *sim, const struct evq_node *n);
+/* The loop prefetches from this many live actors on (bench-engine's sleep rows: 1,000
+ * actors gained a few per cent, 10,000 and 100,000 about 45 %). */
+#define SIM__PREFETCH_LIVE 256
 void sim__resume(struct sim *sim, struct sim_actor *a);   /* scheduler -> actor */
 void sim__suspend(struct sim_actor *a);                   /* actor -> scheduler */
 _Noreturn void sim__exit_current(struct sim_actor *a);    /* actor ends */

@@ -1,15 +1,17 @@
-/* evq.c - the window heap and the radix wheel behind evq.h.
+/* evq.c - the window (a sorted run or a heap) and the radix wheel behind evq.h.
  *
  * The window [cur, end) is either one nanosecond (end = cur + 1: a FIFO, taken from head)
- * or the span of one wheel slot at level l >= 1 (end = cur + 64^l, cur aligned to it: a
- * 4-ary heap on (when, sequence)). A push earlier than end goes to the window; a later one
- * to the wheel slot dest(when, cur), which is then at level >= the window's.
+ * or the span of one wheel slot at level l >= 1 (end = cur + 64^l, cur aligned to it).
+ * Its entries are a run sorted on (when, sequence), taken from head, until a push finds
+ * EVQ_SORTED_MAX of them: then a 4-ary heap until the window is empty. A push earlier
+ * than end goes to the window; a later one to the wheel slot dest(when, cur), which is
+ * then at level >= the window's.
  *
  * When the window is empty, the lowest occupied slot ahead of cur is taken (the lowest
  * level wins: every tick of a higher level's slot lies beyond the current block of the
  * lower one) and cur moves to its first tick. A level-0 slot, or one of at most
- * EVQ_HEAP_MAX entries, becomes the window by swapping arrays (a heap is then built in
- * place); a bigger one is moved down a level (its entries at cur itself start a
+ * EVQ_HEAP_MAX entries, becomes the window by swapping arrays (then sorted in place by
+ * insertion); a bigger one is moved down a level (its entries at cur itself start a
  * one-nanosecond window), and the search goes on.
  *
  * Why equal times come out in push order in a FIFO window: an entry's wheel slot depends
@@ -37,14 +39,31 @@ static inline uint32_t dest(uint64_t w, uint64_t cur)
     return level * EVQ_SLOTS + digit(w, level);
 }
 
-static inline bool is_fifo(const struct evq *q)
-{
-    return q->end - q->cur == 1;
-}
-
 static inline bool less(const struct evq_ent *a, const struct evq_ent *b)
 {
     return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+/* ---- the window as a sorted run win.v[head, len) ---- */
+
+/* Put e into the sorted run, from its end: a push is usually later than what is there
+ * (and at one nanosecond always is: its sequence is the largest), so few entries move. */
+static inline void sorted_insert(struct evq_slot *w, uint32_t head, struct evq_ent e)
+{
+    uint32_t j = w->len++;
+    while (j > head && less(&e, &w->v[j - 1])) {
+        w->v[j] = w->v[j - 1];
+        j--;
+    }
+    w->v[j] = e;
+}
+
+static void sort_run(struct evq_slot *w)
+{
+    uint32_t n = w->len;
+    w->len = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sorted_insert(w, 0, w->v[i]);
 }
 
 void evq_init(struct evq *q)
@@ -153,13 +172,21 @@ int evq_push(struct evq *q, struct evq_node *n, int64_t when)
     if (w >= q->end) {
         if (append(q, dest(w, q->cur), e) < 0)
             return -ENOMEM;
-    } else if (is_fifo(q)) {
-        if (add(&q->win, e) < 0)
-            return -ENOMEM;
     } else {
-        if (__builtin_expect(q->win.len == q->win.cap, 0) && grow(&q->win) < 0)
+        struct evq_slot *win = &q->win;
+        if (__builtin_expect(win->len == win->cap, 0) && grow(win) < 0)
             return -ENOMEM;
-        sift_up(q->win.v, q->win.len++, e);
+        if (q->heap) {
+            sift_up(win->v, win->len++, e);
+        } else if (win->len - q->head < EVQ_SORTED_MAX) {
+            sorted_insert(win, q->head, e);
+        } else { /* the run has grown: a heap from now on */
+            memmove(win->v, win->v + q->head, sizeof(*win->v) * (win->len - q->head));
+            win->len -= q->head;
+            q->head = 0;
+            q->heap = true; /* a sorted array is a heap already */
+            sift_up(win->v, win->len++, e);
+        }
     }
     n->when = when;
     n->seq = ++q->next_seq;
@@ -183,10 +210,9 @@ static void compact(struct evq *q)
     for (uint32_t id = 0; id < EVQ_LEVELS * EVQ_SLOTS; id++)
         if (q->slot[id].len && !keep_live(&q->slot[id], 0))
             q->occ[id / EVQ_SLOTS] &= ~(1ULL << (id & MASK));
-    bool fifo = is_fifo(q);
-    keep_live(&q->win, fifo ? q->head : 0);
+    keep_live(&q->win, q->head); /* keeps a sorted run sorted */
     q->head = 0;
-    if (!fifo)
+    if (q->heap)
         heapify(q->win.v, q->win.len);
     q->stale = 0;
 }
@@ -250,6 +276,7 @@ static bool advance(struct evq *q, int64_t limit)
         uint64_t was_cur = q->cur, was_end = q->end;
         q->cur = start;
         q->head = 0;
+        q->heap = false;
         if (l == 0 || s->len <= EVQ_HEAP_MAX) {
             struct evq_slot w = q->win; /* empty */
             q->win = *s;
@@ -257,7 +284,7 @@ static bool advance(struct evq *q, int64_t limit)
             q->occ[l] &= ~(1ULL << nd);
             q->end = start + (1ULL << sh);
             if (l)
-                heapify(q->win.v, q->win.len);
+                sort_run(&q->win); /* at level 0, one time in push order: sorted */
             return true;
         }
         q->end = start + 1;
@@ -279,13 +306,16 @@ struct evq_node *evq_pop(struct evq *q, int64_t limit)
         return NULL;
     for (;;) {
         struct evq_slot *s = &q->win;
-        if (is_fifo(q)) {
+        if (!q->heap) {
             while (q->head < s->len) {
-                struct evq_ent *e = &s->v[q->head++];
+                struct evq_ent *e = &s->v[q->head];
+                if (e->when > limit)
+                    return NULL;
+                q->head++;
                 if (e->node->seq == e->seq) {
                     e->node->seq = 0;
                     q->live--;
-                    q->last = q->cur;
+                    q->last = (uint64_t)e->when;
                     return e->node;
                 }
                 q->stale--;
@@ -333,15 +363,14 @@ bool evq_check(const struct evq *q)
         (span != 1 && ((span & (span - 1)) || __builtin_ctzll(span) % EVQ_BITS || q->cur % span)))
         return false;
     const struct evq_slot *w = &q->win;
-    uint32_t from = span == 1 ? q->head : 0;
-    if (w->len > w->cap || from > w->len)
+    uint32_t from = q->heap ? 0 : q->head;
+    if (w->len > w->cap || from > w->len || (q->heap && (q->head || span == 1)))
         return false;
     for (uint32_t i = from; i < w->len; i++) {
         const struct evq_ent *e = &w->v[i];
         if ((uint64_t)e->when < q->cur || (uint64_t)e->when >= q->end || !count(e, &live, &stale))
             return false;
-        if (span == 1 ? i > from && e->seq <= w->v[i - 1].seq
-                      : i > 0 && less(e, &w->v[(i - 1) / 4]))
+        if (q->heap ? i > 0 && less(e, &w->v[(i - 1) / 4]) : i > from && less(e, &w->v[i - 1]))
             return false;
     }
     /* the wheel */

@@ -203,3 +203,38 @@ Test(evq, bad_pushes_are_rejected_and_cancel_is_idempotent)
     cr_assert(evq_check(&q));
     evq_cleanup(&q);
 }
+
+Test(evq, a_window_that_grows_turns_from_a_sorted_run_into_a_heap)
+{
+    /* Two nodes far apart: popping the first makes the second's level-3 slot (64^3 ns)
+     * the window, a sorted run of one; then pushes inside that window, in a scrambled
+     * order with ties, take it past EVQ_SORTED_MAX, and pops with limits inside it. */
+    enum { N = 4 * EVQ_SORTED_MAX };
+    struct evq q;
+    struct evq_node first = {0}, far = {0}, n[N] = {{0}};
+    struct ref ref[N + 1];
+    evq_init(&q);
+    cr_assert_eq(evq_push(&q, &first, 1), 0);
+    cr_assert_eq(evq_push(&q, &far, 3 * 262144 + 100000), 0);
+    cr_assert_eq(evq_pop(&q, INT64_MAX), &first);
+    cr_assert_null(evq_pop(&q, 3 * 262144 + 99999)); /* the run's head is later */
+    cr_assert(evq_check(&q));
+    size_t nref = 0;
+    ref[nref++] = (struct ref){far.when, far.seq, -1};
+    for (int i = 0; i < N; i++) {
+        int64_t when = 3 * 262144 + 99000 + (int64_t)((uint64_t)i * 7919 % 97) * 37;
+        cr_assert_eq(evq_push(&q, &n[i], when), 0);
+        ref[nref++] = (struct ref){when, n[i].seq, i};
+        cr_assert(evq_check(&q), "push %d", i);
+    }
+    qsort(ref, nref, sizeof(*ref), ref_cmp);
+    for (size_t i = 0; i < nref; i++) {
+        cr_assert_null(evq_pop(&q, ref[i].when - 1));
+        struct evq_node *want = ref[i].id < 0 ? &far : &n[ref[i].id];
+        cr_assert_eq(evq_pop(&q, ref[i].when), want, "pop %zu out of order", i);
+        if (i % 7 == 0)
+            cr_assert(evq_check(&q), "pop %zu", i);
+    }
+    cr_assert_null(evq_pop(&q, INT64_MAX));
+    evq_cleanup(&q);
+}
