@@ -135,6 +135,34 @@ static bool compare(const struct lab_expect *x, double a, double e)
     return false;
 }
 
+/* Expectation x into c: its left side evaluated on run l, a metric on its right on r. */
+static void check_one(const struct lab_run *l, const struct lab_run *r,
+                      const struct lab_expect *x, struct lab_check *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->x = x;
+    char *why = NULL;
+    if (lab_expr_eval(l, &x->lhs, &c->actual, &why) == 0)
+        c->have_actual = true;
+    else
+        c->message = why;
+    if (x->rhs_is_expr) {
+        if (lab_expr_eval(r, &x->rhs, &c->expected, &why) == 0)
+            c->have_expected = true;
+        else if (!c->message)
+            c->message = why;
+        else
+            free(why);
+    } else {
+        c->expected = x->value;
+        c->have_expected = true;
+    }
+    c->ok = c->have_actual && c->have_expected && compare(x, c->actual, c->expected);
+    if (!c->ok && !c->message && c->have_actual && c->have_expected &&
+        (isnan(c->actual) || isnan(c->expected)))
+        c->message = msg("a value is not a number");
+}
+
 void lab_run_check(struct lab_run *run)
 {
     const struct lab_scenario *sc = run->sc;
@@ -143,28 +171,12 @@ void lab_run_check(struct lab_run *run)
         if (!lab_where_match(sc, run->spec, x->where, x->nwhere))
             continue;
         run->checks = lab_xrealloc(run->checks, (run->nchecks + 1) * sizeof(*run->checks));
-        struct lab_check *c = &run->checks[run->nchecks++];
-        memset(c, 0, sizeof(*c));
-        c->x = x;
-        char *why = NULL;
-        if (lab_expr_eval(run, &x->lhs, &c->actual, &why) == 0)
-            c->have_actual = true;
-        else
-            c->message = why;
-        if (x->rhs_is_expr) {
-            if (lab_expr_eval(run, &x->rhs, &c->expected, &why) == 0)
-                c->have_expected = true;
-            else if (!c->message)
-                c->message = why;
-            else
-                free(why);
-        } else {
-            c->expected = x->value;
-            c->have_expected = true;
-        }
-        c->ok = c->have_actual && c->have_expected && compare(x, c->actual, c->expected);
-        if (!c->ok && !c->message && c->have_actual && c->have_expected &&
-            (isnan(c->actual) || isnan(c->expected)))
-            c->message = msg("a value is not a number");
+        check_one(run, run, x, &run->checks[run->nchecks++]);
     }
+}
+
+void lab_check_control(const struct lab_run *orig, const struct lab_run *ctl,
+                       const struct lab_expect *x, struct lab_check *c)
+{
+    check_one(ctl, orig, x, c);
 }

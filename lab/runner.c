@@ -69,6 +69,8 @@ static void on_progress(void *user, const struct lab_run *run, double fraction)
 
 struct exec {
     const struct lab_scenario *sc;
+    size_t nruns;
+    bool check; /* check each run's expectations (not for control runs) */
     struct lab_run *runs;
     int *rcs;
     size_t next;
@@ -83,7 +85,7 @@ static void *worker(void *arg)
     for (;;) {
         pthread_mutex_lock(&x->mu);
         size_t i = x->next++;
-        bool stop = x->stop || i >= x->sc->nruns;
+        bool stop = x->stop || i >= x->nruns;
         pthread_mutex_unlock(&x->mu);
         if (stop)
             break;
@@ -93,7 +95,7 @@ static void *worker(void *arg)
             pthread_mutex_lock(&x->mu);
             x->stop = true;
             pthread_mutex_unlock(&x->mu);
-        } else {
+        } else if (x->check) {
             lab_run_check(&x->runs[i]);
         }
         if (x->prog->on) {
@@ -128,30 +130,33 @@ static void run_workers(struct exec *x, int jobs)
     free(t);
 }
 
-int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress)
+/* Execute the runs of specs[0..n) into runs[] (spec i has index i). */
+static int execute(const struct lab_scenario *sc, const struct lab_runspec *const *specs,
+                   size_t n, struct lab_run *runs, int jobs, bool progress, bool check)
 {
-    struct progress prog = {.on = progress, .name = sc->name, .total = sc->nruns, .start = now_s()};
+    struct progress prog = {.on = progress, .name = sc->name, .total = n, .start = now_s()};
     pthread_mutex_init(&prog.mu, NULL);
-    prog.frac = calloc(sc->nruns, sizeof(double));
-    int *rcs = calloc(sc->nruns, sizeof(int));
+    prog.frac = calloc(n + 1, sizeof(double));
+    int *rcs = calloc(n + 1, sizeof(int));
     if (!prog.frac || !rcs)
         abort();
-    for (size_t i = 0; i < sc->nruns; i++) {
-        lab_run_init(&runs[i], sc, &sc->runs[i], sc->world);
+    for (size_t i = 0; i < n; i++) {
+        lab_run_init(&runs[i], sc, specs[i], sc->world);
         if (prog.on) {
             runs[i].progress = on_progress;
             runs[i].progress_user = &prog;
         }
     }
-    struct exec x = {.sc = sc, .runs = runs, .rcs = rcs, .prog = &prog};
+    struct exec x = {.sc = sc, .nruns = n, .check = check, .runs = runs, .rcs = rcs,
+                     .prog = &prog};
     pthread_mutex_init(&x.mu, NULL);
-    run_workers(&x, jobs > (int)sc->nruns ? (int)sc->nruns : jobs);
+    run_workers(&x, jobs > (int)n ? (int)n : jobs);
     if (prog.on) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }
     int status = LAB_EXIT_OK;
-    for (size_t i = 0; i < sc->nruns && !status; i++) {
+    for (size_t i = 0; i < n && !status; i++) {
         if (rcs[i] < 0) {
             status = runs[i].status;
             fprintf(stderr, "%s\n", runs[i].fail);
@@ -161,6 +166,31 @@ int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, b
     pthread_mutex_destroy(&prog.mu);
     free(prog.frac);
     free(rcs);
+    return status;
+}
+
+int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress)
+{
+    const struct lab_runspec **specs = calloc(sc->nruns + 1, sizeof(*specs));
+    if (!specs)
+        abort();
+    for (size_t i = 0; i < sc->nruns; i++)
+        specs[i] = &sc->runs[i];
+    int status = execute(sc, specs, sc->nruns, runs, jobs, progress, true);
+    free(specs);
+    return status;
+}
+
+int lab_execute_controls(const struct lab_scenario *sc, struct lab_run *cruns, int jobs,
+                         bool progress)
+{
+    const struct lab_runspec **specs = calloc(sc->ncruns + 1, sizeof(*specs));
+    if (!specs)
+        abort();
+    for (size_t i = 0; i < sc->ncruns; i++)
+        specs[i] = &sc->cruns[i].spec;
+    int status = execute(sc, specs, sc->ncruns, cruns, jobs, progress, false);
+    free(specs);
     return status;
 }
 
@@ -224,13 +254,90 @@ static size_t report(const struct lab_scenario *sc, const struct lab_run *runs, 
     return failed;
 }
 
-/* ---- Scenario files --------------------------------------------------------------- */
-
 /* What the runner carries from one scenario to the next. */
 struct tally {
     bool warned_gnuplot;
     size_t failed;
 };
+
+/* The control's name, or its overrides as written. */
+static const char *control_label(const struct lab_scenario *sc, const struct lab_control *c)
+{
+    return c->name ? c->name : lab_node_text((struct lab_arena *)&sc->arena, c->node);
+}
+
+/* Every expectation with a control, on every run it applies to: the control holds when
+ * the expectation fails in the control run. Prints the flagged ones (or all); returns
+ * how many are flagged. */
+static size_t report_controls(const struct lab_scenario *sc, const struct lab_run *runs,
+                              const struct lab_run *cruns, bool all, size_t *held)
+{
+    bool color = color_on();
+    size_t flagged = 0;
+    *held = 0;
+    for (size_t i = 0; i < sc->nruns; i++) {
+        for (size_t k = 0; k < sc->nexpects; k++) {
+            const struct lab_expect *x = &sc->expects[k];
+            const struct lab_control_run *cr = lab_control_run_of(sc, x, i);
+            if (!cr)
+                continue;
+            struct lab_check c;
+            lab_check_control(&runs[i], &cruns[cr->spec.index], x, &c);
+            bool ok = !c.ok;
+            if (ok)
+                ++*held;
+            else
+                flagged++;
+            if (!ok || all) {
+                if (color)
+                    printf(ok ? "\033[32mPASS\033[0m " : "\033[31mFAIL\033[0m ");
+                else
+                    printf(ok ? "PASS " : "FAIL ");
+                printf("%s", sc->name);
+                print_params(sc, runs[i].spec);
+                printf(": %s  [control %s: ", x->text, control_label(sc, x->control));
+                if (!ok)
+                    printf("passes with the mechanism switched off, so it does not test "
+                           "the claim; ");
+                else
+                    printf("fails, as it must; ");
+                if (c.message)
+                    printf("%s]\n", c.message);
+                else
+                    printf("actual %.6g, expected %.6g]\n", c.actual, c.expected);
+            }
+            free(c.message);
+        }
+    }
+    return flagged;
+}
+
+/* Run the control runs of sc and report them. Returns an exit status (0: ran). */
+static int run_controls(const struct lab_scenario *sc, const struct lab_run *runs,
+                        const struct lab_runner_opts *o, struct tally *t)
+{
+    if (!sc->ncruns)
+        return LAB_EXIT_OK;
+    struct lab_run *cruns = calloc(sc->ncruns, sizeof(*cruns));
+    if (!cruns)
+        abort();
+    int status = lab_execute_controls(sc, cruns, o->jobs, !o->quiet && isatty(STDERR_FILENO));
+    if (status == LAB_EXIT_OK) {
+        size_t held, flagged = report_controls(sc, runs, cruns, o->check && !o->quiet, &held);
+        t->failed += flagged;
+        if (!o->quiet)
+            printf("%s: %zu control run%s; %zu expectation%s failed there as they must, "
+                   "%zu passed without their mechanism\n",
+                   sc->name, sc->ncruns, sc->ncruns == 1 ? "" : "s", held,
+                   held == 1 ? "" : "s", flagged);
+    }
+    for (size_t r = 0; r < sc->ncruns; r++)
+        lab_run_cleanup(&cruns[r]);
+    free(cruns);
+    return status;
+}
+
+/* ---- Scenario files --------------------------------------------------------------- */
 
 /* Write the results (and the plots, unless checking) of sc's runs, and print the report.
  * Returns 0, or -errno with err set. */
@@ -295,6 +402,8 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
             status = err.status;
         }
     }
+    if (status == LAB_EXIT_OK && o->controls)
+        status = run_controls(sc, runs, o, t);
     for (size_t r = 0; r < sc->nruns; r++)
         lab_run_cleanup(&runs[r]);
     free(runs);

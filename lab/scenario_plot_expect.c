@@ -186,7 +186,8 @@ bad:
 static int parse_expect(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n,
                         struct lab_expect *x)
 {
-    static const char *const keys[] = {"metric", "where", "op", "value", "tol", "why", NULL};
+    static const char *const keys[] = {"metric", "where", "op", "value", "tol", "why",
+                                       "control", NULL};
     static const char *const ops[] = {"<", "<=", ">", ">=", "==", "!=", "~", NULL};
     struct lab_arena *a = &sc->arena;
     int rc = lab__want_map(err, n, "an expectation");
@@ -246,7 +247,10 @@ static int parse_expect(struct lab_scenario *sc, struct lab_err *err, const stru
                                tol ? " \xc2\xb1 " : "", toltext);
     if ((rc = get_string(err, n, "why", &x->why)))
         return rc;
-    if ((rc = lab__parse_where(sc, err, lab_node_get(n, "where", NULL), &x->where, &x->nwhere)))
+    const struct lab_node *where = lab_node_get(n, "where", NULL);
+    if ((rc = lab__parse_where(sc, err, where, &x->where, &x->nwhere)) ||
+        (rc = lab__parse_expect_control(sc, err, lab_node_get(n, "control", NULL),
+                                        &x->control)))
         return rc;
     return lab__where_matches_a_run(sc, err, lab_node_get(n, "where", NULL), x->where,
                                     x->nwhere);

@@ -3,6 +3,9 @@
 # write TAP: one line per expectation (PASS/FAIL), one per scenario for the run itself
 # (exit 0 or 1 is a run that happened; 2 or 3 is a broken scenario or an unreachable
 # world). With WORLD=live, scenarios whose primitive has no live world are skipped.
+# In the simulated world every expectation with a `control:` is also checked against its
+# control run (the mechanism switched off: `distlab check --controls`), where it must
+# fail: one more line each, and "not ok" for an expectation that passes there too.
 set -u
 tap=$1
 world=${2:-sim}
@@ -11,11 +14,13 @@ bin=${DISTLAB_BUILD_ROOT:?}/lab/distlab
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 n=0
+controls=
+[ "$world" = sim ] && controls=--controls
 : >"$tap.part"
 for f in "$src"/scenarios/*.yaml; do
     name=$(basename "$f" .yaml)
     start=$(date +%s)
-    (cd "$work" && "$bin" check --world "$world" --out "$work/out" -j 2 "$f") \
+    (cd "$work" && "$bin" check --world "$world" --out "$work/out" -j 2 $controls "$f") \
         >"$work/out.txt" 2>"$work/err.txt"
     rc=$?
     if [ "$world" = live ] && [ $rc -eq 2 ] && grep -q 'does not run in the live world' "$work/err.txt"; then

@@ -395,6 +395,36 @@ Test(cli, exit_1_when_an_expectation_fails)
     t_cleanup(dir);
 }
 
+Test(cli, controls_flag_an_expectation_that_passes_without_its_mechanism)
+{
+    char *dir = t_tmpdir();
+    /* rate == 0.5 fails when the control sets rate 0.2: it holds. n == n compares the
+     * control's n (5) with the original's (4), the claim's prediction: it holds too.
+     * total == 2000 does not depend on rate: flagged. */
+    char *path = t_write(dir, "c.yaml", BASE "controls:\n  low: { rate: 0.2 }\nexpect:\n"
+                                              "  - { metric: rate, op: \"==\", value: 0.5, "
+                                              "control: low }\n"
+                                              "  - { metric: n, op: \"==\", value: n, "
+                                              "control: { n: 5 } }\n"
+                                              "  - { metric: total, op: \"==\", value: 2000, "
+                                              "control: low }\n");
+    cr_expect_eq(t_distlab(dir, "check", path, "--out", dir, NULL), 0, "no --controls");
+    cr_expect_eq(t_distlab(dir, "check", path, "--out", dir, "--controls", NULL), 1);
+    char *out = t_read_in(dir, "out.txt");
+    cr_expect_not_null(strstr(out, "PASS t: rate == 0.5  [control low: fails, as it must; "
+                                   "actual 0.2, expected 0.5]\n"), "%s", out);
+    cr_expect_not_null(strstr(out, "PASS t: n == n  [control {n: 5}: fails, as it must; "
+                                   "actual 5, expected 4]\n"), "%s", out);
+    cr_expect_not_null(strstr(out, "FAIL t: total == 2000  [control low: passes with the "
+                                   "mechanism switched off, so it does not test the claim; "
+                                   "actual 2000, expected 2000]\n"), "%s", out);
+    cr_expect_not_null(strstr(out, "t: 2 control runs; 2 expectations failed there as they "
+                                   "must, 1 passed without their mechanism\n"), "%s", out);
+    free(out);
+    free(path);
+    t_cleanup(dir);
+}
+
 Test(cli, exit_2_on_bad_input)
 {
     char *dir = t_tmpdir();
