@@ -116,7 +116,7 @@ int lab_expr_eval(const struct lab_run *run, const struct lab_expr *e, double *v
     return -EINVAL;
 }
 
-static bool compare(const struct lab_expect *x, double a, double e)
+static bool compare(const struct lab_expect *x, double a, double e, double tol_metric)
 {
     if (isnan(a) || isnan(e))
         return false;
@@ -128,7 +128,9 @@ static bool compare(const struct lab_expect *x, double a, double e)
     case LAB_OP_EQ: return a == e;
     case LAB_OP_NE: return a != e;
     case LAB_OP_APPROX: {
-        double tol = x->tol_pct ? fabs(e) * x->tol / 100.0 : x->tol;
+        double tol = x->tol_pct       ? fabs(e) * x->tol / 100.0
+                     : x->tol_is_expr ? x->tol * tol_metric
+                                      : x->tol;
         return fabs(a - e) <= tol;
     }
     }
@@ -157,7 +159,18 @@ static void check_one(const struct lab_run *l, const struct lab_run *r,
         c->expected = x->value;
         c->have_expected = true;
     }
-    c->ok = c->have_actual && c->have_expected && compare(x, c->actual, c->expected);
+    double tol_metric = 0;
+    bool have_tol = true;
+    if (x->tol_is_expr) {
+        have_tol = lab_expr_eval(r, &x->tol_expr, &tol_metric, &why) == 0;
+        if (!have_tol && !c->message)
+            c->message = why;
+        else if (!have_tol)
+            free(why);
+    }
+    c->tol = x->tol_is_expr ? x->tol * tol_metric : NAN;
+    c->ok = c->have_actual && c->have_expected && have_tol &&
+            compare(x, c->actual, c->expected, tol_metric);
     if (!c->ok && !c->message && c->have_actual && c->have_expected &&
         (isnan(c->actual) || isnan(c->expected)))
         c->message = msg("a value is not a number");

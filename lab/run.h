@@ -28,6 +28,7 @@ struct lab_check {
     bool ok;
     bool have_actual, have_expected;
     double actual, expected;
+    double tol;    /* a tolerance taken from a metric (tol: "K*EXPR"), else NaN */
     char *message; /* why it failed when no number could be had, or NULL */
 };
 

@@ -4,6 +4,7 @@
 #include "lab/runner.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,16 @@ static void print_params(const struct lab_scenario *sc, const struct lab_runspec
         printf(" repeat=%d", r->repeat);
 }
 
+/* " +- T" for a tolerance taken from a metric, else "". */
+static const char *tol_text(const struct lab_check *c)
+{
+    static _Thread_local char buf[48];
+    if (!isfinite(c->tol))
+        return "";
+    snprintf(buf, sizeof(buf), " \xc2\xb1 %.3g", c->tol);
+    return buf;
+}
+
 static void print_check(const struct lab_scenario *sc, const struct lab_run *run,
                         const struct lab_check *c, bool color)
 {
@@ -224,8 +235,8 @@ static void print_check(const struct lab_scenario *sc, const struct lab_run *run
     printf(": %s", c->x->text);
     if (c->message)
         printf("  (%s)", c->message);
-    else if (c->x->rhs_is_expr)
-        printf("  (actual %.6g, expected %.6g)", c->actual, c->expected);
+    else if (c->x->rhs_is_expr || c->x->tol_is_expr)
+        printf("  (actual %.6g, expected %.6g%s)", c->actual, c->expected, tol_text(c));
     else
         printf("  (actual %.6g)", c->actual);
     if (c->x->why)
@@ -304,7 +315,8 @@ static size_t report_controls(const struct lab_scenario *sc, const struct lab_ru
                 if (c.message)
                     printf("%s]\n", c.message);
                 else
-                    printf("actual %.6g, expected %.6g]\n", c.actual, c.expected);
+                    printf("actual %.6g, expected %.6g%s]\n", c.actual, c.expected,
+                           tol_text(&c));
             }
             free(c.message);
         }

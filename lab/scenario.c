@@ -43,7 +43,7 @@
  *     unbiased: { picker: fisher-yates }     (KEY as in sweep:; faults: [] drops faults)
  *   expect:
  *     - { metric: EXPR, op: "<"|"<="|">"|">="|"=="|"!="|"~", value: NUMBER|DURATION|EXPR,
- *         tol: NUMBER|"N%" (with ~), where: { KEY: VALUE }, why: TEXT,
+ *         tol: NUMBER|"N%"|"K*EXPR" (with ~), where: { KEY: VALUE }, why: TEXT,
  *         control: NAME | { KEY: VALUE } }   (must fail with it: distlab check --controls)
  *     EXPR: name | name[i] | name.max|min|sum|mean (array) | name.count|mean|min|max|
  *           p50|p90|p99|p999 (histogram)

@@ -154,6 +154,10 @@ struct lab_expect {
     double value;
     double tol;
     bool tol_pct;
+    bool tol_is_expr;        /* tol: "K*EXPR" (K defaults to 1): K times a metric of the
+                              * run the right side comes from, e.g. 5 standard deviations
+                              * the run computed from its own sample size */
+    struct lab_expr tol_expr;
     const char *text, *why;
     struct lab_where *where;
     size_t nwhere;

@@ -183,6 +183,36 @@ bad:
                     "name.stat)", n->text);
 }
 
+/* tol: "K*EXPR" or "EXPR": K >= 0 times a metric expression. */
+static int parse_tol_expr(struct lab_arena *a, struct lab_err *err, const struct lab_node *tol,
+                          struct lab_expect *x)
+{
+    const char *star = strchr(tol->text, '*');
+    double k = 1;
+    if (star) {
+        size_t len = (size_t)(star - tol->text);
+        while (len && tol->text[len - 1] == ' ')
+            len--;
+        char *num = lab_arena_strndup(a, tol->text, len);
+        if (!lab__parse_float(num, &k) || k < 0) {
+            x->tol = -1;
+            return 0;
+        }
+    }
+    struct lab_node expr = *tol;
+    expr.text = star ? star + 1 : tol->text;
+    while (*expr.text == ' ')
+        expr.text++;
+    struct lab_err ignored;
+    if (parse_expr(a, &ignored, &expr, &x->tol_expr)) {
+        x->tol = -1;
+        return 0;
+    }
+    x->tol_is_expr = true;
+    x->tol = k;
+    return 0;
+}
+
 static int parse_expect(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n,
                         struct lab_expect *x)
 {
@@ -236,9 +266,14 @@ static int parse_expect(struct lab_scenario *sc, struct lab_err *err, const stru
             t[l - 1] = 0;
             x->tol_pct = true;
         }
-        if (!lab__parse_float(t, &x->tol) || x->tol < 0)
-            return lab_errf(err, tol, "'tol' must be a number >= 0 or a percentage like "
-                            "\"5%%\", got '%s'", tol->text);
+        if (!x->tol_pct && !lab__parse_float(t, &x->tol) &&
+            (rc = parse_tol_expr(a, err, tol, x)))
+            return rc;
+        if (x->tol_pct && !lab__parse_float(t, &x->tol))
+            x->tol = -1;
+        if (x->tol < 0)
+            return lab_errf(err, tol, "'tol' must be a number >= 0, a percentage like "
+                            "\"5%%\" or K*METRIC like \"5*theory_sd\", got '%s'", tol->text);
         toltext = tol->text;
     } else if (x->op == LAB_OP_APPROX) {
         return lab_errf(err, op, "op \"~\" needs 'tol: NUMBER' or 'tol: \"N%%\"'");

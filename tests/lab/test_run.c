@@ -83,12 +83,16 @@ Test(expect, every_operator)
              "  - { metric: nope, op: \">\", value: 0 }\n"                /* 16 missing */
              "  - { metric: \"share[99]\", op: \">\", value: 0 }\n"       /* 17 index */
              "  - { metric: lat, op: \">\", value: 0 }\n"                 /* 18 kind */
-             "  - { metric: total, op: \">\", value: nope.max }\n",       /* 19 missing rhs */
+             "  - { metric: total, op: \">\", value: nope.max }\n"        /* 19 missing rhs */
+             "  - { metric: total, op: \"~\", value: 2008, tol: \"2*n\" }\n"  /* 20 ok: 8 */
+             "  - { metric: total, op: \"~\", value: 2009, tol: \"2 * n\" }\n" /* 21 fail */
+             "  - { metric: total, op: \"~\", value: 2004, tol: \"n\" }\n"     /* 22 ok */
+             "  - { metric: total, op: \"~\", value: 2004, tol: nope }\n",   /* 23 missing */
         &sc);
     const struct lab_run *r = &runs[0];
-    cr_assert_eq(r->nchecks, 20);
-    const bool ok[] = {1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
-    for (size_t i = 0; i < 20; i++)
+    cr_assert_eq(r->nchecks, 24);
+    const bool ok[] = {1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0};
+    for (size_t i = 0; i < 24; i++)
         cr_expect_eq(r->checks[i].ok, ok[i], "expectation %zu: %s (actual %g)", i,
                      r->checks[i].x->text, r->checks[i].actual);
     cr_expect_str_eq(r->checks[10].x->text, "share[0] ~ theory[0] \xc2\xb1 0.05");
@@ -99,6 +103,8 @@ Test(expect, every_operator)
                      "'lat' is a histogram, which 'lat' does not apply to");
     cr_expect_str_eq(r->checks[19].message, "metric 'nope' was not recorded by this run");
     cr_expect_null(r->checks[0].message);
+    cr_expect_float_eq(r->checks[20].tol, 8, 1e-12, "tol from a metric: 2 x n");
+    cr_expect_str_eq(r->checks[23].message, "metric 'nope' was not recorded by this run");
     free_runs(sc, runs);
 }
 

@@ -139,6 +139,9 @@ static const struct bad bad_inputs[] = {
           "control: off }\n", NULL, ":5:16: 'mode' must be one of: a, b, c; got 'd'"},
     {BASE "expect:\n  - { metric: total, op: \">\", value: 0, control: { clinets: 2 } }\n",
      NULL, ":5:52: unknown key 'clinets' in workload 'test/compute' " COMPUTE_KEYS},
+    {BASE "expect:\n  - { metric: total, op: \"~\", value: 0, tol: \"x*n\" }\n", NULL,
+     ":5:47: 'tol' must be a number >= 0, a percentage like \"5%\" or K*METRIC like "
+     "\"5*theory_sd\", got 'x*n'"},
     {BASE, "workload.clinets=3",
      "--set workload.clinets=3: unknown key 'clinets' in workload 'test/compute' " COMPUTE_KEYS},
     {BASE, "n=abc", "--set n=abc: 'n' must be an integer, got 'abc'"},
