@@ -112,12 +112,16 @@ static char *stem_part(struct lab_arena *a, const char *s)
 }
 
 struct gp {
-    const char *kind, *data, *out, *title, *xlabel, *ylabel, *extra;
+    const char *kind, *data, *out, *title, *xlabel, *ylabel, *zlabel, *extra;
     bool logx, logy, xticlabels, theory;
+    bool ymin0;   /* every value is >= 0 on a linear axis: start it at 0 */
+    bool keep_xlabel, keep_ylabel; /* the kind made the label (with a unit): keep it */
     int n;
     double bw;
     bool has_range;
     double lo, hi;
+    double yscale;                  /* hlines' y are multiplied by this (ns -> s...) */
+    const struct lab_config *faults; /* timeseries: shade these faults */
 };
 
 static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
@@ -134,12 +138,14 @@ static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
     gp_string(f, g->xlabel ? g->xlabel : "");
     fputs("; ylabel=", f);
     gp_string(f, g->ylabel ? g->ylabel : "");
+    fputs("; zlabel=", f);
+    gp_string(f, g->zlabel ? g->zlabel : "");
     fputs("; extra=", f);
     gp_string(f, g->extra ? g->extra : "");
     fputs("; lib=", f);
     gp_string(f, templates);
-    fprintf(f, "; logx=%d; logy=%d; n=%d; bw=%.6g; xticlabels=%d; theory=%d", g->logx, g->logy,
-            g->n, g->bw, g->xticlabels, g->theory);
+    fprintf(f, "; logx=%d; logy=%d; n=%d; bw=%.6g; xticlabels=%d; theory=%d; ymin0=%d",
+            g->logx, g->logy, g->n, g->bw, g->xticlabels, g->theory, g->ymin0 && !g->logy);
     if (g->has_range)
         fprintf(f, "; rlo=%.17g; rhi=%.17g", g->lo, g->hi);
     fclose(f);
@@ -203,6 +209,16 @@ static double time_scale(const char *unit, double max, const char **label)
     return 1;
 }
 
+/* A metric's name as words for an axis: "wasted_cpu_share" -> "wasted cpu share". */
+static const char *words(struct lab_arena *a, const char *metric)
+{
+    char *w = lab_arena_strdup(a, metric);
+    for (char *p = w; *p; p++)
+        if (*p == '_')
+            *p = ' ';
+    return w;
+}
+
 struct ctx {
     const struct lab_scenario *sc;
     const struct lab_run *runs;
@@ -222,6 +238,34 @@ static void warn_empty(const struct ctx *c, const char *what)
     fprintf(stderr, "distlab: %s: plot '%s': %s\n", c->sc->file, c->p->name, what);
 }
 
+static void fault_shading(struct ctx *c, FILE *f, const struct lab_config *cfg);
+
+/* <stem>.extra.gp beside the data: the timeseries' fault shading and the plot's
+ * horizontal lines, loaded by common.gp. Returns 0 (none needed, or written) or -errno. */
+static int write_extra(struct ctx *c, struct gp *g, const char *stem)
+{
+    if (!c->p->nhlines && !g->faults)
+        return 0;
+    struct buf b;
+    FILE *f = buf_open(&b);
+    if (g->faults)
+        fault_shading(c, f, g->faults);
+    double scale = g->yscale > 0 ? g->yscale : 1;
+    for (size_t i = 0; i < c->p->nhlines; i++) {
+        const struct lab_hline *h = &c->p->hlines[i];
+        fprintf(f, "set arrow from graph 0, first %.10g to graph 1, first %.10g nohead "
+                   "dt 3 lw 1.5 lc rgb '#444444' front\n", h->y * scale, h->y * scale);
+        fputs("set label ", f);
+        gp_string(f, h->label);
+        fprintf(f, " at graph 0.01, first %.10g left offset 0,0.6 font ',9' "
+                   "tc rgb '#444444' front\n", h->y * scale);
+        fprintf(f, "hline_max = %.10g > hline_max ? %.10g : hline_max\n", h->y * scale,
+                h->y * scale);
+    }
+    g->extra = lab_arena_printf(c->a, "%s/%s.extra.gp", c->dir, stem);
+    return buf_write(&b, g->extra, c->err);
+}
+
 static int finish(struct ctx *c, struct gp *g, struct buf *b, const char *stem)
 {
     g->kind = lab_plot_kind_names[c->p->kind];
@@ -230,17 +274,19 @@ static int finish(struct ctx *c, struct gp *g, struct buf *b, const char *stem)
     if (!g->title)
         g->title = c->p->title ? c->p->title : lab_arena_printf(c->a, "%s: %s", c->sc->name,
                                                                 c->p->metric);
-    if (c->p->xlabel)
+    if (c->p->xlabel && !g->keep_xlabel)
         g->xlabel = c->p->xlabel;
-    if (c->p->ylabel)
+    if (c->p->ylabel && !g->keep_ylabel)
         g->ylabel = c->p->ylabel;
+    if (c->p->zlabel)
+        g->zlabel = c->p->zlabel;
     g->logx = c->p->logx;
     g->logy = c->p->logy;
     g->has_range = c->p->has_range;
-    g->lo = c->p->range_lo;
-    g->hi = c->p->range_hi;
+    g->lo = c->p->range_lo * (g->yscale > 0 ? g->yscale : 1);
+    g->hi = c->p->range_hi * (g->yscale > 0 ? g->yscale : 1);
     int rc = buf_write(b, g->data, c->err);
-    if (rc)
+    if (rc || (rc = write_extra(c, g, stem)))
         return rc;
     return c->draw ? run_gnuplot(g, c->templates, c->failed) : 0;
 }
@@ -306,7 +352,8 @@ static int plot_bars(struct ctx *c)
         }
         fputs("\n\n", f);
     }
-    struct gp g = {.n = (int)ng, .bw = w * 0.9, .xlabel = "index", .ylabel = c->p->metric};
+    struct gp g = {.n = (int)ng, .bw = w * 0.9, .xlabel = "index",
+                   .ylabel = words(c->a, c->p->metric)};
     return finish(c, &g, &b, c->p->name);
 }
 
@@ -363,9 +410,14 @@ static int plot_cdf(struct ctx *c)
         fputs("\n\n", f);
     }
     struct gp gp = {.n = (int)ng,
-                    .xlabel = *ulabel ? lab_arena_printf(c->a, "%s (%s)", c->p->metric, ulabel)
-                                      : c->p->metric,
-                    .ylabel = "fraction <= x"};
+                    .xlabel = *ulabel ? lab_arena_printf(c->a, "%s (%s)",
+                                                         words(c->a, c->p->metric), ulabel)
+                                      : words(c->a, c->p->metric),
+                    .ylabel = "fraction of the values <= x"};
+    if (c->p->xlabel && *ulabel) {
+        gp.xlabel = lab_arena_printf(c->a, "%s (%s)", c->p->xlabel, ulabel);
+        gp.keep_xlabel = true;
+    }
     rc = finish(c, &gp, &b, c->p->name);
 out:
     for (size_t g = 0; g < ng; g++)
@@ -434,6 +486,7 @@ static int plot_timeseries(struct ctx *c)
     FILE *f = buf_open(&b);
     const char *stat = c->p->stat ? c->p->stat : "sum", *unit = "";
     int n = 0;
+    double ymin = 0;
     for (size_t k = 0; k < c->nmatch; k++) {
         const struct lab_run *run = &c->runs[c->match[k]];
         const struct lab_metric *m = lab_run_metric(run, c->p->metric);
@@ -455,6 +508,8 @@ static int plot_timeseries(struct ctx *c)
                                                : series_sum(s, i);
             fprintf(f, "%.9g", ((double)i + 0.5) * (double)series_bin_ns(s) / 1e9);
             dat_number(f, v);
+            if (v < ymin)
+                ymin = v;
             fputc('\n', f);
         }
         if (!series_len(s))
@@ -468,18 +523,10 @@ static int plot_timeseries(struct ctx *c)
         warn_empty(c, "no run recorded it as a series");
         return 0;
     }
-    struct buf fb;
-    FILE *ff = buf_open(&fb);
-    fault_shading(c, ff, c->runs[c->match[0]].spec->cfg);
-    const char *extra = lab_arena_printf(c->a, "%s/%s.faults.gp", c->dir, c->p->name);
-    int rc = buf_write(&fb, extra, c->err);
-    if (rc) {
-        fclose(b.f);
-        free(b.s);
-        return rc;
-    }
-    struct gp g = {.n = n, .extra = extra, .xlabel = "time (s)",
-                   .ylabel = lab_arena_printf(c->a, "%s, %s per bin%s%s%s", c->p->metric, stat,
+    struct gp g = {.n = n, .faults = c->runs[c->match[0]].spec->cfg, .xlabel = "time (s)",
+                   .ymin0 = ymin >= 0,
+                   .ylabel = lab_arena_printf(c->a, "%s, %s per bin%s%s%s",
+                                              words(c->a, c->p->metric), stat,
                                               *unit ? " (" : "", unit, *unit ? ")" : "")};
     return finish(c, &g, &b, c->p->name);
 }
@@ -516,7 +563,8 @@ static int plot_heatmap(struct ctx *c)
                                                            c->p->metric);
         if (label)
             title = lab_arena_printf(c->a, "%s (%s = %s)", title, c->p->by, label);
-        struct gp g = {.n = 1, .title = title, .xlabel = "column", .ylabel = "row"};
+        struct gp g = {.n = 1, .title = title, .xlabel = "column", .ylabel = "row",
+                       .zlabel = words(c->a, c->p->metric)};
         rc = finish(c, &g, &b, stem);
         drawn++;
     }
@@ -562,9 +610,6 @@ static int plot_sweep(struct ctx *c)
             xs[nx++] = x;
         }
     }
-    if (!numeric)
-        for (size_t i = 0; i < nx; i++)
-            xnum[i] = (double)i;
     /* Sort the x values (insertion sort: sweeps are short). */
     for (size_t i = 1; numeric && i < nx; i++)
         for (size_t j = i; j > 0 && xnum[j - 1] > xnum[j]; j--) {
@@ -575,8 +620,29 @@ static int plot_sweep(struct ctx *c)
             xs[j] = xs[j - 1];
             xs[j - 1] = s;
         }
+    /* Categories sit at 0, 1, ... (sorted when they are numbers); each line a little
+     * apart from the others, so equal values at one category stay visible. */
+    if (!numeric || c->p->xcategories) {
+        numeric = false;
+        duration = false;
+        for (size_t i = 0; i < nx; i++)
+            xnum[i] = (double)i;
+    }
+    double dodge = !numeric && nl > 1 ? 0.3 / (double)(nl - 1) : 0;
     double *vals = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
     double *th = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
+    /* A time in ns is drawn in the unit that fits its largest value. */
+    double scale = 1, ymin = 0;
+    const char *ulabel = "";
+    if (c->p->unit_ns) {
+        double max = 0;
+        for (size_t k = 0; k < n; k++) {
+            const struct lab_metric *m = lab_run_metric(&c->runs[c->match[k]], c->p->metric);
+            if (m && m->kind == LAB_M_SCALAR && fabs(m->scalar) > max)
+                max = fabs(m->scalar);
+        }
+        scale = time_scale("ns", max, &ulabel);
+    }
     struct buf b;
     FILE *f = buf_open(&b);
     size_t points = 0, theory_points = 0, drawn = 0;
@@ -600,17 +666,22 @@ static int plot_sweep(struct ctx *c)
                     continue;
                 const struct lab_metric *m = lab_run_metric(run, c->p->metric);
                 if (m && m->kind == LAB_M_SCALAR)
-                    vals[nv++] = m->scalar;
+                    vals[nv++] = m->scalar * scale;
                 const struct lab_metric *t = c->p->theory ? lab_run_metric(run, c->p->theory)
                                                           : NULL;
                 if (t && t->kind == LAB_M_SCALAR)
-                    th[nt++] = t->scalar;
+                    th[nt++] = t->scalar * scale;
             }
-            if (!nv && !nt)
+            /* A log axis has no room for x <= 0 (the title should say what is left out). */
+            if ((!nv && !nt) || (c->p->logx && numeric && xnum[xi] <= 0))
                 continue;
+            for (size_t i = 0; i < nv; i++)
+                ymin = vals[i] < ymin ? vals[i] : ymin;
+            for (size_t i = 0; i < nt; i++)
+                ymin = th[i] < ymin ? th[i] : ymin;
             line_points += nv;
             theory_points += nt;
-            fprintf(lf, "%.10g", xnum[xi]);
+            fprintf(lf, "%.10g", xnum[xi] + dodge * ((double)l - (double)(nl - 1) / 2));
             dat_number(lf, mean_of(vals, nv));
             dat_number(lf, sd_of(vals, nv));
             dat_number(lf, mean_of(th, nt));
@@ -633,9 +704,15 @@ static int plot_sweep(struct ctx *c)
         warn_empty(c, "no run recorded it as a scalar");
         return 0;
     }
+    const char *ylabel = c->p->ylabel ? c->p->ylabel : words(c->a, c->p->metric);
     struct gp g = {.n = (int)drawn, .xticlabels = !numeric, .theory = theory_points > 0,
                    .xlabel = duration ? lab_arena_printf(c->a, "%s (s)", c->p->x) : c->p->x,
-                   .ylabel = c->p->metric};
+                   .ylabel = *ulabel ? lab_arena_printf(c->a, "%s (%s)", ylabel, ulabel) : ylabel,
+                   .keep_ylabel = true, .ymin0 = ymin >= 0, .yscale = scale};
+    if (c->p->xlabel && duration) {
+        g.xlabel = lab_arena_printf(c->a, "%s (s)", c->p->xlabel);
+        g.keep_xlabel = true;
+    }
     return finish(c, &g, &b, c->p->name);
 }
 

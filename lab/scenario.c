@@ -37,7 +37,9 @@
  *   plots:
  *     - { kind: bars|cdf|timeseries|heatmap|sweep, metric: M, by: KEY, x: KEY,
  *         theory: M, where: { KEY: VALUE }, name: STEM, title: T, logx: b, logy: b,
- *         xlabel: T, ylabel: T, stat: sum|mean|count (timeseries),
+ *         xlabel: T, ylabel: T, zlabel: T (heatmap colour bar), unit: ns,
+ *         hlines: [{ y: V, label: T }], xcategories: b (sweep),
+ *         stat: sum|mean|count (timeseries),
  *         range: [LOW, HIGH] (the value axis: y, x for a cdf, colour for a heatmap) }
  *   controls:                   NAME: { KEY: VALUE, ... }: the mechanism switched off
  *     unbiased: { picker: fisher-yates }     (KEY as in sweep:; faults: [] drops faults)

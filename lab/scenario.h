@@ -119,10 +119,21 @@ enum lab_plot_kind { LAB_PLOT_BARS, LAB_PLOT_CDF, LAB_PLOT_TIMESERIES, LAB_PLOT_
 #define LAB_PLOT_KIND_NAMES "bars", "cdf", "timeseries", "heatmap", "sweep"
 extern const char *const lab_plot_kind_names[];
 
+/* A horizontal line drawn across a plot: a ceiling, a bound (`hlines: [{ y, label }]`). */
+struct lab_hline {
+    double y; /* in the metric's own unit (ns for a duration) */
+    const char *label;
+};
+
 struct lab_plot {
     enum lab_plot_kind kind;
     const char *metric, *by, *x, *theory, *name, *title, *stat, *xlabel, *ylabel;
+    const char *zlabel; /* a heatmap's colour bar */
+    bool unit_ns;       /* `unit: ns`: a scalar or array in ns, drawn in s, ms or us */
+    bool xcategories;   /* sweep: x values as evenly spaced labels, even when numbers */
     bool logx, logy;
+    struct lab_hline *hlines;
+    size_t nhlines;
     bool has_range;            /* `range: [lo, hi]`: the value axis (colour for heatmaps) */
     double range_lo, range_hi;
     struct lab_where *where;

@@ -142,6 +142,12 @@ static const struct bad bad_inputs[] = {
     {BASE "expect:\n  - { metric: total, op: \"~\", value: 0, tol: \"x*n\" }\n", NULL,
      ":5:47: 'tol' must be a number >= 0, a percentage like \"5%\" or K*METRIC like "
      "\"5*theory_sd\", got 'x*n'"},
+    {BASE "plots:\n  - { kind: sweep, metric: total, x: n, unit: s }\n", NULL,
+     ":5:47: 'unit' is ns (a time in nanoseconds, drawn in s, ms or us), got 's'"},
+    {BASE "plots:\n  - { kind: sweep, metric: total, x: n, hlines: [{ y: high }] }\n", NULL,
+     ":5:55: 'y' must be a number or a duration, got 'high'"},
+    {BASE "plots:\n  - { kind: cdf, metric: lat, xcategories: true }\n", NULL,
+     ":5:44: 'xcategories' goes with kind: sweep"},
     {BASE, "workload.clinets=3",
      "--set workload.clinets=3: unknown key 'clinets' in workload 'test/compute' " COMPUTE_KEYS},
     {BASE, "n=abc", "--set n=abc: 'n' must be an integer, got 'abc'"},
