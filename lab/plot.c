@@ -388,6 +388,25 @@ static int plot_cdf(struct ctx *c)
     }
     const char *ulabel;
     double scale = time_scale(unit, max, &ulabel);
+    /* A log axis has no 0: values <= 0 are drawn at its left edge, half the smallest
+     * positive value, and the xlabel says so. */
+    double minpos = INFINITY;
+    bool nonpos = false;
+    for (size_t g = 0; g < ng; g++) {
+        size_t cur = 0;
+        int64_t lo, hi;
+        uint64_t cnt;
+        while (hist_next_bucket(h[g], &cur, &lo, &hi, &cnt)) {
+            double x = (double)(hi < hist_max(h[g]) ? hi : hist_max(h[g])) * scale;
+            if (x > 0 && x < minpos)
+                minpos = x;
+            nonpos |= x <= 0;
+        }
+        if (hist_count(h[g]) && hist_min(h[g]) > 0 && (double)hist_min(h[g]) * scale < minpos)
+            minpos = (double)hist_min(h[g]) * scale;
+    }
+    double left = isfinite(minpos) ? minpos / 2 : 1;
+    bool edge = c->p->logx && nonpos;
     struct buf b;
     FILE *f = buf_open(&b);
     for (size_t g = 0; g < ng; g++) {
@@ -398,13 +417,20 @@ static int plot_cdf(struct ctx *c)
         size_t cur = 0;
         int64_t lo, hi;
         uint64_t cnt, cum = 0, total = hist_count(h[g]);
-        if (total)
-            fprintf(f, "%.10g 0\n", (double)hist_min(h[g]) * scale);
+        double x = 0;
+        if (total) {
+            x = (double)hist_min(h[g]) * scale;
+            fprintf(f, "%.10g 0\n", edge && x <= 0 ? left : x);
+        }
         while (hist_next_bucket(h[g], &cur, &lo, &hi, &cnt)) {
             cum += cnt;
-            double x = (double)(hi < hist_max(h[g]) ? hi : hist_max(h[g])) * scale;
-            fprintf(f, "%.10g %.10g\n", x, (double)cum / (double)total);
+            x = (double)(hi < hist_max(h[g]) ? hi : hist_max(h[g])) * scale;
+            fprintf(f, "%.10g %.10g\n", edge && x <= 0 ? left : x,
+                    (double)cum / (double)total);
         }
+        /* Every line runs to the right end, so one that ends early still shows. */
+        if (total && x < max * scale)
+            fprintf(f, "%.10g 1\n", max * scale);
         if (!total)
             fputs("NaN NaN\n", f);
         fputs("\n\n", f);
@@ -416,6 +442,11 @@ static int plot_cdf(struct ctx *c)
                     .ylabel = "fraction of the values <= x"};
     if (c->p->xlabel && *ulabel) {
         gp.xlabel = lab_arena_printf(c->a, "%s (%s)", c->p->xlabel, ulabel);
+        gp.keep_xlabel = true;
+    }
+    if (edge) {
+        gp.xlabel = lab_arena_printf(c->a, "%s; 0 is drawn at the left edge",
+                                     c->p->xlabel && !*ulabel ? c->p->xlabel : gp.xlabel);
         gp.keep_xlabel = true;
     }
     rc = finish(c, &gp, &b, c->p->name);
@@ -474,9 +505,15 @@ static void fault_shading(struct ctx *c, FILE *f, const struct lab_config *cfg)
         else
             fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 "
                        "lc rgb '%s'\n", t0, t0, color);
+        /* Labels of faults close in time go one under the other. */
+        int near = 0;
+        for (size_t j = 0; j < i; j++)
+            near += fabs((double)cfg->faults[j].at / 1e9 - t0) < 0.08 * end &&
+                    cfg->faults[j].kind != LAB_FAULT_RESTART;
         fprintf(f, "set label ");
         gp_string(f, lab_arena_printf(c->a, "%s %s", what, who));
-        fprintf(f, " at %.9g, graph 0.97 left offset 0.3,0 font ',8' tc rgb '%s'\n", t0, color);
+        fprintf(f, " at %.9g, graph %.2f left offset 0.3,0 font ',8' tc rgb '%s'\n", t0,
+                0.97 - 0.05 * near, color);
     }
 }
 
