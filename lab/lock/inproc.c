@@ -16,9 +16,11 @@
  *     first measures an uncontended acquisition, or a whole uncontended contention
  *     iteration, the same way (the calibration), so that only contention counts as
  *     waste.
- *   - Attempt costs. Simulated attempts cost `attempt` (CAS) or `chan_op` (the channel
- *     model, lock/tokchan.h) of virtual CPU; live, a CAS costs what it costs and the
- *     channel is a real non-blocking pipe.
+ *   - Attempt costs. Simulated attempts cost `attempt` (CAS), `chan_op` and
+ *     `chan_empty` (Go's kind of channel, lock/tokchan.h's model) or `pipe_op` of
+ *     virtual CPU: inputs, which bench-locks measures on the real ones; live, a CAS
+ *     costs what it costs, `chan` is a user-space channel built as Go's
+ *     (live/chan.h) and `pipe` a non-blocking kernel pipe.
  *
  * Metrics (every workload): final_count (the shared counter at the end), lost_updates
  * (increments done minus final_count), throughput (increments, or tasks, per second from
@@ -53,8 +55,8 @@
 enum lkw_kind { LKW_COUNTER, LKW_TRYLOCK, LKW_CONTENTION };
 enum lkw_lock { LKW_MUTEX, LKW_SPIN, LKW_YIELD, LKW_BACKOFF };
 #define LKW_LOCK_NAMES "mutex", "spin", "yield", "backoff"
-enum lkw_try { LKW_CAS, LKW_CHAN };
-#define LKW_TRY_NAMES "cas", "chan"
+enum lkw_try { LKW_CAS, LKW_CHAN, LKW_PIPE };
+#define LKW_TRY_NAMES "cas", "chan", "pipe"
 enum lkw_release { LKW_AFTER_TASK, LKW_AFTER_ROUND };
 #define LKW_RELEASE_NAMES "task", "round"
 
@@ -85,9 +87,10 @@ struct lkw {
     int64_t work_ns, increments;
     bool gate;
     enum lkw_lock lock_kind;
-    bool chan;
+    bool chan;          /* a channel try-lock: try chan (Go's kind) or pipe */
+    bool pipe;          /* ... over a kernel pipe */
     struct lock_spin spin;
-    int64_t cs_ns, think_ns, attempt_ns, chan_op_ns, task_ns, run_ns;
+    int64_t cs_ns, think_ns, attempt_ns, chan_op_ns, chan_empty_ns, pipe_op_ns, task_ns, run_ns;
     int rounds;
     bool release_round;
     /* The world's objects, made by main. */
@@ -302,11 +305,30 @@ static void trylock_worker(struct env *e, void *arg)
 
 /* ---- Main (same code in both worlds) -------------------------------------------------- */
 
+/* Simulated CPU of an attempt that finds the lock free, of one that finds it held, and
+ * of a release. */
+static int64_t take_ns(const struct lkw *w)
+{
+    return w->pipe ? w->pipe_op_ns : w->chan ? w->chan_op_ns : w->attempt_ns;
+}
+
+static int64_t empty_ns(const struct lkw *w)
+{
+    return w->pipe ? w->pipe_op_ns : w->chan ? w->chan_empty_ns : w->attempt_ns;
+}
+
+static int64_t put_ns(const struct lkw *w)
+{
+    return w->chan ? take_ns(w) : 0;
+}
+
 static struct lock_try *make_trylock(struct lkw *w)
 {
     if (!w->chan)
         return lock_try_cas(w->live ? 0 : w->attempt_ns);
-    struct lock_tokchan *ch = w->live ? live_tokchan_pipe() : lock_tokchan_model(w->chan_op_ns);
+    struct lock_tokchan *ch = w->live   ? (w->pipe ? live_tokchan_pipe() : live_tokchan_user())
+                              : w->pipe ? lock_tokchan_model(w->pipe_op_ns, w->pipe_op_ns)
+                                        : lock_tokchan_model(w->chan_op_ns, w->chan_empty_ns);
     return ch ? lock_try_chan(ch) : NULL;
 }
 
@@ -472,10 +494,11 @@ static int64_t theory_unguarded(const struct lkw *w)
 /* Winners per round in the simulation, when it can be derived: *lo = *hi. Otherwise
  * [1, N] (at least one wins: nobody holds the lock when a round starts).
  * - release: round: exactly one, by mutual exclusion alone.
- * - release: task, C >= 2 cores: the first C attempts end together after one attempt
- *   time a; the first processed wins, the winner keeps its core for the task, and the
- *   other N - 1 attempts are served C - 1 at a time, the last one ending at
- *   a * (1 + ceil((N - C) / (C - 1))). The winner releases at a + task (CAS) or
+ * - release: task, C >= 2 cores: the first C attempts find the lock free and end
+ *   together after one attempt time a (take_ns); the first processed wins, the winner
+ *   keeps its core for the task, and the other N - C attempts, which find it held (e,
+ *   empty_ns), are served C - 1 at a time, the last one ending at
+ *   a + e * ceil((N - C) / (C - 1)). The winner releases at a + task (CAS) or
  *   a + task + a (the channel's put costs an operation). Exactly one when the release
  *   is strictly later than the last attempt and the task fits in a slice.
  * - release: task, CAS, task = 0: a winner releases in the instant it won, so every
@@ -493,14 +516,14 @@ static void theory_winners(const struct lkw *w, double *lo, double *hi)
     }
     if (w->live)
         return;
-    int64_t a = w->chan ? w->chan_op_ns : w->attempt_ns;
-    int64_t rel = a + w->task_ns + (w->chan ? a : 0);
+    int64_t a = take_ns(w), rel = a + w->task_ns + put_ns(w);
     if (w->cores == 1 && rel <= LKW_SLICE_NS) {
         *lo = w->n; /* one core: each attempt runs after the previous winner released */
         return;
     }
     if (w->cores >= 2 && w->task_ns <= LKW_SLICE_NS) {
-        int64_t last = a * (1 + ceil_div(w->n > w->cores ? w->n - w->cores : 0, w->cores - 1));
+        int64_t last =
+            a + empty_ns(w) * ceil_div(w->n > w->cores ? w->n - w->cores : 0, w->cores - 1);
         if (rel > last) {
             *hi = 1;
             return;
@@ -529,8 +552,8 @@ static double theory_contention(const struct lkw *w, double *lo, double *hi)
     int k = w->n;
     int j = k < c ? k : c;
     bool mutex = w->lock_kind == LKW_MUTEX;
-    double a = mutex ? 0 : (double)(w->chan ? w->chan_op_ns : w->attempt_ns);
-    double put = !mutex && w->chan ? (double)w->chan_op_ns : 0;
+    double a = mutex ? 0 : (double)take_ns(w);
+    double put = mutex ? 0 : (double)put_ns(w);
     double iter = w->live ? (double)w->calib_ns : a + (double)w->cs_ns + put + (double)w->think_ns;
     double hold = (double)w->cs_ns + put;
     double x = iter > 0 ? (double)j / iter * 1e9 : 0;
@@ -589,8 +612,8 @@ static void cpu_of(const struct lkw *w, const struct lkw_worker *k, double *tota
         useful = (double)k->successes * (double)w->work_ns;
     } else {
         if (w->kind == LKW_TRYLOCK || w->lock_kind != LKW_MUTEX) {
-            attempt = (double)(w->chan ? w->chan_op_ns : w->attempt_ns);
-            put = w->chan ? (double)w->chan_op_ns : 0;
+            attempt = (double)w->attempt_ns; /* CAS: whatever it finds; channels: below */
+            put = (double)put_ns(w);
         }
         useful = w->kind == LKW_TRYLOCK ? (double)k->successes * (double)w->task_ns
                                         : (double)k->successes * (double)(w->cs_ns + w->think_ns);
@@ -627,6 +650,18 @@ static void record(struct lkw *w, struct lab_run *run)
             hist_merge(fail, k->fail);
         if (per)
             per[i] = (double)k->successes;
+    }
+    /* A simulated channel's attempts cost what they found (lock_tokchan_model): its own
+     * count of the CPU it charged replaces attempts x cost. */
+    int64_t ch_failed, ch_all;
+    const struct lock_tokchan *ch = w->lock ? lock_try_channel(w->lock) : NULL;
+    if (!w->live && ch && lock_tokchan_model_cpu(ch, &ch_failed, &ch_all)) {
+        cpu = (double)ch_all;
+        for (int i = 0; i < w->n; i++)
+            cpu += (double)w->wk[i].successes * (w->kind == LKW_TRYLOCK
+                                                     ? (double)w->task_ns
+                                                     : (double)(w->cs_ns + w->think_ns));
+        wasted = (double)ch_failed;
     }
     double elapsed = (double)(end - w->start) / 1e9;
     int64_t count = w->final_count;
@@ -701,18 +736,29 @@ static const struct lab_param counter_params[] = {
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
+/* The simulated costs of the try-locks: inputs, measured by bench-locks on the real
+ * ones (lock_failed_attempt, lock_uncontended); live, each costs what it costs. */
+#define LKW_COST_PARAMS(cas)                                                               \
+    {"attempt", LAB_DURATION, cas, 1, 1e9, NULL,                                           \
+     "simulated CPU of one CAS attempt (live: the real cost)"},                            \
+    {"chan_op", LAB_DURATION, "35ns", 1, 1e9, NULL,                                        \
+     "simulated CPU of a channel take that finds the token, or of a put (live: Go's kind " \
+     "of channel in user space)"},                                                         \
+    {"chan_empty", LAB_DURATION, "12ns", 1, 1e9, NULL,                                     \
+     "simulated CPU of a channel take that finds it empty (Go reads one atomic)"},         \
+    {"pipe_op", LAB_DURATION, "1us", 1, 1e9, NULL,                                         \
+     "simulated CPU of a pipe read or write, a system call (live: a real pipe)"}
+
 static const struct lab_param trylock_params[] = {
     {"workers", LAB_INT, "10", 1, 10000, NULL, "workers trying once per round (the seed's 10)"},
     {"rounds", LAB_INT, "100", 1, 1e6, NULL, "rounds; every worker tries once in each"},
     {"try", LAB_ENUM, "chan", 1, 0, NAMES_CHOICES(LKW_TRY_NAMES),
-     "the seed's channel of one, or a CAS flag"},
+     "the seed's channel of one (Go's kind, in user space), the same over a kernel pipe, "
+     "or a CAS flag"},
     {"task", LAB_DURATION, "1ms", 0, 1e10, NULL, "the winner's task: CPU while it holds the lock"},
     {"release", LAB_ENUM, "task", 1, 0, NAMES_CHOICES(LKW_RELEASE_NAMES),
      "the winner releases after its task (the seed) or when all have tried"},
-    {"attempt", LAB_DURATION, "100ns", 1, 1e9, NULL,
-     "simulated CPU of one CAS attempt (live: the real cost)"},
-    {"chan_op", LAB_DURATION, "1us", 1, 1e9, NULL,
-     "simulated CPU of one channel operation (live: a real pipe read or write)"},
+    LKW_COST_PARAMS("8ns"),
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -724,10 +770,7 @@ static const struct lab_param contention_params[] = {
      "the try-lock under spin, yield and backoff"},
     {"cs", LAB_DURATION, "10us", 0, 1e9, NULL, "critical section: CPU between read and write"},
     {"think", LAB_DURATION, "10us", 0, 1e9, NULL, "CPU outside the lock between increments"},
-    {"attempt", LAB_DURATION, "1us", 1, 1e9, NULL,
-     "simulated CPU of one CAS attempt and its pause (live: the real cost)"},
-    {"chan_op", LAB_DURATION, "1us", 1, 1e9, NULL,
-     "simulated CPU of one channel operation (live: a real pipe read or write)"},
+    LKW_COST_PARAMS("1us"),
     {"backoff_base", LAB_DURATION, "1us", 1, 1e9, NULL, "backoff: first sleep ceiling"},
     {"backoff_cap", LAB_DURATION, "1ms", 1, 1e10, NULL, "backoff: largest sleep ceiling"},
     {"run_for", LAB_DURATION, "2s", 1, 3600e9, NULL, "simulated run length (virtual time)"},
@@ -745,9 +788,13 @@ static int read_params(struct lkw *w, struct lab_run *run)
         w->guard = (enum lock_guard)lab_enum(run, "guard");
         return 0;
     }
-    w->chan = lab_enum(run, "try") == LKW_CHAN;
+    int t = lab_enum(run, "try");
+    w->chan = t == LKW_CHAN || t == LKW_PIPE;
+    w->pipe = t == LKW_PIPE;
     w->attempt_ns = lab_duration(run, "attempt");
     w->chan_op_ns = lab_duration(run, "chan_op");
+    w->chan_empty_ns = lab_duration(run, "chan_empty");
+    w->pipe_op_ns = lab_duration(run, "pipe_op");
     if (w->kind == LKW_TRYLOCK) {
         w->n = (int)lab_int(run, "workers");
         w->rounds = (int)lab_int(run, "rounds");
