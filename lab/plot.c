@@ -122,6 +122,7 @@ struct gp {
     double lo, hi;
     double yscale;                  /* hlines' y are multiplied by this (ns -> s...) */
     const struct lab_config *faults; /* timeseries: shade these faults */
+    const char *xtics;               /* categories: "set xtics (...)" for the extra file */
 };
 
 static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
@@ -244,12 +245,14 @@ static void fault_shading(struct ctx *c, FILE *f, const struct lab_config *cfg);
  * horizontal lines, loaded by common.gp. Returns 0 (none needed, or written) or -errno. */
 static int write_extra(struct ctx *c, struct gp *g, const char *stem)
 {
-    if (!c->p->nhlines && !g->faults)
+    if (!c->p->nhlines && !g->faults && !g->xtics)
         return 0;
     struct buf b;
     FILE *f = buf_open(&b);
     if (g->faults)
         fault_shading(c, f, g->faults);
+    if (g->xtics)
+        fprintf(f, "%s\n", g->xtics);
     double scale = g->yscale > 0 ? g->yscale : 1;
     for (size_t i = 0; i < c->p->nhlines; i++) {
         const struct lab_hline *h = &c->p->hlines[i];
@@ -666,6 +669,19 @@ static int plot_sweep(struct ctx *c)
             xnum[i] = (double)i;
     }
     double dodge = !numeric && nl > 1 ? 0.3 / (double)(nl - 1) : 0;
+    /* Their labels, once each, at the category's centre. */
+    char *xtics = NULL;
+    if (!numeric) {
+        xtics = "set xtics (";
+        for (size_t i = 0; i < nx; i++) {
+            char *q = lab_arena_strdup(c->a, xs[i]);
+            for (char *p = q; *p; p++)
+                if (*p == '"' || *p == '\\')
+                    *p = '\'';
+            xtics = lab_arena_printf(c->a, "%s%s\"%s\" %zu", xtics, i ? ", " : "", q, i);
+        }
+        xtics = lab_arena_printf(c->a, "%s)", xtics);
+    }
     double *vals = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
     double *th = lab_arena_alloc(c->a, (n + 1) * sizeof(double));
     /* A time in ns is drawn in the unit that fits its largest value. */
@@ -690,7 +706,8 @@ static int plot_sweep(struct ctx *c)
         struct buf lb;
         FILE *lf = buf_open(&lb);
         fputs("\"x\" ", lf);
-        dat_string(lf, c->p->by ? lab_arena_printf(c->a, "%s=%s", c->p->by, lines[l]) : lines[l]);
+        dat_string(lf, c->p->by ? lab_arena_printf(c->a, "%s=%s", c->p->by, lines[l])
+                                : words(c->a, lines[l]));
         fputs(" \"sd\" \"theory\" \"label\"\n", lf);
         for (size_t xi = 0; xi < nx; xi++) {
             size_t nv = 0, nt = 0;
@@ -745,7 +762,7 @@ static int plot_sweep(struct ctx *c)
     struct gp g = {.n = (int)drawn, .xticlabels = !numeric, .theory = theory_points > 0,
                    .xlabel = duration ? lab_arena_printf(c->a, "%s (s)", c->p->x) : c->p->x,
                    .ylabel = *ulabel ? lab_arena_printf(c->a, "%s (%s)", ylabel, ulabel) : ylabel,
-                   .keep_ylabel = true, .ymin0 = ymin >= 0, .yscale = scale};
+                   .keep_ylabel = true, .ymin0 = ymin >= 0, .yscale = scale, .xtics = xtics};
     if (c->p->xlabel && duration) {
         g.xlabel = lab_arena_printf(c->a, "%s (s)", c->p->xlabel);
         g.keep_xlabel = true;

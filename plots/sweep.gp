@@ -1,8 +1,8 @@
 # sweep.gp - a scalar metric against a sweep parameter: one line per `by` value (a data
 # block each: x, mean, sd, theory, label), error bars across repeats, the theory as a
 # wide pale band of the same colour. With xticlabels=1 the x values are categories
-# (labels in column 5 at positions 0, 1, ...): points only, no lines joining them, the
-# theory as open circles.
+# at positions 0, 1, ... (their labels set by the extra file; column 5 names them too):
+# points only, no lines joining them, the theory as open circles.
 #   gnuplot -e "data='d.dat'; out='plots/x/sweep-ratio'; n=2; ..." sweep.gp
 load lib."/common.gp"
 if (!exists("theory")) theory = 1
@@ -20,7 +20,7 @@ th_cat = theory ? ", for [i=0:n-1] data index i using 1:4 with points lt (i+1) p
 th_num = theory ? "for [i=0:n-1] data index i using 1:4 with lines lw 7 lc rgb tc(i) " \
                   . "title (i == 0 ? 'theory (pale band)' : ''), " : ""
 cmd = xticlabels \
-    ? "plot for [i=0:n-1] data index i using 1:2:3:xtic(5) with yerrorbars lt (i+1) pt 7 " \
+    ? "plot for [i=0:n-1] data index i using 1:2:3 with yerrorbars lt (i+1) pt 7 " \
       . "ps 1.2 title columnheader(2)" . th_cat \
     : "plot " . th_num . "for [i=0:n-1] data index i using 1:2:3 with yerrorlines lt (i+1) " \
       . "lw 1.5 pt 7 title columnheader(2)"
