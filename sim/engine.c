@@ -1,6 +1,7 @@
-/* engine.c - the event loop, nodes and their clocks, the CPU model, faults, and the env
- * that simulated actors see. Single-threaded per world; several worlds may run on
- * several threads at once (nothing here is global but the current world per thread).
+/* engine.c - the event loop, nodes and their clocks, the CPU model, and the env that
+ * simulated actors see (the faults it runs are in fault.c). Single-threaded per world;
+ * several worlds may run on several threads at once (nothing here is global but the
+ * current world per thread).
  *
  * The CPU model: an actor executes code in zero virtual time, except env_work(ns),
  * which needs one of its node's cores for ns. An actor holds a core from the moment it
@@ -126,18 +127,6 @@ err_free_sim:
     return NULL;
 }
 
-static void actor_destroy(struct sim *sim, struct sim_actor *a);
-
-struct sim__fault {
-    struct sim__event ev;
-    struct sim__fault *next;
-    int kind;
-    int node;
-    int64_t arg; /* pause length, clock step */
-    double ppm;
-    struct sim__partition *part;
-};
-
 struct sim__call {
     struct sim__event ev;
     struct sim__call *next, *prev;
@@ -155,7 +144,7 @@ void sim_destroy(struct sim *sim)
     for (int i = 0; i < sim->nnodes; i++) {
         struct sim__node *n = &sim->nodes[i];
         while (n->actors)
-            actor_destroy(sim, n->actors);
+            sim__actor_destroy(sim, n->actors);
         for (struct sim__kv *kv = n->store, *next; kv; kv = next) {
             next = kv->next;
             free(kv->key);
@@ -166,10 +155,7 @@ void sim_destroy(struct sim *sim)
         free(n->main_name);
     }
     free(sim->nodes);
-    for (struct sim__fault *f = sim->faults, *next; f; f = next) {
-        next = f->next;
-        free(f);
-    }
+    sim__faults_free(sim);
     for (struct sim__call *c = sim->calls, *next; c; c = next) {
         next = c->next;
         free(c);
@@ -182,7 +168,7 @@ void sim_destroy(struct sim *sim)
 
 /* ---- Nodes and clocks -------------------------------------------------------------- */
 
-static struct sim__node *node_get(const struct sim *sim, int node)
+struct sim__node *sim__node_get(const struct sim *sim, int node)
 {
     return node >= 0 && node < sim->nnodes ? &sim->nodes[node] : NULL;
 }
@@ -229,13 +215,13 @@ int sim_node_count(const struct sim *sim)
 
 const char *sim_node_name(const struct sim *sim, int node)
 {
-    const struct sim__node *n = node_get(sim, node);
+    const struct sim__node *n = sim__node_get(sim, node);
     return n ? n->name : NULL;
 }
 
 bool sim_node_up(const struct sim *sim, int node)
 {
-    const struct sim__node *n = node_get(sim, node);
+    const struct sim__node *n = sim__node_get(sim, node);
     return n && n->up;
 }
 
@@ -247,7 +233,7 @@ static int64_t clock_read(const struct sim__clock *c, int64_t base, int64_t t)
 
 /* Start a new linear piece of the clock at the current time (before a step or a drift
  * change), so that what was shown so far does not move. */
-static void clock_rebase(struct sim__clock *c, int64_t t)
+void sim__clock_rebase(struct sim__clock *c, int64_t t)
 {
     c->base_wall = clock_read(c, c->base_wall, t);
     c->base_mono = clock_read(c, c->base_mono, t);
@@ -256,22 +242,22 @@ static void clock_rebase(struct sim__clock *c, int64_t t)
 
 int64_t sim_node_wall(const struct sim *sim, int node)
 {
-    const struct sim__node *n = node_get(sim, node);
+    const struct sim__node *n = sim__node_get(sim, node);
     return n ? clock_read(&n->clock, n->clock.base_wall, sim->now) : 0;
 }
 
 int64_t sim_node_mono(const struct sim *sim, int node)
 {
-    const struct sim__node *n = node_get(sim, node);
+    const struct sim__node *n = sim__node_get(sim, node);
     return n ? clock_read(&n->clock, n->clock.base_mono, sim->now) : 0;
 }
 
 int sim_clock_set(struct sim *sim, int node, int64_t offset_ns, double drift_ppm)
 {
-    struct sim__node *n = node_get(sim, node);
+    struct sim__node *n = sim__node_get(sim, node);
     if (!n || !(drift_ppm > -1e5 && drift_ppm < 1e5))
         return -EINVAL;
-    clock_rebase(&n->clock, sim->now);
+    sim__clock_rebase(&n->clock, sim->now);
     n->clock.base_wall = SIM_EPOCH_WALL + sim->now + offset_ns;
     n->clock.ppm = drift_ppm;
     return 0;
@@ -288,7 +274,7 @@ int64_t sim__mono_to_true(const struct sim__node *n, int64_t mono_ns)
 
 int sim_node_store_latency(struct sim *sim, int node, int64_t ns)
 {
-    struct sim__node *n = node_get(sim, node);
+    struct sim__node *n = sim__node_get(sim, node);
     if (!n || ns < 0)
         return -EINVAL;
     n->store_latency = ns;
@@ -325,7 +311,6 @@ static void work_chunk(struct sim *sim, struct sim_actor *a)
     sim__timer_set(sim, a, SIM__EV_WORK, sim->now + chunk);
 }
 
-static void fill_cores(struct sim *sim, struct sim__node *n);
 
 /* Continue the actor's CPU work; if its slice has run out and another actor waits for
  * a core, it goes to the back of the run queue with the work it has left. */
@@ -339,7 +324,7 @@ static void start_work(struct sim *sim, struct sim_actor *a)
             sim__aq_push(&n->runq, a);
             a->has_core = false;
             n->busy--;
-            fill_cores(sim, n);
+            sim__fill_cores(sim, n);
             return;
         }
     }
@@ -347,7 +332,7 @@ static void start_work(struct sim *sim, struct sim_actor *a)
 }
 
 /* 'a' has just been given a core: carry on with its work, or let it execute. */
-static void dispatch(struct sim *sim, struct sim_actor *a)
+void sim__dispatch(struct sim *sim, struct sim_actor *a)
 {
     a->state = SIM__RUNNING;
     a->has_core = true;
@@ -358,13 +343,13 @@ static void dispatch(struct sim *sim, struct sim_actor *a)
 }
 
 /* Hand free cores of a running node to actors waiting in its run queue. */
-static void fill_cores(struct sim *sim, struct sim__node *n)
+void sim__fill_cores(struct sim *sim, struct sim__node *n)
 {
     while (!n->paused && n->busy < n->cores && n->runq.head) {
         struct sim_actor *b = sim__aq_pop(&n->runq);
         n->busy++;
         b->slice_used = 0;
-        dispatch(sim, b);
+        sim__dispatch(sim, b);
     }
 }
 
@@ -375,7 +360,7 @@ static void release_core(struct sim *sim, struct sim_actor *a)
     struct sim__node *n = &sim->nodes[a->node];
     a->has_core = false;
     n->busy--;
-    fill_cores(sim, n);
+    sim__fill_cores(sim, n);
 }
 
 void sim__make_runnable(struct sim *sim, struct sim_actor *a)
@@ -391,7 +376,7 @@ void sim__make_runnable(struct sim *sim, struct sim_actor *a)
     } else if (n->busy < n->cores) {
         n->busy++;
         a->slice_used = 0;
-        dispatch(sim, a);
+        sim__dispatch(sim, a);
     } else {
         a->state = SIM__QUEUED;
         sim__aq_push(&n->runq, a);
@@ -444,7 +429,7 @@ static struct sim_actor *env_actor(struct env *e)
 
 int64_t sim_spawn(struct sim *sim, int node, const char *name, env_fn fn, void *arg)
 {
-    struct sim__node *n = node_get(sim, node);
+    struct sim__node *n = sim__node_get(sim, node);
     if (!n || !fn)
         return -EINVAL;
     if (!n->up)
@@ -481,7 +466,7 @@ err_free:
 }
 
 /* Free an actor that is not executing: it ended, its node crashed, or the world ends. */
-static void actor_destroy(struct sim *sim, struct sim_actor *a)
+void sim__actor_destroy(struct sim *sim, struct sim_actor *a)
 {
     struct sim__node *n = &sim->nodes[a->node];
     a->state = SIM__DEAD;
@@ -518,7 +503,7 @@ int sim_env_atexit(struct env *e, void (*fn)(void *), void *arg)
 
 int sim_node_main(struct sim *sim, int node, const char *name, env_fn fn, void *arg)
 {
-    struct sim__node *n = node_get(sim, node);
+    struct sim__node *n = sim__node_get(sim, node);
     if (!n || !fn)
         return -EINVAL;
     free(n->main_name);
@@ -529,196 +514,6 @@ int sim_node_main(struct sim *sim, int node, const char *name, env_fn fn, void *
     n->main_arg = arg;
     int64_t id = sim_spawn(sim, node, n->main_name, fn, arg);
     return id < 0 ? (int)id : 0;
-}
-
-/* ---- Faults ------------------------------------------------------------------------ */
-
-enum { F_CRASH, F_RESTART, F_PAUSE, F_PAUSE_END, F_STEP, F_DRIFT, F_CUT, F_HEAL };
-
-static int fault_add(struct sim *sim, int64_t at, int kind, int node, int64_t arg,
-                     double ppm, struct sim__partition *part)
-{
-    if (at < sim->now || (kind != F_CUT && kind != F_HEAL && !node_get(sim, node)))
-        return -EINVAL;
-    struct sim__fault *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -ENOMEM;
-    f->ev.kind = SIM__EV_FAULT;
-    f->kind = kind;
-    f->node = node;
-    f->arg = arg;
-    f->ppm = ppm;
-    f->part = part;
-    if (tq4_push(&sim->events, &f->ev.tq, at) < 0) {
-        free(f);
-        return -ENOMEM;
-    }
-    f->next = sim->faults;
-    sim->faults = f;
-    return 0;
-}
-
-int sim_fault_crash(struct sim *sim, int64_t at, int node)
-{
-    return fault_add(sim, at, F_CRASH, node, 0, 0, NULL);
-}
-
-int sim_fault_restart(struct sim *sim, int64_t at, int node)
-{
-    return fault_add(sim, at, F_RESTART, node, 0, 0, NULL);
-}
-
-int sim_fault_pause(struct sim *sim, int64_t at, int node, int64_t dur)
-{
-    if (dur <= 0)
-        return -EINVAL;
-    return fault_add(sim, at, F_PAUSE, node, dur, 0, NULL);
-}
-
-int sim_fault_clock_step(struct sim *sim, int64_t at, int node, int64_t step)
-{
-    return fault_add(sim, at, F_STEP, node, step, 0, NULL);
-}
-
-int sim_fault_drift(struct sim *sim, int64_t at, int node, double drift_ppm)
-{
-    if (!(drift_ppm > -1e5 && drift_ppm < 1e5))
-        return -EINVAL;
-    return fault_add(sim, at, F_DRIFT, node, 0, drift_ppm, NULL);
-}
-
-int sim_fault_partition(struct sim *sim, int64_t at, int64_t heal_at, const int *a, int na,
-                        const int *b, int nb, bool oneway)
-{
-    if (!a || !b || na < 1 || nb < 1 || (heal_at >= 0 && heal_at < at))
-        return -EINVAL;
-    for (int i = 0; i < na; i++)
-        if (!node_get(sim, a[i]))
-            return -EINVAL;
-    for (int i = 0; i < nb; i++)
-        if (!node_get(sim, b[i]))
-            return -EINVAL;
-    struct sim__partition *p = calloc(1, sizeof(*p));
-    if (!p)
-        return -ENOMEM;
-    p->a = malloc(sizeof(int) * (size_t)na);
-    p->b = malloc(sizeof(int) * (size_t)nb);
-    if (!p->a || !p->b) {
-        free(p->a);
-        free(p->b);
-        free(p);
-        return -ENOMEM;
-    }
-    memcpy(p->a, a, sizeof(int) * (size_t)na);
-    memcpy(p->b, b, sizeof(int) * (size_t)nb);
-    p->na = na;
-    p->nb = nb;
-    p->oneway = oneway;
-    p->next = sim->partitions;
-    sim->partitions = p;
-    int rc = fault_add(sim, at, F_CUT, -1, 0, 0, p);
-    if (rc == 0 && heal_at >= 0)
-        rc = fault_add(sim, heal_at, F_HEAL, -1, 0, 0, p);
-    return rc;
-}
-
-static void node_crash(struct sim *sim, struct sim__node *n)
-{
-    if (!n->up)
-        return;
-    n->up = false;
-    n->paused = false;
-    while (n->actors)
-        actor_destroy(sim, n->actors);
-    n->busy = 0;
-}
-
-static void node_pause(struct sim *sim, struct sim__node *n, int64_t dur)
-{
-    int64_t end = sim->now + dur;
-    if (!n->up)
-        return;
-    if (n->paused) {
-        if (end > n->pause_end)
-            fault_add(sim, end, F_PAUSE_END, (int)(n - sim->nodes), 0, 0, NULL);
-        n->pause_end = end > n->pause_end ? end : n->pause_end;
-        return;
-    }
-    n->paused = true;
-    n->pause_end = end;
-    /* Freeze CPU work in progress: it resumes with what is left when the pause ends. */
-    for (struct sim_actor *a = n->actors; a; a = a->node_next) {
-        if (!a->has_core)
-            continue;
-        if (tq_node_queued(&a->timer.tq) && a->timer.kind == SIM__EV_WORK) {
-            int64_t done = sim->now - a->chunk_start;
-            a->work_left -= done;
-            a->slice_used += done;
-            sim__timer_cancel(sim, a);
-        }
-        sim__aq_remove(a); /* from the ready list, if it was about to execute */
-        a->resume_after_pause = true;
-    }
-    fault_add(sim, end, F_PAUSE_END, (int)(n - sim->nodes), 0, 0, NULL);
-}
-
-static void node_unpause(struct sim *sim, struct sim__node *n)
-{
-    if (!n->paused || sim->now < n->pause_end)
-        return;
-    n->paused = false;
-    for (struct sim_actor *a = n->actors; a; a = a->node_next) {
-        if (a->resume_after_pause) {
-            a->resume_after_pause = false;
-            dispatch(sim, a);
-        }
-    }
-    while (n->held.head) {
-        struct sim_actor *a = sim__aq_pop(&n->held);
-        a->state = SIM__BLOCKED;
-        sim__make_runnable(sim, a);
-    }
-    fill_cores(sim, n);
-}
-
-static void run_fault(struct sim *sim, struct sim__fault *f)
-{
-    struct sim__node *n = node_get(sim, f->node);
-    switch (f->kind) {
-    case F_CRASH:
-        node_crash(sim, n);
-        break;
-    case F_RESTART:
-        if (!n->up) {
-            n->up = true;
-            if (n->main_fn) {
-                int64_t id = sim_spawn(sim, f->node, n->main_name, n->main_fn, n->main_arg);
-                if (id < 0)
-                    sim__fail(sim, SIM_STOP_ERROR, "cannot restart node '%s'", n->name);
-            }
-        }
-        break;
-    case F_PAUSE:
-        node_pause(sim, n, f->arg);
-        break;
-    case F_PAUSE_END:
-        node_unpause(sim, n);
-        break;
-    case F_STEP:
-        clock_rebase(&n->clock, sim->now);
-        n->clock.base_wall += f->arg;
-        break;
-    case F_DRIFT:
-        clock_rebase(&n->clock, sim->now);
-        n->clock.ppm = f->ppm;
-        break;
-    case F_CUT:
-        sim__partition_set(sim, f->part, true);
-        break;
-    case F_HEAL:
-        sim__partition_set(sim, f->part, false);
-        break;
-    }
 }
 
 /* ---- sim_at ------------------------------------------------------------------------- */
@@ -791,12 +586,9 @@ static void run_event(struct sim *sim, struct sim__event *ev)
         sim__msg_deliver(sim, m);
         break;
     }
-    case SIM__EV_FAULT: {
-        struct sim__fault *f = sim__container_of(ev, struct sim__fault, ev);
-        sim__event_hash(sim, sim->now, f->node, ev->kind + 16 * f->kind);
-        run_fault(sim, f);
+    case SIM__EV_FAULT:
+        sim__fault_run(sim, ev);
         break;
-    }
     case SIM__EV_CALL:
         sim__event_hash(sim, sim->now, 0, ev->kind);
         run_call(sim, sim__container_of(ev, struct sim__call, ev));
@@ -810,7 +602,7 @@ static void run_ready(struct sim *sim)
     while (!sim->stopping && (a = sim__aq_pop(&sim->ready))) {
         sim__resume(sim, a);
         if (a->state == SIM__DEAD)
-            actor_destroy(sim, a);
+            sim__actor_destroy(sim, a);
     }
 }
 
@@ -911,7 +703,7 @@ static void s_yield(struct env *e)
         n->busy--;
         a->slice_used = 0;
         sim__aq_push(&n->runq, a);
-        fill_cores(sim, n);
+        sim__fill_cores(sim, n);
         sim__suspend(a);
     }
     sim__note_resume(a);

@@ -202,6 +202,15 @@ void sim__fail(struct sim *sim, enum sim_stop why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sim__timer_set(struct sim *sim, struct sim_actor *a, int kind, int64_t at);
 void sim__timer_cancel(struct sim *sim, struct sim_actor *a);
+struct sim__node *sim__node_get(const struct sim *sim, int node); /* NULL if no such node */
+void sim__actor_destroy(struct sim *sim, struct sim_actor *a);
+void sim__clock_rebase(struct sim__clock *c, int64_t t);
+void sim__dispatch(struct sim *sim, struct sim_actor *a);
+void sim__fill_cores(struct sim *sim, struct sim__node *n);
+
+/* fault.c: faults are events of kind SIM__EV_FAULT */
+void sim__fault_run(struct sim *sim, struct sim__event *ev);
+void sim__faults_free(struct sim *sim);
 
 /* actor.c: coroutines and their stacks */
 struct sim__stackpool *sim__stackpool_create(size_t stack_size);

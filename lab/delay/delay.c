@@ -1,4 +1,4 @@
-/* delay.c - the delayed-task workloads (issue 6). Never writes files or exits.
+/* delay.c - the delayed-task workloads. Never writes files or exits.
  *
  * "delay/timers": one node keeps `pending` timers in one tq_ structure (timer/tq.h). Its
  * actor sleeps until tq_next, expires, and re-arms each fired timer at now + U(0,

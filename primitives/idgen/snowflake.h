@@ -9,7 +9,7 @@
  *
  *     0 | time (41) | dc (5) | worker (5) | seq (12)        the seed's layout (default)
  *
- * Return codes of the generators (0 or a negative errno, STYLE.md §3):
+ * Return codes of the generators (0 or a negative errno, as everywhere in distlab):
  *     0           *id_out holds a fresh ID.
  *     -EAGAIN     not now: call again once the clock reads why->retry_at (Unix ns on the
  *                 same clock as 'now'): the first later clock time at which this call

@@ -1,0 +1,319 @@
+/* redis_lock_clients.c - the lock/redis workload's clients (redis_lock_wl.h): a client's
+ * cycle in both worlds, the counter it protects (with the fencing check), the holder
+ * fault, and the simulated world they run in. */
+#include "lab/lock/redis_lock_wl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if HAVE_HIREDIS
+#include "live/redis_hiredis.h"
+#endif
+
+/* ---- Time, in both worlds -------------------------------------------------------- */
+
+/* True time since the run started. */
+int64_t rl_true_now(struct rl *w, struct env *e)
+{
+#if HAVE_HIREDIS
+    if (w->live)
+        return live_true_now() - w->t0;
+#endif
+    return sim_env_true_now(e);
+}
+
+/* ---- The protected resource: a counter with an optional fencing check ------------- */
+
+/* Apply a read (*value out) or a write (*value in) by 'lease' at true time t, checking
+ * the fencing token when fencing is on. Returns 0 or -ESTALE (refused). */
+static int res_apply(struct rl *w, bool write, int64_t lease, int64_t fence, int64_t *value,
+                     struct env *e)
+{
+    pthread_mutex_lock(&w->mu);
+    bool ok = !w->fencing || fence >= w->res_max_fence;
+    if (ok) {
+        if (w->fencing)
+            w->res_max_fence = fence;
+        if (write)
+            w->res_value = *value;
+        else
+            *value = w->res_value;
+    }
+    lockcheck_access(w->chk, lease, write, ok, rl_true_now(w, e));
+    pthread_mutex_unlock(&w->mu);
+    return ok ? 0 : -ESTALE;
+}
+
+struct res_msg {
+    uint32_t magic;
+    uint32_t write;
+    uint64_t id;
+    int64_t lease, fence, value;
+    int32_t status;
+};
+
+static void resource_main(struct env *e, void *arg)
+{
+    struct rl *w = arg;
+    if (sim_listen(e, RES_PORT) < 0)
+        return;
+    for (;;) {
+        struct res_msg m;
+        struct sim_addr from;
+        if (sim_recv(e, &m, sizeof(m), &from, -1) != (ssize_t)sizeof(m) || m.magic != RES_MAGIC)
+            continue;
+        m.status = res_apply(w, m.write != 0, m.lease, m.fence, &m.value, e);
+        sim_send(e, from, &m, sizeof(m));
+    }
+}
+
+/* A client's access to the resource: a message to its node (sim) or a call (live).
+ * Returns 0, -ESTALE (fenced off) or -ETIMEDOUT. */
+static int res_call(struct rl_client *c, struct env *e, bool write, int64_t lease, int64_t fence,
+                    int64_t *value)
+{
+    struct rl *w = c->w;
+    if (w->live)
+        return res_apply(w, write, lease, fence, value, e);
+    struct res_msg m = {RES_MAGIC, write, ++c->next_id, lease, fence, *value, 0};
+    sim_send(e, (struct sim_addr){w->res_node, RES_PORT}, &m, sizeof(m));
+    int64_t deadline = env_mono(e) + w->call_timeout;
+    for (;;) {
+        int64_t left = deadline - env_mono(e);
+        struct res_msg r;
+        ssize_t n = left > 0 ? sim_recv(e, &r, sizeof(r), NULL, left) : -ETIMEDOUT;
+        if (n == -ETIMEDOUT)
+            return -ETIMEDOUT;
+        if (n == (ssize_t)sizeof(r) && r.magic == RES_MAGIC && r.id == m.id) {
+            *value = r.value;
+            return r.status;
+        }
+    }
+}
+
+/* ---- Connections ------------------------------------------------------------------ */
+
+static struct redis *connect_sim(struct env *e, size_t i, void *arg)
+{
+    struct rl *w = arg;
+    struct sim_addr a[2] = {sim_redis_addr(w->model[i])};
+    size_t n = 1;
+    if (i == 0 && w->replica_model)
+        a[n++] = sim_redis_addr(w->replica_model);
+    return sim_redis_connect(e, a, n, w->call_timeout);
+}
+
+#if HAVE_HIREDIS
+static struct redis *connect_live(struct env *e, size_t i, void *arg)
+{
+    struct rl *w = arg;
+    return live_redis_connect(w->addr[i], w->call_timeout);
+}
+#endif
+
+/* ---- The holder fault ------------------------------------------------------------- */
+
+static void holder_fault(struct rl_client *c, struct env *e, bool after_read)
+{
+    struct rl *w = c->w;
+    if (w->hfault == HF_NONE || atomic_load(&w->fault_fired) ||
+        after_read != (w->hfault == HF_PAUSE) || (w->hfault == HF_CRASH && !w->live))
+        return; /* a simulated crash is armed on the servers (arm_crash) */
+    int64_t now = rl_true_now(w, e);
+    if (now < w->fault_at || atomic_exchange(&w->fault_fired, true))
+        return;
+    w->fault_fired_at = now;
+    w->fault_client = c->index;
+#if HAVE_HIREDIS
+    if (w->live) {
+        if (w->hfault == HF_PAUSE)
+            live_pause(w->lw, c->prefix, w->fault_for);
+        else
+            atomic_store(&w->crash_req, 1); /* the run's thread kills and restarts */
+        return;
+    }
+#endif
+    struct sim *sim = sim_env_sim(e);
+    int64_t t = sim_now(sim);
+    if (w->hfault == HF_PAUSE) {
+        sim_fault_pause(sim, t, c->node, w->fault_for);
+        return;
+    }
+    for (int i = 0; i < w->fault_servers; i++)
+        sim_fault_clock_step(sim, t, w->redis_node[i], w->fault_step);
+}
+
+/* crash-master in the simulation: each of the first fault_servers servers crashes after
+ * its first grant at or after fault_at, just before that grant's replication would leave
+ * (repl_lag - 10 us: a command takes the server at least its service time, so the write
+ * before the grant has left), or right after the grant without a replica. */
+static int arm_crash(struct rl *w)
+{
+    int64_t delay = w->replica && w->repl_lag > 10 * SIM_US ? w->repl_lag - 10 * SIM_US : 0;
+    for (int i = 0; i < w->fault_servers; i++)
+        if (sim_redis_crash_after_grant(w->model[i], "counter_lock", w->fault_at, delay,
+                                        w->fault_for) < 0)
+            return -EINVAL;
+    return 0;
+}
+
+/* ---- A client ---------------------------------------------------------------------- */
+
+static bool stopping(struct rl *w, struct env *e, int64_t *left)
+{
+    if (atomic_load(&w->stop))
+        return true;
+    *left = w->acquire_timeout;
+    if (w->live) {
+        int64_t rest = w->duration - rl_true_now(w, e);
+        if (rest <= 0)
+            return true;
+        if (rest < *left)
+            *left = rest;
+    }
+    return false;
+}
+
+void rl_client_loop(struct env *e, struct rl_client *c)
+{
+    struct rl *w = c->w;
+    struct rlock *l = c->lock;
+    env_sleep(e, 1 + (int64_t)env_rand_below(e, SIM_MS)); /* servers listen from time 0 */
+    int64_t timeout;
+    for (int64_t n = 0; (w->cycles == 0 || n < w->cycles) && !stopping(w, e, &timeout); n++) {
+        int64_t t0 = env_mono(e);
+        int rc = rlock_acquire(l, timeout);
+        if (rc != 0) {
+            c->failed++;
+            c->errors += rc != -EBUSY;
+            env_sleep(e, w->retry_delay);
+            continue;
+        }
+        hist_add(c->latency, env_mono(e) - t0);
+        hist_add(c->attempts, (int64_t)rlock_last_attempts(l));
+        int64_t now = rl_true_now(w, e);
+        int64_t lease = lockcheck_acquired(w->chk, c->index, now);
+        pthread_mutex_lock(&w->mu);
+        series_add(w->acq_ts, now, 1);
+        pthread_mutex_unlock(&w->mu);
+        holder_fault(c, e, false);
+        int64_t fence = rlock_fence(l), v = 0;
+        int rr = res_call(c, e, false, lease, fence, &v);
+        holder_fault(c, e, true);
+        if (w->hold > 0 && !w->live)
+            env_work(e, w->hold); /* work, not a sleep: a pause stops it */
+        else if (w->hold > 0)
+            env_sleep(e, w->hold); /* an injected pause blocks this call first */
+        if (rr == 0) {
+            v++;
+            rr = res_call(c, e, true, lease, fence, &v);
+        }
+        c->res_errors += rr == -ETIMEDOUT;
+        int64_t t_rel = rl_true_now(w, e);
+        rc = rlock_release(l);
+        lockcheck_released(w->chk, lease, t_rel, rc == 0);
+        c->stale_releases += rc == -ESTALE;
+        if (w->think > 0)
+            env_sleep(e, w->think);
+    }
+    rlock_get_stats(l, &c->st);
+    c->done = true;
+}
+
+struct rlock *rl_make_lock(struct rl *w, struct env *e)
+{
+    struct rlock_config cfg = {
+        .algo = w->algo, .ttl_ns = w->ttl, .nservers = (size_t)w->servers,
+        .retry_delay_ns = w->retry_delay, .retry_jitter_ns = w->retry_jitter,
+        .connect = connect_sim, .connect_arg = w,
+    };
+#if HAVE_HIREDIS
+    if (w->live)
+        cfg.connect = connect_live;
+#endif
+    return rlock_create(e, &cfg);
+}
+
+static void abandon(void *arg)
+{
+    rlock_abandon(arg);
+}
+
+/* A client node's main actor (sim). The lock outlives the actor, which the run stops
+ * wherever it stands: the workload reads its counters afterwards, and the actor's exit
+ * handler frees it when the world is torn down. */
+static void client_main_sim(struct env *e, void *arg)
+{
+    struct rl_client *c = arg;
+    c->lock = rl_make_lock(c->w, e);
+    if (!c->lock || sim_env_atexit(e, abandon, c->lock) < 0) {
+        rlock_abandon(c->lock);
+        c->lock = NULL;
+        return;
+    }
+    rl_client_loop(e, c);
+}
+
+/* ---- The simulated world ----------------------------------------------------------- */
+
+int rl_run_sim(struct rl *w)
+{
+    struct lab_run *run = w->run;
+    struct sim *sim = w->sim = lab_sim_begin(run);
+    if (!sim)
+        return -EINVAL;
+    int cores = lab_world_cores(run);
+    char name[48];
+    for (int i = 0; i < w->servers; i++) {
+        snprintf(name, sizeof(name), "redis-%d", i);
+        w->redis_node[i] = sim_node_add(sim, name, cores);
+    }
+    w->replica_node = w->replica ? sim_node_add(sim, "replica-0", cores) : -1;
+    w->res_node = sim_node_add(sim, "resource", cores);
+    for (int k = 0; k < w->clients; k++) {
+        snprintf(name, sizeof(name), "client-%d", k);
+        w->client[k].node = sim_node_add(sim, name, cores);
+    }
+    for (int i = 0; i < w->servers; i++) {
+        struct sim_redis_cfg rc = {.service_ns = w->service, .persist = w->persist,
+                                   .role = SIM_REDIS_MASTER, .peer = -1,
+                                   .repl_lag_ns = w->repl_lag};
+        if (i == 0 && w->replica)
+            rc.peer = w->replica_node;
+        w->model[i] = sim_redis_create(sim, w->redis_node[i], &rc);
+        if (!w->model[i])
+            goto err_nomem;
+        if (i == 0 && w->replica) {
+            rc.peer = w->redis_node[0];
+            rc.role = SIM_REDIS_REPLICA;
+            rc.failover_after_ns = w->failover_after;
+            w->replica_model = sim_redis_create(sim, w->replica_node, &rc);
+            if (!w->replica_model)
+                goto err_nomem;
+        }
+    }
+    if (sim_node_main(sim, w->res_node, "resource", resource_main, w) < 0)
+        goto err_nomem;
+    if (w->hfault == HF_CRASH && arm_crash(w) < 0)
+        goto err_nomem;
+    for (int k = 0; k < w->clients; k++)
+        if (sim_node_main(sim, w->client[k].node, "client", client_main_sim, &w->client[k]) < 0)
+            goto err_nomem;
+    int rc = lab_sim_go(run, 0);
+    if (rc < 0)
+        return rc;
+    struct sim_redis_stats st;
+    sim_redis_stats(w->model[0], &st);
+    if (w->hfault == HF_CRASH && st.armed_grant >= 0) {
+        atomic_store(&w->fault_fired, true);
+        w->fault_fired_at = st.armed_grant;
+        w->fault_client = -1;
+    }
+    return rl_report(w, sim_now(sim));
+err_nomem:
+    lab_fail(run, "out of memory building the simulated world");
+    return -ENOMEM;
+}
+

@@ -1,0 +1,97 @@
+/* redis_lock_wl.h - the lock/redis workload's internals, shared by its files (prefix rl_):
+ *   redis_lock.c          parameters, the run, the report (what the workload measures)
+ *   redis_lock_clients.c  a client's cycle in both worlds, the resource it protects, the
+ *                         holder fault, and the simulated world
+ *   redis_lock_live.c     the live world: redis-servers, client threads, faults
+ * The workload itself is described at the top of redis_lock.c. */
+#ifndef DISTLAB_LAB_LOCK_REDIS_LOCK_WL_H
+#define DISTLAB_LAB_LOCK_REDIS_LOCK_WL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "lab/lab.h"
+#include "lab/lock/lockcheck.h"
+#include "lock/redis_lock.h"
+#include "sim/redis_model.h"
+#if HAVE_HIREDIS
+#include "live/live.h"
+#include "live/servers.h"
+#endif
+
+#define MAX_CLIENTS 256
+#define MAX_SERVERS RLOCK_MAX_SERVERS
+#define RES_PORT 7000u
+#define RES_MAGIC 0x52455331u /* "RES1" */
+#define TS_BIN (100 * SIM_MS)
+
+enum hfault { HF_NONE, HF_PAUSE, HF_CRASH, HF_CLOCK };
+
+struct rl;
+
+struct rl_client {
+    struct rl *w;
+    int index;
+    int node;          /* sim */
+    char prefix[32];   /* live: "client-K/", what a pause reaches */
+    struct rlock *lock;
+    struct hist *latency, *attempts;
+    uint64_t failed, errors, stale_releases, res_errors;
+    struct rlock_stats st;
+    uint64_t next_id;
+    bool done;
+};
+
+struct rl {
+    struct lab_run *run;
+    bool live;
+    enum rlock_algo algo;
+    bool fencing;
+    int clients, servers, fault_servers;
+    int64_t ttl, hold, think, acquire_timeout, retry_delay, retry_jitter, call_timeout;
+    int64_t service, repl_lag, failover_after, cycles;
+    bool replica, persist;
+    enum hfault hfault;
+    int64_t fault_at, fault_for, fault_step;
+    int64_t duration;
+
+    struct lockcheck *chk;
+    pthread_mutex_t mu; /* the resource and the series (live clients are threads) */
+    int64_t res_value, res_max_fence;
+    struct series *acq_ts;
+    atomic_bool fault_fired, stop;
+    int64_t fault_fired_at;
+    int fault_client;
+    int64_t t0; /* true time of the run's start: 0 in the simulation */
+
+    struct sim *sim;
+    int redis_node[MAX_SERVERS], replica_node, res_node;
+    struct sim_redis *model[MAX_SERVERS], *replica_model;
+
+#if HAVE_HIREDIS
+    struct live_world *lw;
+    struct live_cluster *srv;
+    atomic_int crash_req;
+#endif
+    char addr[MAX_SERVERS][256];
+    struct rl_client *client;
+};
+
+/* True time since the run started. */
+int64_t rl_true_now(struct rl *w, struct env *e);
+/* A client's lock, connected to the servers of this world. NULL on failure. */
+struct rlock *rl_make_lock(struct rl *w, struct env *e);
+/* A client's cycles until the run stops or its `cycles` are done. */
+void rl_client_loop(struct env *e, struct rl_client *c);
+/* Metrics and notes of the run that ended at true time 'end'. */
+int rl_report(struct rl *w, int64_t end);
+/* The run in each world. */
+int rl_run_sim(struct rl *w);
+#if HAVE_HIREDIS
+int rl_run_live(struct rl *w);
+#endif
+
+#endif
