@@ -326,14 +326,18 @@ static int parse_expect(struct lab_scenario *sc, struct lab_err *err, const stru
             t[l - 1] = 0;
             x->tol_pct = true;
         }
-        if (!x->tol_pct && !lab__parse_float(t, &x->tol) &&
-            (rc = parse_tol_expr(a, err, tol, x)))
+        int64_t tol_ns;
+        if (!x->tol_pct && lab_parse_duration(t, &tol_ns) && !lab__parse_float(t, &x->tol))
+            x->tol = (double)tol_ns;
+        else if (!x->tol_pct && !lab__parse_float(t, &x->tol) &&
+                 (rc = parse_tol_expr(a, err, tol, x)))
             return rc;
         if (x->tol_pct && !lab__parse_float(t, &x->tol))
             x->tol = -1;
         if (x->tol < 0)
-            return lab_errf(err, tol, "'tol' must be a number >= 0, a percentage like "
-                            "\"5%%\" or K*METRIC like \"5*theory_sd\", got '%s'", tol->text);
+            return lab_errf(err, tol, "'tol' must be a number >= 0, a duration, a percentage "
+                            "like \"5%%\" or K*METRIC like \"5*theory_sd\", got '%s'",
+                            tol->text);
         toltext = tol->text;
     } else if (x->op == LAB_OP_APPROX) {
         return lab_errf(err, op, "op \"~\" needs 'tol: NUMBER' or 'tol: \"N%%\"'");

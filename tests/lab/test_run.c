@@ -87,12 +87,13 @@ Test(expect, every_operator)
              "  - { metric: total, op: \"~\", value: 2008, tol: \"2*n\" }\n"  /* 20 ok: 8 */
              "  - { metric: total, op: \"~\", value: 2009, tol: \"2 * n\" }\n" /* 21 fail */
              "  - { metric: total, op: \"~\", value: 2004, tol: \"n\" }\n"     /* 22 ok */
-             "  - { metric: total, op: \"~\", value: 2004, tol: nope }\n",   /* 23 missing */
+             "  - { metric: total, op: \"~\", value: 2004, tol: nope }\n"    /* 23 missing */
+             "  - { metric: wait_ns, op: \"~\", value: 9ms, tol: 1ms }\n",   /* 24 ok */
         &sc);
     const struct lab_run *r = &runs[0];
-    cr_assert_eq(r->nchecks, 24);
-    const bool ok[] = {1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0};
-    for (size_t i = 0; i < 24; i++)
+    cr_assert_eq(r->nchecks, 25);
+    const bool ok[] = {1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1};
+    for (size_t i = 0; i < 25; i++)
         cr_expect_eq(r->checks[i].ok, ok[i], "expectation %zu: %s (actual %g)", i,
                      r->checks[i].x->text, r->checks[i].actual);
     cr_expect_str_eq(r->checks[10].x->text, "share[0] ~ theory[0] \xc2\xb1 0.05");

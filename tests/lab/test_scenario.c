@@ -140,8 +140,8 @@ static const struct bad bad_inputs[] = {
     {BASE "expect:\n  - { metric: total, op: \">\", value: 0, control: { clinets: 2 } }\n",
      NULL, ":5:52: unknown key 'clinets' in workload 'test/compute' " COMPUTE_KEYS},
     {BASE "expect:\n  - { metric: total, op: \"~\", value: 0, tol: \"x*n\" }\n", NULL,
-     ":5:47: 'tol' must be a number >= 0, a percentage like \"5%\" or K*METRIC like "
-     "\"5*theory_sd\", got 'x*n'"},
+     ":5:47: 'tol' must be a number >= 0, a duration, a percentage like \"5%\" or K*METRIC "
+     "like \"5*theory_sd\", got 'x*n'"},
     {BASE "plots:\n  - { kind: sweep, metric: total, x: n, unit: s }\n", NULL,
      ":5:47: 'unit' is ns (a time in nanoseconds, drawn in s, ms or us), got 's'"},
     {BASE "plots:\n  - { kind: sweep, metric: total, x: n, hlines: [{ y: high }] }\n", NULL,
