@@ -137,7 +137,10 @@ static int execute(const struct lab_scenario *sc, const struct lab_runspec *cons
 {
     struct progress prog = {.on = progress, .name = sc->name, .total = n, .start = now_s()};
     pthread_mutex_init(&prog.mu, NULL);
-    prog.frac = calloc(n + 1, sizeof(double));
+    size_t nfrac = n;
+    for (size_t i = 0; i < n; i++)
+        nfrac = specs[i]->index >= nfrac ? specs[i]->index + 1 : nfrac;
+    prog.frac = calloc(nfrac + 1, sizeof(double));
     int *rcs = calloc(n + 1, sizeof(int));
     if (!prog.frac || !rcs)
         abort();
@@ -186,11 +189,17 @@ int lab_execute_controls(const struct lab_scenario *sc, struct lab_run *cruns, i
                          bool progress)
 {
     const struct lab_runspec **specs = calloc(sc->ncruns + 1, sizeof(*specs));
-    if (!specs)
+    struct lab_run *done = calloc(sc->ncruns + 1, sizeof(*done));
+    if (!specs || !done)
         abort();
+    size_t n = 0;
     for (size_t i = 0; i < sc->ncruns; i++)
-        specs[i] = &sc->cruns[i].spec;
-    int status = execute(sc, specs, sc->ncruns, cruns, jobs, progress, false);
+        if (sc->cruns[i].same_as < 0)
+            specs[n++] = &sc->cruns[i].spec;
+    int status = execute(sc, specs, n, done, jobs, progress, false);
+    for (size_t i = 0; i < n; i++)
+        cruns[specs[i]->index] = done[i];
+    free(done);
     free(specs);
     return status;
 }
@@ -293,7 +302,9 @@ static size_t report_controls(const struct lab_scenario *sc, const struct lab_ru
             if (!cr)
                 continue;
             struct lab_check c;
-            lab_check_control(&runs[i], &cruns[cr->spec.index], x, &c);
+            const struct lab_run *ctl =
+                cr->same_as >= 0 ? &runs[cr->same_as] : &cruns[cr->spec.index];
+            lab_check_control(&runs[i], ctl, x, &c);
             bool ok = !c.ok;
             if (ok)
                 ++*held;
@@ -337,14 +348,19 @@ static int run_controls(const struct lab_scenario *sc, const struct lab_run *run
     if (status == LAB_EXIT_OK) {
         size_t held, flagged = report_controls(sc, runs, cruns, o->check && !o->quiet, &held);
         t->failed += flagged;
+        size_t own = 0;
+        for (size_t r = 0; r < sc->ncruns; r++)
+            own += sc->cruns[r].same_as < 0;
         if (!o->quiet)
-            printf("%s: %zu control run%s; %zu expectation%s failed there as they must, "
-                   "%zu passed without their mechanism\n",
-                   sc->name, sc->ncruns, sc->ncruns == 1 ? "" : "s", held,
+            printf("%s: %zu control run%s (%zu of them runs of the sweep already); %zu "
+                   "expectation%s failed there as they must, %zu passed without their "
+                   "mechanism\n",
+                   sc->name, sc->ncruns, sc->ncruns == 1 ? "" : "s", sc->ncruns - own, held,
                    held == 1 ? "" : "s", flagged);
     }
     for (size_t r = 0; r < sc->ncruns; r++)
-        lab_run_cleanup(&cruns[r]);
+        if (sc->cruns[r].same_as < 0)
+            lab_run_cleanup(&cruns[r]);
     free(cruns);
     return status;
 }

@@ -39,7 +39,8 @@ int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, b
 
 /* Execute the control runs of sc (sc->ncruns, see scenario.h) into cruns[] as
  * lab_execute does, without checking expectations: lab_check_control (run.h) pairs each
- * with its original run. */
+ * with its original run. A control run that is a run of the sweep already (same_as >= 0)
+ * is not executed and its cruns[] entry stays zeroed: use sc->runs' own result. */
 int lab_execute_controls(const struct lab_scenario *sc, struct lab_run *cruns, int jobs,
                          bool progress);
 

@@ -106,10 +106,13 @@ struct lab_control {
     size_t n;
 };
 
-/* A run of a control: run 'orig' of the scenario with 'control' applied. */
+/* A run of a control: run 'orig' of the scenario with 'control' applied. When the
+ * control only moves swept keys to values of their own sweep, that run is one of the
+ * scenario's already ('same_as', its index in sc->runs), and nothing runs twice. */
 struct lab_control_run {
     const struct lab_control *control;
     size_t orig;                /* index into sc->runs */
+    long same_as;               /* index into sc->runs of the identical run, or -1 */
     struct lab_runspec spec;    /* the original's sweep values and seed, the control's cfg */
 };
 

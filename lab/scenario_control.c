@@ -129,6 +129,44 @@ static int control_config(struct lab_scenario *sc, struct lab_err *err,
     return 0;
 }
 
+/* The run of sc identical to run r with control c applied, or -1: c must only set swept
+ * keys, each to one of its sweep's own values (compared as written). */
+static long same_run(const struct lab_scenario *sc, const struct lab_control *c, size_t r)
+{
+    struct lab_arena a = {0};
+    size_t *digit = calloc(sc->nsweep + 1, sizeof(*digit));
+    if (!digit)
+        abort();
+    const struct lab_runspec *o = &sc->runs[r];
+    size_t rest = o->point;
+    for (size_t k = sc->nsweep; k-- > 0;) {
+        digit[k] = rest % sc->sweep[k].nvalues;
+        rest /= sc->sweep[k].nvalues;
+    }
+    long found = 0;
+    for (size_t i = 0; i < c->n && found == 0; i++) {
+        const char *key = lab__canon_key(&a, c->keys[i]->text);
+        const char *val = lab_node_text(&a, c->values[i]);
+        size_t k = 0;
+        while (k < sc->nsweep && strcmp(lab__canon_key(&a, sc->sweep[k].name), key))
+            k++;
+        size_t v = 0;
+        while (k < sc->nsweep && v < sc->sweep[k].nvalues &&
+               strcmp(lab_node_text(&a, sc->sweep[k].values[v]), val))
+            v++;
+        if (k == sc->nsweep || v == sc->sweep[k].nvalues)
+            found = -1;
+        else
+            digit[k] = v;
+    }
+    size_t point = 0;
+    for (size_t k = 0; k < sc->nsweep; k++)
+        point = point * sc->sweep[k].nvalues + digit[k];
+    free(digit);
+    lab_arena_free(&a);
+    return found < 0 ? -1 : (long)(point * (size_t)sc->repeat + (size_t)o->repeat);
+}
+
 int lab__expand_controls(struct lab_scenario *sc, struct lab_err *err)
 {
     size_t want = 0;
@@ -159,6 +197,7 @@ int lab__expand_controls(struct lab_scenario *sc, struct lab_err *err)
             cr->spec = *o;
             cr->spec.index = sc->ncruns++;
             cr->spec.cfg = cfg;
+            cr->same_as = same_run(sc, x->control, r);
         }
     }
     free(cache);

@@ -330,6 +330,27 @@ Test(controls, one_control_run_per_matching_run_with_the_overrides_applied)
     cr_expect_null(lab_control_run_of(sc, &sc->expects[0], 4)); /* mode b */
     cr_expect_eq(lab_control_run_of(sc, &sc->expects[0], 0),
                  lab_control_run_of(sc, &sc->expects[1], 0), "shared: same control, same run");
+    for (size_t i = 0; i < sc->ncruns; i++)
+        cr_expect_eq(sc->cruns[i].same_as, -1, "mode c and faults are not sweep values");
+    lab_scenario_free(sc);
+}
+
+Test(controls, a_control_that_moves_swept_keys_to_their_own_values_reuses_a_run)
+{
+    struct lab_scenario *sc = load(BASE "repeat: 2\nsweep:\n  mode: [a, b]\n  n: [2, 3]\n"
+                                        "expect:\n"
+                                        "  - { metric: n, op: \">\", value: 0, "
+                                        "where: { mode: a }, control: { mode: b, n: 3 } }\n",
+                                   NULL, 0);
+    cr_assert_eq(sc->ncruns, 4);
+    for (size_t i = 0; i < sc->ncruns; i++) {
+        const struct lab_control_run *cr = &sc->cruns[i];
+        const struct lab_runspec *o = &sc->runs[cr->orig];
+        /* mode b, n 3 is point 3; the repeat stays: runs 6 and 7 */
+        cr_expect_eq(cr->same_as, (long)(3 * 2 + o->repeat), "run %zu", cr->orig);
+        cr_expect_str_eq(param(&sc->runs[cr->same_as], "mode")->text, "b");
+        cr_expect_eq(param(&sc->runs[cr->same_as], "n")->i, 3);
+    }
     lab_scenario_free(sc);
 }
 
