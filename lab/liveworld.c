@@ -35,6 +35,8 @@ struct node {
     char *name;
     env_fn fn;
     void *arg;
+    void (*on_pause)(void *arg, int64_t dur); /* lab_live_on_pause */
+    void *pause_arg;
 };
 
 enum act_kind {
@@ -247,6 +249,12 @@ static int user_servers(struct lab_run *run, struct srv *s, enum live_kind kind,
 
 const char *lab_live_servers(struct lab_run *run, enum live_kind kind, int n)
 {
+    return lab_live_servers_opts(run, kind, n, NULL);
+}
+
+const char *lab_live_servers_opts(struct lab_run *run, enum live_kind kind, int n,
+                                  const struct live_cluster_opts *opts)
+{
     struct lab_live *L = get(run, "lab_live_servers");
     if (!L || kind < 0 || kind >= NKINDS)
         return NULL;
@@ -269,7 +277,7 @@ const char *lab_live_servers(struct lab_run *run, enum live_kind kind, int n)
     if (count > 0)
         n = count;
     char err[LAB_ERR_MAX - 200];
-    int rc = live_cluster_start(kind, n, NULL, &s->c, err, sizeof(err));
+    int rc = live_cluster_start(kind, n, opts, &s->c, err, sizeof(err));
     if (rc == -EINVAL) {
         lab__fail_at(run, key_node(run, world_key(kind)), "%s", err);
         return NULL;
@@ -329,11 +337,27 @@ int lab_live_node(struct lab_run *run, const char *name, env_fn fn, void *arg)
     if (!v)
         return -ENOMEM;
     L->nodes = v;
-    v[L->nnodes] = (struct node){strdup(name), fn, arg};
+    v[L->nnodes] = (struct node){strdup(name), fn, arg, NULL, NULL};
     if (!v[L->nnodes].name)
         return -ENOMEM;
     L->nnodes++;
     return 0;
+}
+
+int lab_live_on_pause(struct lab_run *run, const char *name, void (*fn)(void *arg, int64_t dur),
+                      void *arg)
+{
+    struct lab_live *L = get(run, "lab_live_on_pause");
+    if (!L)
+        return -EINVAL;
+    for (size_t i = 0; i < L->nnodes; i++) {
+        if (!strcmp(L->nodes[i].name, name)) {
+            L->nodes[i].on_pause = fn;
+            L->nodes[i].pause_arg = arg;
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 static bool is_client(struct lab_live *L, const char *name)
@@ -527,6 +551,9 @@ static int apply(struct lab_live *L, const struct act *a)
     switch (a->kind) {
     case A_NODE_PAUSE:
         live_node_pause(L->w, a->node, a->arg);
+        for (size_t i = 0; i < L->nnodes; i++)
+            if (!strcmp(L->nodes[i].name, a->node) && L->nodes[i].on_pause)
+                L->nodes[i].on_pause(L->nodes[i].pause_arg, a->arg);
         break;
     case A_NODE_CRASH:
         live_node_crash(L->w, a->node);
@@ -578,10 +605,24 @@ int lab_live_fault(struct lab_run *run, const struct lab_fault *f)
     if (!L || !atomic_load(&L->t0))
         return -EAGAIN;
     char why[512];
+    struct acts now = {0};
+    int64_t t = lab_live_now(run);
+    pthread_mutex_lock(&L->mu); /* plan reads the servers, which the run's thread owns */
+    int rc = plan(L, f, t, &now, why, sizeof(why));
+    pthread_mutex_unlock(&L->mu);
+    /* A client node's fault takes effect now, from this thread (live.h's node calls are
+     * thread-safe): a holder that pauses itself must block at its very next env call.
+     * A server's waits for the run's thread, within about a millisecond. */
     pthread_mutex_lock(&L->mu);
-    int rc = plan(L, f, lab_live_now(run), &L->req, why, sizeof(why));
+    for (size_t i = 0; rc == 0 && i < now.n; i++) {
+        if (now.v[i].node && now.v[i].at <= t)
+            apply(L, &now.v[i]);
+        else
+            act_push(&L->req, &now.v[i]);
+    }
     pthread_cond_signal(&L->cv);
     pthread_mutex_unlock(&L->mu);
+    free(now.v);
     return rc;
 }
 

@@ -31,8 +31,9 @@ void lockres_destroy(struct lockres *r);
 /* The simulated world: 'node' is the resource's node (this installs its main actor); an
  * access waits at most call_timeout for the answer. Returns 0 or a negative errno. */
 int lockres_sim(struct lockres *r, struct sim *sim, int node, int64_t call_timeout);
-/* The live world: accesses are calls, true time counts from now. */
-void lockres_live(struct lockres *r);
+/* The live world: accesses are calls; true time is the lab's (lab_live_now) given the
+ * run, or counts from now given NULL. */
+void lockres_live(struct lockres *r, struct lab_run *run);
 
 /* True time since the run started (sim_now in the simulation), ns; live, e may be NULL. */
 int64_t lockres_now(struct lockres *r, struct env *e);
@@ -57,6 +58,12 @@ int lockres_access(struct lockres *r, struct env *e, uint64_t *id, bool write, i
  * first failed access's -ESTALE or -ETIMEDOUT. */
 int lockres_critical(struct lockres *r, struct env *e, uint64_t *id, int64_t lease, int64_t fence,
                      int64_t hold, void (*after_read)(void *arg, struct env *e), void *arg);
+
+/* The checker's result at true time 'end' (the counter's final value included), for a
+ * workload that reports a second resource under names of its own: lockres_report's are
+ * one resource's. Returns 0 or -ENOMEM. */
+struct lockcheck_result;
+int lockres_result(struct lockres *r, int64_t end, struct lockcheck_result *out);
 
 /* The checker's result at true time 'end' as the run's metrics: overlaps, overlap_time,
  * max_holders, lost_updates, stale_writes, stale_reads, rejected_writes, rejected_reads,
