@@ -20,7 +20,9 @@ struct lab_runner_opts {
     const char *seed; /* --seed N as written (the same as --set seed=N), or NULL */
     const char *out;  /* results and plots under out/<name>/; NULL: results/<name>/
                        * and plots/<name>/ */
-    int jobs;         /* runs executed at once (<= 1: one) */
+    int jobs;         /* runs executed at once; 0: one per online CPU in the simulated
+                       * world (its runs share nothing), one in the live world (its runs
+                       * share the machine's servers and clock) */
     bool quiet;       /* print only failures */
     bool check;       /* print every expectation, PASS or FAIL; draw no plots */
     bool controls;    /* also run each expectation's control (the mechanism switched
