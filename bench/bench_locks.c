@@ -1,6 +1,9 @@
 /* bench_locks.c - what the in-process locks cost on this machine: ns per uncontended
  * acquire + release (blocking mutex, CAS try-lock, the seed's channel try-lock over a
- * pipe) with their ratios, and increments per second under 1, 2, 4 and 16 threads.
+ * user-space channel built as Go's and over a kernel pipe), ns per failed attempt (the
+ * lock held: what a loser pays), with their ratios, and increments per second under 1,
+ * 2, 4 and 16 threads. The failed-attempt and acquire + release costs are what the
+ * simulated world's try-lock scenarios take as inputs (attempt, chan_op, pipe_op).
  * Prints one JSON object per line on stdout; reads the system clock, which only
  * benchmarks may do. The locks run through the same primitives and live env as the
  * live world's workloads (lock/trylock.h, env_mutex), so env's own call cost is in the
@@ -32,8 +35,9 @@ static void die(const char *what)
     exit(1);
 }
 
-enum kind { K_MUTEX, K_CAS, K_CHAN, K_CAS_BACKOFF, K_PTHREAD };
-static const char *const kind_names[] = {"mutex", "cas", "chan", "cas-backoff", "pthread_mutex"};
+enum kind { K_MUTEX, K_CAS, K_CHAN, K_PIPE, K_CAS_BACKOFF, K_PTHREAD };
+static const char *const kind_names[] = {"mutex", "cas",         "chan",
+                                         "pipe",  "cas-backoff", "pthread_mutex"};
 
 struct lockset {
     enum kind kind;
@@ -55,13 +59,13 @@ static void lockset_init(struct lockset *s, enum kind k, struct env *e)
         pthread_mutex_init(&s->pm, NULL);
     if (k == K_CAS || k == K_CAS_BACKOFF)
         s->l = lock_try_cas(0);
-    if (k == K_CHAN) {
-        struct lock_tokchan *ch = live_tokchan_pipe();
+    if (k == K_CHAN || k == K_PIPE) {
+        struct lock_tokchan *ch = k == K_CHAN ? live_tokchan_user() : live_tokchan_pipe();
         if (!ch)
-            die("pipe");
+            die(k == K_CHAN ? "user channel" : "pipe");
         s->l = lock_try_chan(ch);
     }
-    if ((k == K_CAS || k == K_CAS_BACKOFF || k == K_CHAN) && !s->l)
+    if ((k == K_CAS || k == K_CAS_BACKOFF || k == K_CHAN || k == K_PIPE) && !s->l)
         die("lock_try");
 }
 
@@ -105,15 +109,24 @@ static void release(struct lockset *s, struct env *e)
 
 /* ---- Uncontended ------------------------------------------------------------------- */
 
-/* Best of 5 timings of 'iters' acquire + release pairs, ns per pair. */
-static double uncontended(enum kind k, struct env *e, uint64_t iters)
+/* Best of 5 timings of 'iters' steps, ns per step. A step is an acquire + release pair,
+ * or (held) one attempt on a try-lock this thread holds: a failed attempt, what a loser
+ * of the seed's single-executor round pays. */
+static double uncontended(enum kind k, struct env *e, uint64_t iters, bool held)
 {
     struct lockset s;
     lockset_init(&s, k, e);
+    if (held && !lock_try_acquire(s.l, e))
+        die("the first attempt failed");
     double best = 1e300;
+    uint64_t won = 0;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = now_s();
         for (uint64_t i = 0; i < iters; i++) {
+            if (held) {
+                won += lock_try_acquire(s.l, e);
+                continue;
+            }
             if (s.l) /* one attempt: the try-lock itself, without a spin loop around it */
                 lock_try_acquire(s.l, e);
             else
@@ -124,10 +137,14 @@ static double uncontended(enum kind k, struct env *e, uint64_t iters)
         if (ns < best)
             best = ns;
     }
+    if (won)
+        die("an attempt on a held try-lock succeeded");
+    if (held)
+        lock_try_release(s.l, e);
     lockset_destroy(&s, e);
-    printf("{\"bench\":\"lock_uncontended\",\"lock\":\"%s\",\"iters\":%llu,"
-           "\"ns_per_acquire_release\":%.2f}\n",
-           kind_names[k], (unsigned long long)iters, best);
+    printf("{\"bench\":\"%s\",\"lock\":\"%s\",\"iters\":%llu,\"%s\":%.2f}\n",
+           held ? "lock_failed_attempt" : "lock_uncontended", kind_names[k],
+           (unsigned long long)iters, held ? "ns_per_attempt" : "ns_per_acquire_release", best);
     fflush(stdout);
     return best;
 }
@@ -204,10 +221,14 @@ int main(int argc, char **argv)
     if (!w)
         die("live_world_create");
     struct env *e = live_world_env(w);
-    double mutex = uncontended(K_MUTEX, e, 2000000);
-    double pth = uncontended(K_PTHREAD, e, 2000000);
-    double cas = uncontended(K_CAS, e, 2000000);
-    double chan = uncontended(K_CHAN, e, 200000);
+    double mutex = uncontended(K_MUTEX, e, 2000000, false);
+    double pth = uncontended(K_PTHREAD, e, 2000000, false);
+    double cas = uncontended(K_CAS, e, 2000000, false);
+    double chan = uncontended(K_CHAN, e, 2000000, false);
+    double pipe = uncontended(K_PIPE, e, 200000, false);
+    double fcas = uncontended(K_CAS, e, 2000000, true);
+    double fchan = uncontended(K_CHAN, e, 2000000, true);
+    double fpipe = uncontended(K_PIPE, e, 200000, true);
     live_world_destroy(w);
     /* Ours over the other's ns per acquire + release: lower is cheaper. */
     const struct {
@@ -215,13 +236,17 @@ int main(int argc, char **argv)
         double ratio;
     } ratios[] = {{"mutex", "cas", mutex / cas},
                   {"chan", "cas", chan / cas},
+                  {"pipe", "cas", pipe / cas},
+                  {"pipe", "chan", pipe / chan},
                   {"chan", "mutex", chan / mutex},
+                  {"failed_chan", "failed_cas", fchan / fcas},
+                  {"failed_pipe", "failed_cas", fpipe / fcas},
                   {"mutex", "pthread_mutex", mutex / pth}};
     for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++)
         printf("{\"bench\":\"lock_ratio\",\"lock\":\"%s\",\"vs\":\"%s\",\"ratio\":%.2f}\n",
                ratios[i].lock, ratios[i].vs, ratios[i].ratio);
     fflush(stdout);
-    const enum kind kinds[] = {K_MUTEX, K_CAS, K_CAS_BACKOFF, K_CHAN};
+    const enum kind kinds[] = {K_MUTEX, K_CAS, K_CAS_BACKOFF, K_CHAN, K_PIPE};
     const int threads[] = {1, 2, 4, 16};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         for (size_t j = 0; j < sizeof(threads) / sizeof(threads[0]); j++)

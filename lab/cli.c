@@ -116,7 +116,7 @@ int lab_cmd_list(int argc, char **argv)
 static void run_usage(FILE *f, const char *verb)
 {
     fprintf(f, "usage: distlab %s FILE... [--world sim|live] [--seed N] [--out DIR]\n"
-               "                [--set key.path=value]... [-j N] [-q]\n", verb);
+               "                [--set key.path=value]... [-j N] [-q] [--controls]\n", verb);
     if (!strcmp(verb, "check"))
         fputs("Run scenarios and print each expectation as PASS or FAIL (no plots).\n", f);
     else
@@ -128,6 +128,8 @@ static void run_usage(FILE *f, const char *verb)
           "  -j, --jobs N       run independent runs on N threads (default: one per CPU\n"
           "                     in the simulated world, one in the live world)\n"
           "  -q, --quiet        print only failures\n"
+          "  --controls         also run each expectation's control (its mechanism\n"
+          "                     switched off) and fail if the expectation passes there\n"
           "  -h, --help         this text\n"
           LAB_EXIT_HELP, f);
 }
@@ -139,7 +141,8 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
         {"world", required_argument, NULL, 'w'}, {"seed", required_argument, NULL, 's'},
         {"out", required_argument, NULL, 'o'},   {"set", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},       {"jobs", required_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {0}};
+        {"help", no_argument, NULL, 'h'},        {"controls", no_argument, NULL, 'C'},
+        {0}};
     memset(o, 0, sizeof(*o));
     o->world = LAB_WORLD_SIM;
     o->jobs = 0; /* lab_runner decides per world */
@@ -176,6 +179,9 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
             break;
         case 'q':
             o->quiet = true;
+            break;
+        case 'C':
+            o->controls = true;
             break;
         case 'j': {
             long v = strtol(optarg, &end, 10);

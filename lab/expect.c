@@ -116,7 +116,7 @@ int lab_expr_eval(const struct lab_run *run, const struct lab_expr *e, double *v
     return -EINVAL;
 }
 
-static bool compare(const struct lab_expect *x, double a, double e)
+static bool compare(const struct lab_expect *x, double a, double e, double tol_metric)
 {
     if (isnan(a) || isnan(e))
         return false;
@@ -128,11 +128,52 @@ static bool compare(const struct lab_expect *x, double a, double e)
     case LAB_OP_EQ: return a == e;
     case LAB_OP_NE: return a != e;
     case LAB_OP_APPROX: {
-        double tol = x->tol_pct ? fabs(e) * x->tol / 100.0 : x->tol;
+        double tol = x->tol_pct       ? fabs(e) * x->tol / 100.0
+                     : x->tol_is_expr ? x->tol * tol_metric
+                                      : x->tol;
         return fabs(a - e) <= tol;
     }
     }
     return false;
+}
+
+/* Expectation x into c: its left side evaluated on run l, a metric on its right on r. */
+static void check_one(const struct lab_run *l, const struct lab_run *r,
+                      const struct lab_expect *x, struct lab_check *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->x = x;
+    char *why = NULL;
+    if (lab_expr_eval(l, &x->lhs, &c->actual, &why) == 0)
+        c->have_actual = true;
+    else
+        c->message = why;
+    if (x->rhs_is_expr) {
+        if (lab_expr_eval(r, &x->rhs, &c->expected, &why) == 0)
+            c->have_expected = true;
+        else if (!c->message)
+            c->message = why;
+        else
+            free(why);
+    } else {
+        c->expected = x->value;
+        c->have_expected = true;
+    }
+    double tol_metric = 0;
+    bool have_tol = true;
+    if (x->tol_is_expr) {
+        have_tol = lab_expr_eval(r, &x->tol_expr, &tol_metric, &why) == 0;
+        if (!have_tol && !c->message)
+            c->message = why;
+        else if (!have_tol)
+            free(why);
+    }
+    c->tol = x->tol_is_expr ? x->tol * tol_metric : NAN;
+    c->ok = c->have_actual && c->have_expected && have_tol &&
+            compare(x, c->actual, c->expected, tol_metric);
+    if (!c->ok && !c->message && c->have_actual && c->have_expected &&
+        (isnan(c->actual) || isnan(c->expected)))
+        c->message = msg("a value is not a number");
 }
 
 void lab_run_check(struct lab_run *run)
@@ -145,28 +186,12 @@ void lab_run_check(struct lab_run *run)
         if (!lab_where_match(sc, run->spec, x->where, x->nwhere))
             continue;
         run->checks = lab_xrealloc(run->checks, (run->nchecks + 1) * sizeof(*run->checks));
-        struct lab_check *c = &run->checks[run->nchecks++];
-        memset(c, 0, sizeof(*c));
-        c->x = x;
-        char *why = NULL;
-        if (lab_expr_eval(run, &x->lhs, &c->actual, &why) == 0)
-            c->have_actual = true;
-        else
-            c->message = why;
-        if (x->rhs_is_expr) {
-            if (lab_expr_eval(run, &x->rhs, &c->expected, &why) == 0)
-                c->have_expected = true;
-            else if (!c->message)
-                c->message = why;
-            else
-                free(why);
-        } else {
-            c->expected = x->value;
-            c->have_expected = true;
-        }
-        c->ok = c->have_actual && c->have_expected && compare(x, c->actual, c->expected);
-        if (!c->ok && !c->message && c->have_actual && c->have_expected &&
-            (isnan(c->actual) || isnan(c->expected)))
-            c->message = msg("a value is not a number");
+        check_one(run, run, x, &run->checks[run->nchecks++]);
     }
+}
+
+void lab_check_control(const struct lab_run *orig, const struct lab_run *ctl,
+                       const struct lab_expect *x, struct lab_check *c)
+{
+    check_one(ctl, orig, x, c);
 }

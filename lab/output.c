@@ -447,6 +447,8 @@ json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *ru
             json_object_set_new(e, "actual", c->have_actual ? number(c->actual) : json_null());
             json_object_set_new(e, "expected",
                                 c->have_expected ? number(c->expected) : json_null());
+            if (isfinite(c->tol))
+                json_object_set_new(e, "tol", number(c->tol));
             if (c->x->why)
                 json_object_set_new(e, "why", json_string(c->x->why));
             if (c->message)

@@ -117,12 +117,14 @@ static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
     lab__gp_string(f, g->xlabel ? g->xlabel : "");
     fputs("; ylabel=", f);
     lab__gp_string(f, g->ylabel ? g->ylabel : "");
+    fputs("; zlabel=", f);
+    lab__gp_string(f, g->zlabel ? g->zlabel : "");
     fputs("; extra=", f);
     lab__gp_string(f, g->extra ? g->extra : "");
     fputs("; lib=", f);
     lab__gp_string(f, templates);
-    fprintf(f, "; logx=%d; logy=%d; n=%d; bw=%.6g; xticlabels=%d; theory=%d", g->logx, g->logy,
-            g->n, g->bw, g->xticlabels, g->theory);
+    fprintf(f, "; logx=%d; logy=%d; n=%d; bw=%.6g; xticlabels=%d; theory=%d; ymin0=%d",
+            g->logx, g->logy, g->n, g->bw, g->xticlabels, g->theory, g->ymin0 && !g->logy);
     if (g->has_range)
         fprintf(f, "; rlo=%.17g; rhi=%.17g", g->lo, g->hi);
     fclose(f);
@@ -186,6 +188,44 @@ double lab__time_scale(const char *unit, double max, const char **label)
     return 1;
 }
 
+const char *lab__words(struct lab_arena *a, const char *metric)
+{
+    char *w = lab_arena_strdup(a, metric);
+    for (char *p = w; *p; p++)
+        if (*p == '_')
+            *p = ' ';
+    return w;
+}
+
+/* <stem>.extra.gp beside the data: the timeseries' fault shading, the category labels and
+ * the plot's horizontal lines, loaded by common.gp. Returns 0 (none needed, or written)
+ * or -errno. */
+static int write_extra(struct ctx *c, struct gp *g, const char *stem)
+{
+    if (!c->p->nhlines && !g->faults && !g->xtics)
+        return 0;
+    struct buf b;
+    FILE *f = lab__buf_open(&b);
+    if (g->faults)
+        lab__fault_shading(c, f, g->faults);
+    if (g->xtics)
+        fprintf(f, "%s\n", g->xtics);
+    double scale = g->yscale > 0 ? g->yscale : 1;
+    for (size_t i = 0; i < c->p->nhlines; i++) {
+        const struct lab_hline *h = &c->p->hlines[i];
+        double y = h->y * scale;
+        fprintf(f, "set arrow from graph 0, first %.10g to graph 1, first %.10g nohead "
+                   "dt 3 lw 1.5 lc rgb '#444444' front\n", y, y);
+        fputs("set label ", f);
+        lab__gp_string(f, h->label);
+        fprintf(f, " at graph 0.01, first %.10g left offset 0,0.6 font ',9' "
+                   "tc rgb '#444444' front\n", y);
+        fprintf(f, "hline_max = %.10g > hline_max ? %.10g : hline_max\n", y, y);
+    }
+    g->extra = lab_arena_printf(c->a, "%s/%s.extra.gp", c->dir, stem);
+    return lab__buf_write(&b, g->extra, c->err);
+}
+
 void lab__plot_warn(const struct ctx *c, const char *what)
 {
     fprintf(stderr, "distlab: %s: plot '%s': %s\n", c->sc->file, c->p->name, what);
@@ -199,17 +239,19 @@ int lab__plot_finish(struct ctx *c, struct gp *g, struct buf *b, const char *ste
     if (!g->title)
         g->title = c->p->title ? c->p->title : lab_arena_printf(c->a, "%s: %s", c->sc->name,
                                                                 c->p->metric);
-    if (c->p->xlabel)
+    if (c->p->xlabel && !g->keep_xlabel)
         g->xlabel = c->p->xlabel;
-    if (c->p->ylabel)
+    if (c->p->ylabel && !g->keep_ylabel)
         g->ylabel = c->p->ylabel;
+    if (c->p->zlabel)
+        g->zlabel = c->p->zlabel;
     g->logx = c->p->logx;
     g->logy = c->p->logy;
     g->has_range = c->p->has_range;
-    g->lo = c->p->range_lo;
-    g->hi = c->p->range_hi;
+    g->lo = c->p->range_lo * (g->yscale > 0 ? g->yscale : 1);
+    g->hi = c->p->range_hi * (g->yscale > 0 ? g->yscale : 1);
     int rc = lab__buf_write(b, g->data, c->err);
-    if (rc)
+    if (rc || (rc = write_extra(c, g, stem)))
         return rc;
     return c->draw ? run_gnuplot(g, c->templates, c->failed) : 0;
 }

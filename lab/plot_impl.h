@@ -21,12 +21,17 @@ struct buf {
 
 /* What a template (plots/<kind>.gp) is given. */
 struct gp {
-    const char *kind, *data, *out, *title, *xlabel, *ylabel, *extra;
+    const char *kind, *data, *out, *title, *xlabel, *ylabel, *zlabel, *extra;
     bool logx, logy, xticlabels, theory;
+    bool ymin0;                    /* every value is >= 0 on a linear axis: start it at 0 */
+    bool keep_xlabel, keep_ylabel; /* the kind made the label (with a unit): keep it */
     int n;
     double bw;
     bool has_range;
     double lo, hi;
+    double yscale;                   /* hlines' y and the range are multiplied by this */
+    const struct lab_config *faults; /* timeseries: shade these faults */
+    const char *xtics;               /* categories: "set xtics (...)" for the extra file */
 };
 
 
@@ -63,9 +68,15 @@ double lab__mean_of(const double *v, size_t n); /* NaN when n == 0 */
 double lab__sd_of(const double *v, size_t n);   /* sample sd; 0 when n < 2 */
 /* Scale a unit of time for axes: values in ns shown in the unit that fits 'max'. */
 double lab__time_scale(const char *unit, double max, const char **label);
+/* A metric's name as words for an axis: "wasted_cpu_share" -> "wasted cpu share". */
+const char *lab__words(struct lab_arena *a, const char *metric);
+/* gnuplot commands that shade cfg's faults over a timeseries. */
+void lab__fault_shading(struct ctx *c, FILE *f, const struct lab_config *cfg);
 /* A plot drawn from nothing: say why on stderr. */
 void lab__plot_warn(const struct ctx *c, const char *what);
-/* Write b as <stem>.dat and draw it with g. Returns 0 or -errno with c->err set. */
+/* Write b as <stem>.dat, and <stem>.extra.gp when the plot has fault shading, horizontal
+ * lines or category labels (common.gp loads it), and draw it with g. Returns 0 or -errno
+ * with c->err set. */
 int lab__plot_finish(struct ctx *c, struct gp *g, struct buf *b, const char *stem);
 /* The sweep points of the matching runs, in order (repeats merged): *first[g] is the
  * first run of group g. Returns the number of groups. */

@@ -57,8 +57,33 @@ int lab__plot_bars(struct ctx *c)
         }
         fputs("\n\n", f);
     }
-    struct gp g = {.n = (int)ng, .bw = w * 0.9, .xlabel = "index", .ylabel = c->p->metric};
+    struct gp g = {.n = (int)ng, .bw = w * 0.9, .xlabel = "index",
+                   .ylabel = lab__words(c->a, c->p->metric)};
     return lab__plot_finish(c, &g, &b, c->p->name);
+}
+
+/* A log axis has no 0: values <= 0 are drawn at its left edge, *left, half the smallest
+ * positive value. True when some are and the axis is log. */
+static bool cdf_left_edge(const struct ctx *c, struct hist **h, size_t ng, double scale,
+                          double *left)
+{
+    double minpos = INFINITY;
+    bool nonpos = false;
+    for (size_t g = 0; g < ng; g++) {
+        size_t cur = 0;
+        int64_t lo, hi;
+        uint64_t cnt;
+        while (hist_next_bucket(h[g], &cur, &lo, &hi, &cnt)) {
+            double x = (double)(hi < hist_max(h[g]) ? hi : hist_max(h[g])) * scale;
+            if (x > 0 && x < minpos)
+                minpos = x;
+            nonpos |= x <= 0;
+        }
+        if (hist_count(h[g]) && hist_min(h[g]) > 0 && (double)hist_min(h[g]) * scale < minpos)
+            minpos = (double)hist_min(h[g]) * scale;
+    }
+    *left = isfinite(minpos) ? minpos / 2 : 1;
+    return c->p->logx && nonpos;
 }
 
 int lab__plot_cdf(struct ctx *c)
@@ -92,6 +117,8 @@ int lab__plot_cdf(struct ctx *c)
     }
     const char *ulabel;
     double scale = lab__time_scale(unit, max, &ulabel);
+    double left;
+    bool edge = cdf_left_edge(c, h, ng, scale, &left);
     struct buf b;
     FILE *f = lab__buf_open(&b);
     for (size_t g = 0; g < ng; g++) {
@@ -102,21 +129,30 @@ int lab__plot_cdf(struct ctx *c)
         size_t cur = 0;
         int64_t lo, hi;
         uint64_t cnt, cum = 0, total = hist_count(h[g]);
-        if (total)
-            fprintf(f, "%.10g 0\n", (double)hist_min(h[g]) * scale);
+        double x = 0;
+        if (total) {
+            x = (double)hist_min(h[g]) * scale;
+            fprintf(f, "%.10g 0\n", edge && x <= 0 ? left : x);
+        }
         while (hist_next_bucket(h[g], &cur, &lo, &hi, &cnt)) {
             cum += cnt;
-            double x = (double)(hi < hist_max(h[g]) ? hi : hist_max(h[g])) * scale;
-            fprintf(f, "%.10g %.10g\n", x, (double)cum / (double)total);
+            x = (double)(hi < hist_max(h[g]) ? hi : hist_max(h[g])) * scale;
+            fprintf(f, "%.10g %.10g\n", edge && x <= 0 ? left : x,
+                    (double)cum / (double)total);
         }
+        /* Every line runs to the right end, so one that ends early still shows. */
+        if (total && x < max * scale)
+            fprintf(f, "%.10g 1\n", max * scale);
         if (!total)
             fputs("NaN NaN\n", f);
         fputs("\n\n", f);
     }
-    struct gp gp = {.n = (int)ng,
-                    .xlabel = *ulabel ? lab_arena_printf(c->a, "%s (%s)", c->p->metric, ulabel)
-                                      : c->p->metric,
-                    .ylabel = "fraction <= x"};
+    const char *name = c->p->xlabel ? c->p->xlabel : lab__words(c->a, c->p->metric);
+    struct gp gp = {.n = (int)ng, .keep_xlabel = true,
+                    .xlabel = *ulabel ? lab_arena_printf(c->a, "%s (%s)", name, ulabel) : name,
+                    .ylabel = "fraction of the values <= x"};
+    if (edge)
+        gp.xlabel = lab_arena_printf(c->a, "%s; 0 is drawn at the left edge", gp.xlabel);
     rc = lab__plot_finish(c, &gp, &b, c->p->name);
 out:
     for (size_t g = 0; g < ng; g++)
@@ -124,7 +160,7 @@ out:
     return rc;
 }
 
-static void fault_shading(struct ctx *c, FILE *f, const struct lab_config *cfg)
+void lab__fault_shading(struct ctx *c, FILE *f, const struct lab_config *cfg)
 {
     double end = (double)cfg->duration / 1e9;
     for (size_t i = 0; i < cfg->nfaults; i++) {
@@ -173,9 +209,15 @@ static void fault_shading(struct ctx *c, FILE *f, const struct lab_config *cfg)
         else
             fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 "
                        "lc rgb '%s'\n", t0, t0, color);
+        /* Labels of faults close in time go one under the other. */
+        int near = 0;
+        for (size_t j = 0; j < i; j++)
+            near += fabs((double)cfg->faults[j].at / 1e9 - t0) < 0.08 * end &&
+                    cfg->faults[j].kind != LAB_FAULT_RESTART;
         fprintf(f, "set label ");
         lab__gp_string(f, lab_arena_printf(c->a, "%s %s", what, who));
-        fprintf(f, " at %.9g, graph 0.97 left offset 0.3,0 font ',8' tc rgb '%s'\n", t0, color);
+        fprintf(f, " at %.9g, graph %.2f left offset 0.3,0 font ',8' tc rgb '%s'\n", t0,
+                0.97 - 0.05 * near, color);
     }
 }
 
@@ -185,6 +227,7 @@ int lab__plot_timeseries(struct ctx *c)
     FILE *f = lab__buf_open(&b);
     const char *stat = c->p->stat ? c->p->stat : "sum", *unit = "";
     int n = 0;
+    double ymin = 0;
     for (size_t k = 0; k < c->nmatch; k++) {
         const struct lab_run *run = &c->runs[c->match[k]];
         const struct lab_metric *m = lab_run_metric(run, c->p->metric);
@@ -206,6 +249,8 @@ int lab__plot_timeseries(struct ctx *c)
                                                : series_sum(s, i);
             fprintf(f, "%.9g", ((double)i + 0.5) * (double)series_bin_ns(s) / 1e9);
             lab__dat_number(f, v);
+            if (v < ymin)
+                ymin = v;
             fputc('\n', f);
         }
         if (!series_len(s))
@@ -219,18 +264,10 @@ int lab__plot_timeseries(struct ctx *c)
         lab__plot_warn(c, "no run recorded it as a series");
         return 0;
     }
-    struct buf fb;
-    FILE *ff = lab__buf_open(&fb);
-    fault_shading(c, ff, c->runs[c->match[0]].spec->cfg);
-    const char *extra = lab_arena_printf(c->a, "%s/%s.faults.gp", c->dir, c->p->name);
-    int rc = lab__buf_write(&fb, extra, c->err);
-    if (rc) {
-        fclose(b.f);
-        free(b.s);
-        return rc;
-    }
-    struct gp g = {.n = n, .extra = extra, .xlabel = "time (s)",
-                   .ylabel = lab_arena_printf(c->a, "%s, %s per bin%s%s%s", c->p->metric, stat,
+    struct gp g = {.n = n, .faults = c->runs[c->match[0]].spec->cfg, .xlabel = "time (s)",
+                   .ymin0 = ymin >= 0,
+                   .ylabel = lab_arena_printf(c->a, "%s, %s per bin%s%s%s",
+                                              lab__words(c->a, c->p->metric), stat,
                                               *unit ? " (" : "", unit, *unit ? ")" : "")};
     return lab__plot_finish(c, &g, &b, c->p->name);
 }
@@ -267,7 +304,8 @@ int lab__plot_heatmap(struct ctx *c)
                                                            c->p->metric);
         if (label)
             title = lab_arena_printf(c->a, "%s (%s = %s)", title, c->p->by, label);
-        struct gp g = {.n = 1, .title = title, .xlabel = "column", .ylabel = "row"};
+        struct gp g = {.n = 1, .title = title, .xlabel = "column", .ylabel = "row",
+                       .zlabel = lab__words(c->a, c->p->metric)};
         rc = lab__plot_finish(c, &g, &b, stem);
         drawn++;
     }

@@ -28,6 +28,7 @@ struct lab_check {
     bool ok;
     bool have_actual, have_expected;
     double actual, expected;
+    double tol;    /* a tolerance taken from a metric (tol: "K*EXPR"), else NaN */
     char *message; /* why it failed when no number could be had, or NULL */
 };
 
@@ -92,6 +93,11 @@ void lab__live_end(struct lab_run *run);
 
 /* Evaluate the scenario's expectations that apply to this run into run->checks. */
 void lab_run_check(struct lab_run *run);
+/* Expectation x with its mechanism switched off, into c (free c->message after): the
+ * left side (the measurement) from control run ctl, a metric on the right side (the
+ * claim's prediction) from the original run. The control holds when c->ok is false. */
+void lab_check_control(const struct lab_run *orig, const struct lab_run *ctl,
+                       const struct lab_expect *x, struct lab_check *c);
 /* Evaluate one metric expression: 0 and *v, or -ENOENT / -EINVAL with *why set
  * (malloc'd) when the run did not record it or it does not fit the expression. */
 int lab_expr_eval(const struct lab_run *run, const struct lab_expr *e, double *v, char **why);

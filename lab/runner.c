@@ -4,6 +4,7 @@
 #include "lab/runner.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,8 @@ static void on_progress(void *user, const struct lab_run *run, double fraction)
 
 struct exec {
     const struct lab_scenario *sc;
+    size_t nruns;
+    bool check; /* check each run's expectations (not for control runs) */
     struct lab_run *runs;
     int *rcs;
     size_t next;
@@ -98,7 +101,7 @@ static void *worker(void *arg)
     for (;;) {
         pthread_mutex_lock(&x->mu);
         size_t i = x->next++;
-        bool stop = x->stop || i >= x->sc->nruns;
+        bool stop = x->stop || i >= x->nruns;
         pthread_mutex_unlock(&x->mu);
         if (stop)
             break;
@@ -108,7 +111,7 @@ static void *worker(void *arg)
             pthread_mutex_lock(&x->mu);
             x->stop = true;
             pthread_mutex_unlock(&x->mu);
-        } else {
+        } else if (x->check) {
             lab_run_check(&x->runs[i]);
         }
         if (x->prog->on) {
@@ -143,30 +146,35 @@ static void run_workers(struct exec *x, int jobs)
     free(t);
 }
 
-int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress)
+/* Execute the runs of specs[0..n) into runs[] (spec i has index i). */
+static int execute(const struct lab_scenario *sc, const struct lab_runspec *const *specs, size_t n,
+                   struct lab_run *runs, int jobs, bool progress, bool check)
 {
-    struct progress prog = {.on = progress, .name = sc->name, .total = sc->nruns, .start = now_s()};
+    struct progress prog = {.on = progress, .name = sc->name, .total = n, .start = now_s()};
     pthread_mutex_init(&prog.mu, NULL);
-    prog.frac = calloc(sc->nruns, sizeof(double));
-    int *rcs = calloc(sc->nruns, sizeof(int));
+    size_t nfrac = n;
+    for (size_t i = 0; i < n; i++)
+        nfrac = specs[i]->index >= nfrac ? specs[i]->index + 1 : nfrac;
+    prog.frac = calloc(nfrac + 1, sizeof(double));
+    int *rcs = calloc(n + 1, sizeof(int));
     if (!prog.frac || !rcs)
         abort();
-    for (size_t i = 0; i < sc->nruns; i++) {
-        lab_run_init(&runs[i], sc, &sc->runs[i], sc->world);
+    for (size_t i = 0; i < n; i++) {
+        lab_run_init(&runs[i], sc, specs[i], sc->world);
         if (prog.on) {
             runs[i].progress = on_progress;
             runs[i].progress_user = &prog;
         }
     }
-    struct exec x = {.sc = sc, .runs = runs, .rcs = rcs, .prog = &prog};
+    struct exec x = {.sc = sc, .nruns = n, .check = check, .runs = runs, .rcs = rcs, .prog = &prog};
     pthread_mutex_init(&x.mu, NULL);
-    run_workers(&x, jobs > (int)sc->nruns ? (int)sc->nruns : jobs);
+    run_workers(&x, jobs > (int)n ? (int)n : jobs);
     if (prog.on) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }
     int status = LAB_EXIT_OK;
-    for (size_t i = 0; i < sc->nruns && !status; i++) {
+    for (size_t i = 0; i < n && !status; i++) {
         if (rcs[i] < 0) {
             status = runs[i].status;
             fprintf(stderr, "%s\n", runs[i].fail);
@@ -176,6 +184,37 @@ int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, b
     pthread_mutex_destroy(&prog.mu);
     free(prog.frac);
     free(rcs);
+    return status;
+}
+
+int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress)
+{
+    const struct lab_runspec **specs = calloc(sc->nruns + 1, sizeof(*specs));
+    if (!specs)
+        abort();
+    for (size_t i = 0; i < sc->nruns; i++)
+        specs[i] = &sc->runs[i];
+    int status = execute(sc, specs, sc->nruns, runs, jobs, progress, true);
+    free(specs);
+    return status;
+}
+
+int lab_execute_controls(const struct lab_scenario *sc, struct lab_run *cruns, int jobs,
+                         bool progress)
+{
+    const struct lab_runspec **specs = calloc(sc->ncruns + 1, sizeof(*specs));
+    struct lab_run *done = calloc(sc->ncruns + 1, sizeof(*done));
+    if (!specs || !done)
+        abort();
+    size_t n = 0;
+    for (size_t i = 0; i < sc->ncruns; i++)
+        if (sc->cruns[i].same_as < 0)
+            specs[n++] = &sc->cruns[i].spec;
+    int status = execute(sc, specs, n, done, jobs, progress, false);
+    for (size_t i = 0; i < n; i++)
+        cruns[specs[i]->index] = done[i];
+    free(done);
+    free(specs);
     return status;
 }
 
@@ -197,6 +236,16 @@ static void print_params(const struct lab_scenario *sc, const struct lab_runspec
         printf(" repeat=%d", r->repeat);
 }
 
+/* " +- T" for a tolerance taken from a metric, else "". */
+static const char *tol_text(const struct lab_check *c)
+{
+    static _Thread_local char buf[48];
+    if (!isfinite(c->tol))
+        return "";
+    snprintf(buf, sizeof(buf), " \xc2\xb1 %.3g", c->tol);
+    return buf;
+}
+
 static void print_check(const struct lab_scenario *sc, const struct lab_run *run,
                         const struct lab_check *c, bool color)
 {
@@ -209,8 +258,8 @@ static void print_check(const struct lab_scenario *sc, const struct lab_run *run
     printf(": %s", c->x->text);
     if (c->message)
         printf("  (%s)", c->message);
-    else if (c->x->rhs_is_expr)
-        printf("  (actual %.6g, expected %.6g)", c->actual, c->expected);
+    else if (c->x->rhs_is_expr || c->x->tol_is_expr)
+        printf("  (actual %.6g, expected %.6g%s)", c->actual, c->expected, tol_text(c));
     else
         printf("  (actual %.6g)", c->actual);
     if (c->x->why)
@@ -239,8 +288,6 @@ static size_t report(const struct lab_scenario *sc, const struct lab_run *runs, 
     return failed;
 }
 
-/* ---- Scenario files --------------------------------------------------------------- */
-
 /* What the runner carries from one scenario to the next. */
 struct tally {
     bool warned_gnuplot;
@@ -248,6 +295,92 @@ struct tally {
     size_t scenarios;
     double run_s, out_s; /* wall seconds executing runs, and writing results and plots */
 };
+
+/* ---- Controls ------------------------------------------------------------------- */
+
+/* The control's name, or its overrides as written. */
+static const char *control_label(const struct lab_scenario *sc, const struct lab_control *c)
+{
+    return c->name ? c->name : lab_node_text((struct lab_arena *)&sc->arena, c->node);
+}
+
+/* Every expectation with a control, on every run it applies to: the control holds when
+ * the expectation fails in the control run. Prints the flagged ones (or all); returns
+ * how many are flagged. */
+static size_t report_controls(const struct lab_scenario *sc, const struct lab_run *runs,
+                              const struct lab_run *cruns, bool all, size_t *held)
+{
+    bool color = color_on();
+    size_t flagged = 0;
+    *held = 0;
+    for (size_t i = 0; i < sc->nruns; i++) {
+        for (size_t k = 0; k < sc->nexpects; k++) {
+            const struct lab_expect *x = &sc->expects[k];
+            const struct lab_control_run *cr = lab_control_run_of(sc, x, i);
+            if (!cr)
+                continue;
+            struct lab_check c;
+            const struct lab_run *ctl =
+                cr->same_as >= 0 ? &runs[cr->same_as] : &cruns[cr->spec.index];
+            lab_check_control(&runs[i], ctl, x, &c);
+            bool ok = !c.ok;
+            if (ok)
+                ++*held;
+            else
+                flagged++;
+            if (!ok || all) {
+                if (color)
+                    printf(ok ? "\033[32mPASS\033[0m " : "\033[31mFAIL\033[0m ");
+                else
+                    printf(ok ? "PASS " : "FAIL ");
+                printf("%s", sc->name);
+                print_params(sc, runs[i].spec);
+                printf(": %s  [control %s: ", x->text, control_label(sc, x->control));
+                if (!ok)
+                    printf("passes with the mechanism switched off, so it does not test "
+                           "the claim; ");
+                else
+                    printf("fails, as it must; ");
+                if (c.message)
+                    printf("%s]\n", c.message);
+                else
+                    printf("actual %.6g, expected %.6g%s]\n", c.actual, c.expected, tol_text(&c));
+            }
+            free(c.message);
+        }
+    }
+    return flagged;
+}
+
+/* Run the control runs of sc and report them. Returns an exit status (0: ran). */
+static int run_controls(const struct lab_scenario *sc, const struct lab_run *runs,
+                        const struct lab_runner_opts *o, int jobs, struct tally *t)
+{
+    if (!sc->ncruns)
+        return LAB_EXIT_OK;
+    struct lab_run *cruns = calloc(sc->ncruns, sizeof(*cruns));
+    if (!cruns)
+        abort();
+    int status = lab_execute_controls(sc, cruns, jobs, !o->quiet && isatty(STDERR_FILENO));
+    if (status == LAB_EXIT_OK) {
+        size_t held, flagged = report_controls(sc, runs, cruns, o->check && !o->quiet, &held);
+        t->failed += flagged;
+        size_t own = 0;
+        for (size_t r = 0; r < sc->ncruns; r++)
+            own += sc->cruns[r].same_as < 0;
+        if (!o->quiet)
+            printf("%s: %zu control run%s (%zu of them runs of the sweep already); %zu "
+                   "expectation%s failed there as they must, %zu passed without their "
+                   "mechanism\n",
+                   sc->name, sc->ncruns, sc->ncruns == 1 ? "" : "s", sc->ncruns - own, held,
+                   held == 1 ? "" : "s", flagged);
+    }
+    for (size_t r = 0; r < sc->ncruns; r++)
+        if (sc->cruns[r].same_as < 0)
+            lab_run_cleanup(&cruns[r]);
+    free(cruns);
+    return status;
+}
 
 /* Where a scenario's time went: executing its runs (from t0 to t1) and writing what they
  * left (from t1 to now), in wall seconds, and the CPU seconds of both since cpu0. */
@@ -375,6 +508,8 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
             status = err.status;
         }
     }
+    if (status == LAB_EXIT_OK && o->controls)
+        status = run_controls(sc, runs, o, jobs, t);
     for (size_t r = 0; r < sc->nruns; r++)
         lab_run_cleanup(&runs[r]);
     free(runs);

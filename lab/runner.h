@@ -25,6 +25,8 @@ struct lab_runner_opts {
                        * share the machine's servers and clock) */
     bool quiet;       /* print only failures */
     bool check;       /* print every expectation, PASS or FAIL; draw no plots */
+    bool controls;    /* also run each expectation's control (the mechanism switched
+                       * off) and flag an expectation that passes there too */
 };
 
 /* Run the scenario files as `distlab run` (or `check` with o->check) does, printing the
@@ -36,5 +38,12 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
  * Returns 0, or the exit status of the first failure in run order (err.h), its message
  * printed on stderr. The caller cleans up every run (lab_run_cleanup) either way. */
 int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress);
+
+/* Execute the control runs of sc (sc->ncruns, see scenario.h) into cruns[] as
+ * lab_execute does, without checking expectations: lab_check_control (run.h) pairs each
+ * with its original run. A control run that is a run of the sweep already (same_as >= 0)
+ * is not executed and its cruns[] entry stays zeroed: use sc->runs' own result. */
+int lab_execute_controls(const struct lab_scenario *sc, struct lab_run *cruns, int jobs,
+                         bool progress);
 
 #endif

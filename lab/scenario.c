@@ -39,18 +39,25 @@
  *   plots:
  *     - { kind: bars|cdf|timeseries|heatmap|sweep, metric: M, by: KEY, x: KEY,
  *         theory: M, where: { KEY: VALUE }, name: STEM, title: T, logx: b, logy: b,
- *         xlabel: T, ylabel: T, stat: sum|mean|count (timeseries),
+ *         xlabel: T, ylabel: T, zlabel: T (heatmap colour bar), unit: ns,
+ *         hlines: [{ y: V, label: T }], xcategories: b (sweep),
+ *         stat: sum|mean|count (timeseries),
  *         range: [LOW, HIGH] (the value axis: y, x for a cdf, colour for a heatmap) }
+ *   controls:                   NAME: { KEY: VALUE, ... }: the mechanism switched off
+ *     unbiased: { picker: fisher-yates }     (KEY as in sweep:; faults: [] drops faults)
  *   expect:
  *     - { metric: EXPR, op: "<"|"<="|">"|">="|"=="|"!="|"~", value: NUMBER|DURATION|EXPR,
- *         tol: NUMBER|"N%" (with ~), where: { KEY: VALUE }, why: TEXT }
+ *         tol: NUMBER|"N%"|"K*EXPR" (with ~), where: { KEY: VALUE }, why: TEXT,
+ *         control: NAME | { KEY: VALUE } }   (must fail with it: distlab check --controls)
  *     EXPR: name | name[i] | name.max|min|sum|mean (array) | name.count|mean|min|max|
  *           p50|p90|p99|p999 (histogram)
  *
  * KEY (by, x, where): repeat, a sweep key, a workload parameter, seed, duration,
  * world (sim or live: a `where` on it may match no run of this invocation),
- * world.cores or world.nodes. --set key.path=value replaces any value before
- * validation; a bare first component that is not a top-level key means workload.<key>.
+ * world.cores or world.nodes. A where VALUE may be a map of tests instead:
+ * { min: V, max: V } (numbers, durations), { not: V }, { in: [V, ...] }.
+ * --set key.path=value replaces any value before validation; a bare first component
+ * that is not a top-level key means workload.<key>.
  * Node names in faults, links and clocks are resolved when the world exists
  * (lab_sim_run). */
 #include "lab/scenario_impl.h"
@@ -63,7 +70,8 @@
 #include <string.h>
 
 const char *const lab__top_keys[] = {"name", "about", "seed", "duration", "repeat", "world",
-                                     "workload", "faults", "sweep", "plots", "expect", NULL};
+                                     "workload", "faults", "sweep", "plots", "controls",
+                                     "expect", NULL};
 
 /* ---- Loading ----------------------------------------------------------------------- */
 
@@ -165,7 +173,9 @@ struct lab_scenario *lab_scenario_load(const char *file, const struct lab_load_o
         lab__parse_sweep(sc, err, lab_node_get(sc->root, "sweep", NULL)) ||
         lab__expand_sweep(sc, err) ||
         lab__parse_plots(sc, err, lab_node_get(sc->root, "plots", NULL)) ||
-        lab__parse_expects(sc, err, lab_node_get(sc->root, "expect", NULL)))
+        lab__parse_controls(sc, err, lab_node_get(sc->root, "controls", NULL)) ||
+        lab__parse_expects(sc, err, lab_node_get(sc->root, "expect", NULL)) ||
+        lab__expand_controls(sc, err))
         goto fail;
     return sc;
 fail:

@@ -87,10 +87,34 @@ struct lab_runspec {
     uint64_t seed;
 };
 
-/* A condition on a run: `where: { key: value }`. */
+/* A condition on a run: `where: { key: value }`, or a map of tests on the key's value
+ * (`{ min: 4 }`, `{ max: 64 }`, `{ not: mutex }`, `{ in: [rr, random] }`). */
 struct lab_where {
     const char *key;
     const struct lab_node *keynode, *value;
+};
+
+/* A control: the scenario with its mechanism switched off, as overrides of the values
+ * each matching run had (`controls: { NAME: { KEY: VALUE, ... } }` or an expectation's
+ * inline `control: { KEY: VALUE }`). KEY is a key path as in sweep: and --set. */
+struct lab_control {
+    const char *name;           /* NULL for an inline control */
+    const struct lab_node *node;
+    const char ***paths;        /* each override's resolved path */
+    size_t *npaths;
+    const struct lab_node **keys;
+    struct lab_node **values;
+    size_t n;
+};
+
+/* A run of a control: run 'orig' of the scenario with 'control' applied. When the
+ * control only moves swept keys to values of their own sweep, that run is one of the
+ * scenario's already ('same_as', its index in sc->runs), and nothing runs twice. */
+struct lab_control_run {
+    const struct lab_control *control;
+    size_t orig;                /* index into sc->runs */
+    long same_as;               /* index into sc->runs of the identical run, or -1 */
+    struct lab_runspec spec;    /* the original's sweep values and seed, the control's cfg */
 };
 
 enum lab_plot_kind { LAB_PLOT_BARS, LAB_PLOT_CDF, LAB_PLOT_TIMESERIES, LAB_PLOT_HEATMAP,
@@ -99,10 +123,21 @@ enum lab_plot_kind { LAB_PLOT_BARS, LAB_PLOT_CDF, LAB_PLOT_TIMESERIES, LAB_PLOT_
 #define LAB_PLOT_KIND_NAMES "bars", "cdf", "timeseries", "heatmap", "sweep"
 extern const char *const lab_plot_kind_names[];
 
+/* A horizontal line drawn across a plot: a ceiling, a bound (`hlines: [{ y, label }]`). */
+struct lab_hline {
+    double y; /* in the metric's own unit (ns for a duration) */
+    const char *label;
+};
+
 struct lab_plot {
     enum lab_plot_kind kind;
     const char *metric, *by, *x, *theory, *name, *title, *stat, *xlabel, *ylabel;
+    const char *zlabel; /* a heatmap's colour bar */
+    bool unit_ns;       /* `unit: ns`: a scalar or array in ns, drawn in s, ms or us */
+    bool xcategories;   /* sweep: x values as evenly spaced labels, even when numbers */
     bool logx, logy;
+    struct lab_hline *hlines;
+    size_t nhlines;
     bool has_range;            /* `range: [lo, hi]`: the value axis (colour for heatmaps) */
     double range_lo, range_hi;
     struct lab_where *where;
@@ -134,9 +169,14 @@ struct lab_expect {
     double value;
     double tol;
     bool tol_pct;
+    bool tol_is_expr;        /* tol: "K*EXPR" (K defaults to 1): K times a metric of the
+                              * run the right side comes from, e.g. 5 standard deviations
+                              * the run computed from its own sample size */
+    struct lab_expr tol_expr;
     const char *text, *why;
     struct lab_where *where;
     size_t nwhere;
+    const struct lab_control *control; /* the mechanism switched off, or NULL */
     const struct lab_node *node;
 };
 
@@ -149,6 +189,7 @@ struct lab_scenario {
     size_t nsweep;
     int repeat;
     struct lab_config **points;
+    struct lab_node **trees; /* each point's tree: the scenario with its sweep values */
     size_t npoints;
     struct lab_runspec *runs;
     size_t nruns;
@@ -156,6 +197,10 @@ struct lab_scenario {
     size_t nplots;
     struct lab_expect *expects;
     size_t nexpects;
+    struct lab_control *controls; /* the named ones, from `controls:` */
+    size_t ncontrols;
+    struct lab_control_run *cruns; /* every (control, run) an expectation asks for */
+    size_t ncruns;
 };
 
 struct lab_load_opts {
@@ -177,6 +222,11 @@ void lab_scenario_free(struct lab_scenario *sc);
  * Returns 0, or -EINVAL with err set. *about is "" when absent. Strings live in a. */
 int lab_scenario_peek(struct lab_arena *a, const char *file, const char **name,
                       const char **about, struct lab_err *err);
+
+/* The control run of expectation x for run 'orig' (an index into sc->runs), or NULL
+ * when x has no control or does not apply to that run. */
+const struct lab_control_run *lab_control_run_of(const struct lab_scenario *sc,
+                                                 const struct lab_expect *x, size_t orig);
 
 /* Does run r satisfy every condition in w? */
 bool lab_where_match(const struct lab_scenario *sc, const struct lab_runspec *r,

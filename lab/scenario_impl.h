@@ -8,6 +8,8 @@
  *   scenario_keys.c         keys named by sweep:, by:, x: and where:, and their values in
  *                           a run
  *   scenario_plot_expect.c  plots: and expect:
+ *   scenario_control.c      controls: and each expectation's control: (the runs with the
+ *                           mechanism switched off)
  */
 #ifndef DISTLAB_LAB_SCENARIO_IMPL_H
 #define DISTLAB_LAB_SCENARIO_IMPL_H
@@ -82,5 +84,15 @@ int lab__where_matches_a_run(struct lab_scenario *sc, struct lab_err *err,
 
 int lab__parse_plots(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n);
 int lab__parse_expects(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n);
+
+/* ---- controls (scenario_control.c) --------------------------------------------------- */
+
+/* `controls:` (n may be NULL), before expect:. */
+int lab__parse_controls(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n);
+/* An expectation's `control:`: a name from controls: or an inline map. */
+int lab__parse_expect_control(struct lab_scenario *sc, struct lab_err *err,
+                              const struct lab_node *n, const struct lab_control **out);
+/* After expect:: every control run the expectations ask for, each validated. */
+int lab__expand_controls(struct lab_scenario *sc, struct lab_err *err);
 
 #endif

@@ -221,11 +221,54 @@ static bool key_equals(const struct lab_scenario *sc, const struct lab_runspec *
     return eq;
 }
 
+/* A bound of `{ min: V }` or `{ max: V }`: a number or a duration (ns). */
+static bool bound_number(const struct lab_node *n, double *out)
+{
+    int64_t ns;
+    if (n->kind != LAB_NODE_SCALAR)
+        return false;
+    if (lab__parse_float(n->text, out))
+        return true;
+    if (lab_parse_duration(n->text, &ns)) {
+        *out = (double)ns;
+        return true;
+    }
+    return false;
+}
+
+static bool where_one(const struct lab_scenario *sc, const struct lab_runspec *r,
+                      const struct lab_where *w)
+{
+    if (w->value->kind != LAB_NODE_MAP)
+        return key_equals(sc, r, w->key, w->value);
+    const struct lab_node *min = lab_node_get(w->value, "min", NULL);
+    const struct lab_node *max = lab_node_get(w->value, "max", NULL);
+    const struct lab_node *not = lab_node_get(w->value, "not", NULL);
+    const struct lab_node *in = lab_node_get(w->value, "in", NULL);
+    double v, b;
+    if ((min || max) && !lab_key_number(sc, r, w->key, &v))
+        return false;
+    if (min && (!bound_number(min, &b) || v < b))
+        return false;
+    if (max && (!bound_number(max, &b) || v > b))
+        return false;
+    if (not && key_equals(sc, r, w->key, not))
+        return false;
+    if (in) {
+        bool any = false;
+        for (size_t i = 0; in->kind == LAB_NODE_SEQ && i < in->n && !any; i++)
+            any = key_equals(sc, r, w->key, in->items[i]);
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
 bool lab_where_match(const struct lab_scenario *sc, const struct lab_runspec *r,
                      const struct lab_where *w, size_t nw)
 {
     for (size_t i = 0; i < nw; i++)
-        if (!key_equals(sc, r, w[i].key, w[i].value))
+        if (!where_one(sc, r, &w[i]))
             return false;
     return true;
 }
@@ -266,6 +309,29 @@ static bool where_names_world(const struct lab_where *w, size_t n)
     return false;
 }
 
+/* A where value that is a map: `{ min: V, max: V, not: V, in: [V, ...] }`. */
+static int parse_where_tests(struct lab_scenario *sc, struct lab_err *err,
+                             const struct lab_node *m)
+{
+    static const char *const keys[] = {"min", "max", "not", "in", NULL};
+    if (m->kind != LAB_NODE_MAP)
+        return 0;
+    int rc = lab__check_keys(&sc->arena, err, m, keys, "a where test");
+    if (rc)
+        return rc;
+    if (m->n == 0)
+        return lab_errf(err, m, "a where test needs min:, max:, not: or in:");
+    double b;
+    const struct lab_node *x;
+    if ((x = lab_node_get(m, "min", NULL)) && !bound_number(x, &b))
+        return lab_errf(err, x, "'min' must be a number or a duration");
+    if ((x = lab_node_get(m, "max", NULL)) && !bound_number(x, &b))
+        return lab_errf(err, x, "'max' must be a number or a duration");
+    if ((x = lab_node_get(m, "in", NULL)) && x->kind != LAB_NODE_SEQ)
+        return lab_errf(err, x, "'in' takes a list of values, like in: [rr, random]");
+    return 0;
+}
+
 int lab__parse_where(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n,
                      struct lab_where **out, size_t *nout)
 {
@@ -281,7 +347,8 @@ int lab__parse_where(struct lab_scenario *sc, struct lab_err *err, const struct 
         w[i].key = n->keys[i]->text;
         w[i].keynode = n->keys[i];
         w[i].value = n->items[i];
-        if ((rc = lab__check_key(sc, err, n->keys[i], w[i].key)))
+        if ((rc = lab__check_key(sc, err, n->keys[i], w[i].key)) ||
+            (rc = parse_where_tests(sc, err, w[i].value)))
             return rc;
         if (!strcmp(w[i].key, "world") &&
             (w[i].value->kind != LAB_NODE_SCALAR || !lab_world_parse(w[i].value->text)))

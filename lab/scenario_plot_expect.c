@@ -71,6 +71,56 @@ static int parse_range(struct lab_arena *a, struct lab_err *err, const struct la
     return 0;
 }
 
+/* `unit: ns`: the metric is a time in ns, drawn in the unit that fits. */
+static int parse_unit(struct lab_err *err, const struct lab_node *n, struct lab_plot *p)
+{
+    const char *u = NULL;
+    int rc = get_string(err, n, "unit", &u);
+    if (rc || !u)
+        return rc;
+    if (strcmp(u, "ns"))
+        return lab_errf(err, lab_node_get(n, "unit", NULL), "'unit' is ns (a time in "
+                        "nanoseconds, drawn in s, ms or us), got '%s'", u);
+    p->unit_ns = true;
+    return 0;
+}
+
+/* `hlines: [{ y: NUMBER|DURATION, label: TEXT }]`. */
+static int parse_hlines(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n,
+                        struct lab_plot *p)
+{
+    static const char *const keys[] = {"y", "label", NULL};
+    struct lab_node *h = lab_node_get(n, "hlines", NULL);
+    if (!h)
+        return 0;
+    if (h->kind != LAB_NODE_SEQ)
+        return lab_errf(err, h, "'hlines' is a list, like [{ y: 250, label: ceiling }]");
+    p->hlines = lab_arena_alloc(&sc->arena, (h->n + 1) * sizeof(*p->hlines));
+    for (size_t i = 0; i < h->n; i++) {
+        const struct lab_node *e = h->items[i];
+        int rc = lab__want_map(err, e, "a horizontal line");
+        if (rc || (rc = lab__check_keys(&sc->arena, err, e, keys, "a horizontal line")))
+            return rc;
+        const struct lab_node *y = lab_node_get(e, "y", NULL);
+        int64_t ns;
+        if (!y)
+            return lab_errf(err, e, "a horizontal line needs 'y: NUMBER'");
+        if ((rc = lab__want_scalar(err, y, "y")))
+            return rc;
+        if (lab__parse_float(y->text, &p->hlines[i].y)) {
+        } else if (lab_parse_duration(y->text, &ns)) {
+            p->hlines[i].y = (double)ns;
+        } else {
+            return lab_errf(err, y, "'y' must be a number or a duration, got '%s'", y->text);
+        }
+        p->hlines[i].label = "";
+        if ((rc = get_string(err, e, "label", &p->hlines[i].label)))
+            return rc;
+        p->nhlines++;
+    }
+    return 0;
+}
+
 /* The keys that go with some kinds only: x, theory, stat; and a metric name in theory. */
 static int check_plot_kind_keys(struct lab_scenario *sc, struct lab_err *err,
                                 const struct lab_node *n, const struct lab_plot *p)
@@ -81,6 +131,12 @@ static int check_plot_kind_keys(struct lab_scenario *sc, struct lab_err *err,
         return lab_errf(err, n, "a sweep plot needs 'x: KEY' (a sweep key)");
     if (p->x && p->kind != LAB_PLOT_SWEEP)
         return lab_errf(err, lab_node_get(n, "x", NULL), "'x' goes with kind: sweep");
+    if (p->xcategories && p->kind != LAB_PLOT_SWEEP)
+        return lab_errf(err, lab_node_get(n, "xcategories", NULL), "'xcategories' goes "
+                        "with kind: sweep");
+    if (p->xcategories && p->logx)
+        return lab_errf(err, lab_node_get(n, "xcategories", NULL), "'xcategories' and "
+                        "'logx' do not go together");
     if (p->x && (rc = lab__check_key(sc, err, lab_node_get(n, "x", NULL), p->x)))
         return rc;
     if (p->theory && p->kind != LAB_PLOT_BARS && p->kind != LAB_PLOT_SWEEP)
@@ -105,7 +161,8 @@ static int parse_plot(struct lab_scenario *sc, struct lab_err *err, const struct
 {
     static const char *const keys[] = {"kind", "metric", "by", "x", "theory", "where", "name",
                                        "title", "logx", "logy", "stat", "xlabel", "ylabel",
-                                       "range", NULL};
+                                       "zlabel", "unit", "hlines", "xcategories", "range",
+                                       NULL};
     struct lab_arena *a = &sc->arena;
     int rc = lab__want_map(err, n, "a plot");
     if (rc || (rc = lab__check_keys(a, err, n, keys, "a plot")))
@@ -129,8 +186,11 @@ static int parse_plot(struct lab_scenario *sc, struct lab_err *err, const struct
         (rc = get_string(err, n, "stat", &p->stat)) ||
         (rc = get_string(err, n, "xlabel", &p->xlabel)) ||
         (rc = get_string(err, n, "ylabel", &p->ylabel)) ||
+        (rc = get_string(err, n, "zlabel", &p->zlabel)) ||
+        (rc = parse_unit(err, n, p)) || (rc = parse_hlines(sc, err, n, p)) ||
         (rc = get_bool(a, err, n, "logx", &p->logx)) ||
-        (rc = get_bool(a, err, n, "logy", &p->logy)))
+        (rc = get_bool(a, err, n, "logy", &p->logy)) ||
+        (rc = get_bool(a, err, n, "xcategories", &p->xcategories)))
         return rc;
     if (p->by && (rc = lab__check_key(sc, err, lab_node_get(n, "by", NULL), p->by)))
         return rc;
@@ -183,10 +243,41 @@ bad:
                     "name.stat)", n->text);
 }
 
+/* tol: "K*EXPR" or "EXPR": K >= 0 times a metric expression. */
+static int parse_tol_expr(struct lab_arena *a, struct lab_err *err, const struct lab_node *tol,
+                          struct lab_expect *x)
+{
+    const char *star = strchr(tol->text, '*');
+    double k = 1;
+    if (star) {
+        size_t len = (size_t)(star - tol->text);
+        while (len && tol->text[len - 1] == ' ')
+            len--;
+        char *num = lab_arena_strndup(a, tol->text, len);
+        if (!lab__parse_float(num, &k) || k < 0) {
+            x->tol = -1;
+            return 0;
+        }
+    }
+    struct lab_node expr = *tol;
+    expr.text = star ? star + 1 : tol->text;
+    while (*expr.text == ' ')
+        expr.text++;
+    struct lab_err ignored;
+    if (parse_expr(a, &ignored, &expr, &x->tol_expr)) {
+        x->tol = -1;
+        return 0;
+    }
+    x->tol_is_expr = true;
+    x->tol = k;
+    return 0;
+}
+
 static int parse_expect(struct lab_scenario *sc, struct lab_err *err, const struct lab_node *n,
                         struct lab_expect *x)
 {
-    static const char *const keys[] = {"metric", "where", "op", "value", "tol", "why", NULL};
+    static const char *const keys[] = {"metric", "where", "op", "value", "tol", "why",
+                                       "control", NULL};
     static const char *const ops[] = {"<", "<=", ">", ">=", "==", "!=", "~", NULL};
     struct lab_arena *a = &sc->arena;
     int rc = lab__want_map(err, n, "an expectation");
@@ -235,9 +326,18 @@ static int parse_expect(struct lab_scenario *sc, struct lab_err *err, const stru
             t[l - 1] = 0;
             x->tol_pct = true;
         }
-        if (!lab__parse_float(t, &x->tol) || x->tol < 0)
-            return lab_errf(err, tol, "'tol' must be a number >= 0 or a percentage like "
-                            "\"5%%\", got '%s'", tol->text);
+        int64_t tol_ns;
+        if (!x->tol_pct && lab_parse_duration(t, &tol_ns) && !lab__parse_float(t, &x->tol))
+            x->tol = (double)tol_ns;
+        else if (!x->tol_pct && !lab__parse_float(t, &x->tol) &&
+                 (rc = parse_tol_expr(a, err, tol, x)))
+            return rc;
+        if (x->tol_pct && !lab__parse_float(t, &x->tol))
+            x->tol = -1;
+        if (x->tol < 0)
+            return lab_errf(err, tol, "'tol' must be a number >= 0, a duration, a percentage "
+                            "like \"5%%\" or K*METRIC like \"5*theory_sd\", got '%s'",
+                            tol->text);
         toltext = tol->text;
     } else if (x->op == LAB_OP_APPROX) {
         return lab_errf(err, op, "op \"~\" needs 'tol: NUMBER' or 'tol: \"N%%\"'");
@@ -246,7 +346,10 @@ static int parse_expect(struct lab_scenario *sc, struct lab_err *err, const stru
                                tol ? " \xc2\xb1 " : "", toltext);
     if ((rc = get_string(err, n, "why", &x->why)))
         return rc;
-    if ((rc = lab__parse_where(sc, err, lab_node_get(n, "where", NULL), &x->where, &x->nwhere)))
+    const struct lab_node *where = lab_node_get(n, "where", NULL);
+    if ((rc = lab__parse_where(sc, err, where, &x->where, &x->nwhere)) ||
+        (rc = lab__parse_expect_control(sc, err, lab_node_get(n, "control", NULL),
+                                        &x->control)))
         return rc;
     return lab__where_matches_a_run(sc, err, lab_node_get(n, "where", NULL), x->where,
                                     x->nwhere);

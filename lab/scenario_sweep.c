@@ -26,7 +26,8 @@ int lab__parse_sweep(struct lab_scenario *sc, struct lab_err *err, const struct 
         k->key = n->keys[i];
         k->name = n->keys[i]->text;
         k->npath = lab__key_path(a, k->name, &k->path);
-        const char *const bad[] = {"name", "about", "repeat", "sweep", "plots", "expect", NULL};
+        const char *const bad[] = {"name", "about", "repeat", "sweep", "plots", "expect",
+                                   "controls", NULL};
         if (lab__in_list(bad, k->path[0]))
             return lab_errf(err, k->key, "cannot sweep '%s' (sweep workload parameters, seed, "
                             "duration, world.*, faults)", k->name);
@@ -78,6 +79,7 @@ int lab__expand_sweep(struct lab_scenario *sc, struct lab_err *err)
     }
     sc->npoints = npoints;
     sc->points = lab_arena_alloc(a, npoints * sizeof(*sc->points));
+    sc->trees = lab_arena_alloc(a, npoints * sizeof(*sc->trees));
     sc->nruns = npoints * (size_t)sc->repeat;
     sc->runs = lab_arena_alloc(a, sc->nruns * sizeof(*sc->runs));
     size_t *idx = lab_arena_alloc(a, (sc->nsweep + 1) * sizeof(*idx));
@@ -98,6 +100,7 @@ int lab__expand_sweep(struct lab_scenario *sc, struct lab_err *err)
         if (rc)
             return rc;
         sc->points[p] = c;
+        sc->trees[p] = t;
         for (int r = 0; r < sc->repeat; r++) {
             struct lab_runspec *rs = &sc->runs[p * (size_t)sc->repeat + (size_t)r];
             rs->index = p * (size_t)sc->repeat + (size_t)r;

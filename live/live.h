@@ -39,9 +39,13 @@ void live_clock_step(struct live_world *w, int64_t step);
 /* The real time, without injected offsets: what checkers compare against. */
 int64_t live_true_now(void);
 
-/* The live world's one-token channel (lock/tokchan.h): a non-blocking pipe holding one
- * byte, both ends close-on-exec. NULL with errno set (EMFILE, ENFILE, ENOMEM). */
+/* The live world's one-token channels (lock/tokchan.h). user: Go's kind of channel, in
+ * user space (live/chan.h: a lock, a ring buffer of one, wait queues), holding its
+ * token; NULL with errno ENOMEM. pipe: a non-blocking kernel pipe holding one byte, both
+ * ends close-on-exec, a system call per operation; NULL with errno set (EMFILE, ENFILE,
+ * ENOMEM). */
 struct lock_tokchan;
+struct lock_tokchan *live_tokchan_user(void);
 struct lock_tokchan *live_tokchan_pipe(void);
 
 /* ---- Nodes: what the scenario's faults name ------------------------------------------

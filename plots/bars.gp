@@ -15,9 +15,8 @@ if (exists("rlo")) set yrange [rlo:rhi]
 do for [fmt in "svg png"] {
     eval term(fmt)
     set output out.".".fmt
-    plot for [i=0:n-1] data index i using 1:2:3 with boxerrorbars lt (i+1) \
-             title columnheader(2), \
-         for [i=0:n-1] data index i using 1:4 with points pt 7 ps 0.7 lc rgb "black" \
-             title (i == 0 ? "theory" : "")
+    eval "plot for [i=0:n-1] data index i using 1:2:3 with boxerrorbars lt (i+1) " \
+         . "title columnheader(2), for [i=0:n-1] data index i using 1:4 with points pt 7 " \
+         . "ps 0.7 lc rgb 'black' title (i == 0 ? 'theory' : '')" . hline_cmd
     unset output
 }

@@ -10,6 +10,10 @@ if (!exists("n")) n = 1
 if (!exists("bw")) bw = 0.8
 if (!exists("xticlabels")) xticlabels = 0
 if (!exists("size")) size = "960,540"
+if (!exists("zlabel")) zlabel = ""
+if (!exists("ymin0")) ymin0 = 0
+# The highest horizontal line the extra file draws (a ceiling): the axis must reach it.
+hline_max = -1e308
 # `eval term(fmt)` sets the terminal for "svg" or "png" output.
 svg_opts = 'dynamic noenhanced font "sans,12" background rgb "white"'
 term(fmt) = fmt eq "svg" ? sprintf('set terminal svg size %s %s', size, svg_opts) \
@@ -39,3 +43,15 @@ set linetype 8 lc rgb "#7f7f7f" lw 2
 set linetype 9 lc rgb "#bcbd22" lw 2
 set linetype 10 lc rgb "#17becf" lw 2
 set linetype cycle 10
+# The same colours, translucent: theory curves drawn as wide pale bands behind the
+# measured points, visible even where the two coincide.
+array tcol[10] = ["#A01f77b4", "#A0ff7f0e", "#A02ca02c", "#A0d62728", "#A09467bd", \
+                  "#A08c564b", "#A0e377c2", "#A07f7f7f", "#A0bcbd22", "#A017becf"]
+tc(i) = tcol[(i % 10) + 1]
+# A value axis that starts at 0 when nothing is below it (counts, shares, times).
+if (ymin0 && !logy) set yrange [0:*]
+# What distlab writes beside the data: fault shading, horizontal lines (ceilings).
+if (strlen(extra) > 0) load extra
+# An invisible line at the highest ceiling, so autoscale reaches it.
+hline_cmd = hline_max > -1e307 ? sprintf(", %.10g with lines lc rgb '#FF000000' notitle", \
+                                        hline_max) : ""

@@ -13,7 +13,7 @@ set autoscale xfix
 set autoscale yfix
 set grid noytics
 set border 15
-set cblabel "value" noenhanced
+set cblabel zlabel noenhanced
 # `range: [lo, hi]` in the scenario fixes the value axis.
 if (exists("rlo")) set cbrange [rlo:rhi]
 do for [fmt in "svg png"] {

@@ -3,6 +3,9 @@
 # write TAP: one line per expectation (PASS/FAIL), one per scenario for the run itself
 # (exit 0 or 1 is a run that happened; 2 or 3 is a broken scenario or an unreachable
 # world). With WORLD=live, scenarios whose primitive has no live world are skipped.
+# In the simulated world every expectation with a `control:` is also checked against its
+# control run (the mechanism switched off: `distlab check --controls`), where it must
+# fail: one more line each, and "not ok" for an expectation that passes there too.
 # DISTLAB_SCENARIOS="a b": only these scenarios (names without .yaml). DISTLAB_RACES_ONLY=1
 # (the ThreadSanitizer pass): each expectation goes into the TAP file as a comment, not a
 # test line, since TSan slows a live run 5-15 times and the timing claims are the plain and
@@ -15,6 +18,8 @@ bin=${DISTLAB_BUILD_ROOT:?}/lab/distlab
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 n=0
+controls=
+[ "$world" = sim ] && controls=--controls
 : >"$tap.part"
 only=$(printf '%s' "${DISTLAB_SCENARIOS:-}" | tr -s ' \t\n' '   ')
 for f in "$src"/scenarios/*.yaml; do
@@ -33,7 +38,7 @@ for f in "$src"/scenarios/*.yaml; do
         ;;
     esac
     # shellcheck disable=SC2086 # the --set words split on spaces
-    (cd "$work" && "$bin" check --world "$world" --out "$work/out" -j 2 $ci "$f") \
+    (cd "$work" && "$bin" check --world "$world" --out "$work/out" -j 2 $controls $ci "$f") \
         >"$work/out.txt" 2>"$work/err.txt"
     rc=$?
     if [ "$world" = live ] && [ $rc -eq 2 ] && grep -q 'does not run in the live world' "$work/err.txt"; then

@@ -15,7 +15,9 @@
  * started after the true time it was issued at, ns; a node whose clock is fast leads by
  * its offset), max_lead_clock (the same against the node's own clock: what the policy
  * chose to borrow), inversions (fraction of ID pairs ordered against their true order),
- * inverted_pairs, max_inverted_gap (ns), ids_per_ms (per worker), store_puts, waits; the
+ * inverted_pairs, max_inverted_gap (ns), ids_per_ms (per worker), ids_per_unit (IDs whose
+ * unit lies wholly inside the run, per such unit and worker: what a unit holds, which
+ * borrowed future units do not inflate), store_puts, waits; the
  * histograms latency (a call, waits included, ns) and queue_delay (arrival to ID, ns); the
  * series (bins of `bin`, only within the `watch_*` window and worker) issued (IDs), refused_ts
  * (errors) and lead_clock_ms (lead over the node's clock, ms).
@@ -151,6 +153,8 @@ static void worker_main(struct env *e, void *arg)
                 w->max_lead_clock = lead_clock;
             w->any_lead = true;
             w->nids++;
+            int64_t since = f.time_ns - w->first_unit;
+            w->in_whole_units += since >= 0 && since < w->whole_units * l->unit_ns;
             hist_add(w->queue, m1 - next);
             if (watched(w, nd, t1)) {
                 series_add(w->issued, t1, 1);
@@ -270,8 +274,13 @@ static int build_world(struct lab_run *run, struct sim *sim, void *arg)
         if (id < 0)
             return id;
         w->nodes[i].node = id;
-        if (i == 0) /* before any clock is set: true time 0 on the wall clock */
+        if (i == 0) { /* before any clock is set: true time 0 on the wall clock */
             w->base = sim_node_wall(w->sim, id) - sim_now(w->sim);
+            /* The units that lie wholly inside the run, from the first boundary on. */
+            int64_t u = w->gen.layout.unit_ns, into = (w->base - w->gen.layout.epoch_ns) % u;
+            w->first_unit = into ? w->base + (u - into) : w->base;
+            w->whole_units = (w->base + w->duration - w->first_unit) / u;
+        }
         double off = w->skew ? (2 * rng_double(&r) - 1) * (double)w->skew : 0;
         double ppm = w->drift ? (2 * rng_double(&r) - 1) * w->drift : 0;
         if ((w->skew || w->drift) && sim_clock_set(w->sim, id, (int64_t)off, ppm) < 0)
@@ -323,6 +332,14 @@ static int record(struct lab_run *run, void *arg)
     lab_metric(run, "store_puts", (double)w->puts);
     lab_metric(run, "waits", (double)w->waits);
     lab_metric(run, "ids_per_ms", (double)u.ids / ((double)w->duration / 1e6) / (double)w->workers);
+    if (w->whole_units > 0) {
+        double cap = (double)sf_layout_max_seq(&w->gen.layout) + 1;
+        double per_unit = w->rate_per_ns * (double)w->gen.layout.unit_ns;
+        lab_metric(run, "ids_per_unit",
+                   (double)w->in_whole_units / (double)w->whole_units / (double)w->workers);
+        lab_metric(run, "ids_per_unit_theory", per_unit < cap ? per_unit : cap);
+        lab_metric(run, "ids_per_unit_cap", cap);
+    }
     if (u.nexamples) {
         char fb[96];
         struct sf_fields f;

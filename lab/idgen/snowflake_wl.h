@@ -51,6 +51,9 @@ struct sfw {
     struct idorder *order;
     int check_err;
     uint64_t nids, errors, refused, overflow, store_errors, waits, puts;
+    int64_t first_unit;      /* Unix ns of the first unit that starts inside the run */
+    int64_t whole_units;     /* units that start and end inside the run */
+    uint64_t in_whole_units; /* IDs whose unit is one of them */
     int64_t max_stall, max_lead, max_lead_clock;
     bool any_lead;
     struct hist *latency, *queue;

@@ -20,6 +20,18 @@
  * `latency_ms_ts` series (in ms, 100 ms bins); a request whose every attempt failed or
  * timed out counts in `failed_requests`.
  *
+ * The theory a request is checked against knows which endpoints the scenario's faults
+ * have down when the request starts (exposure, not outcome): with none down it fails
+ * with probability f^T (T = min(attempts, n) tries); with endpoint d down, an attempt on
+ * d always fails (it times out), so it fails with probability P_dT f^(T-1) + (1 - P_dT)
+ * f^T, where P_dT is the exact probability that d is among the first T of the picker's
+ * order, and it sends an attempt to d with probability sum_t<T P(d at t) f^t (the
+ * earlier tries must fail first). Where the joint law of the order is simple, the same
+ * rule gives each endpoint's expected attempts (theory_down_share): for the ring pickers
+ * (rr, random: a uniform start, then the ring) and the uniform shuffles (fisher-yates,
+ * inside-out: given j at position t, the t earlier positions hold d with probability
+ * t/(n-1)). The biased shuffle, p2c and swrr get no such metric.
+ *
  * Every random draw comes from the actor's seeded stream: each actor seeds a struct rng
  * from one env_rand() when it starts, and picker, failure and service-time draws come
  * from it, so a run replays from its seed. */
@@ -85,6 +97,16 @@ struct lbw {
     uint64_t *pos;        /* n x n: requests with endpoint i at position j of the order */
     uint64_t done, failed, attempts_total, timeouts;
     int64_t end_ns; /* true time the last request ended */
+    /* Exposure to the faults, and the theory that follows from it (see the top). */
+    int64_t *down_from, *down_to; /* per endpoint: one crash interval, or from > to */
+    double *P;                    /* n x n exact position matrix of the picker */
+    double theory_failed, theory_failed_var;
+    uint64_t down_requests, down_met; /* started with an endpoint down; met it */
+    double theory_down_met;
+    /* Expected attempts per endpoint of one request: E[0..n) with none down, then n
+     * rows E[(d+1) n + j] with endpoint d down; NULL when the picker has no such law. */
+    double *E;
+    double *theory_load, *theory_load_var; /* per endpoint, summed over requests */
     struct hist *latency;
     struct series *latency_ts; /* request latency in ms by completion time, 100 ms bins */
 };
@@ -177,6 +199,41 @@ static bool attempt(struct env *e, struct lbw_actor *a, uint32_t ep, uint64_t ta
     return false;
 }
 
+/* The endpoint down at true time t (the first, if several), or -1. */
+static int down_at(const struct lbw *w, int64_t t)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->down_from[i] <= t && t < w->down_to[i])
+            return (int)i;
+    return -1;
+}
+
+/* Before a request that starts with endpoint d down (-1: none) tries 'order': add its
+ * theory (failure, meeting d) and its expected attempts per endpoint. */
+static void expect_request(struct lbw *w, size_t tries, int d)
+{
+    double f = w->fail, pin = 0, pmeet = 0;
+    for (size_t j = 0; w->E && j < w->n; j++) {
+        double e = w->E[(size_t)(d + 1) * w->n + j];
+        w->theory_load[j] += e;
+        w->theory_load_var[j] += e * (1 - e);
+    }
+    for (size_t t = 0; t < tries; t++) {
+        if (d >= 0) {
+            pin += w->P[(size_t)d * w->n + t];
+            pmeet += w->P[(size_t)d * w->n + t] * pow(f, (double)t);
+        }
+    }
+    double ft = pow(f, (double)tries);
+    double pfail = d < 0 ? ft : pin * pow(f, (double)tries - 1) + (1 - pin) * ft;
+    w->theory_failed += pfail;
+    w->theory_failed_var += pfail * (1 - pfail);
+    if (d >= 0) {
+        w->down_requests++;
+        w->theory_down_met += pmeet;
+    }
+}
+
 static void request_actor(struct env *e, void *arg)
 {
     struct lbw_actor *a = arg;
@@ -193,9 +250,12 @@ static void request_actor(struct env *e, void *arg)
         for (size_t j = 0; j < n; j++)
             w->pos[(size_t)a->order[j] * n + j]++;
         w->first[a->order[0]]++;
-        bool ok = false;
+        int d = down_at(w, sim_env_true_now(e));
+        expect_request(w, tries, d);
+        bool ok = false, met = false;
         for (size_t t = 0; t < tries && !ok; t++) {
             uint32_t ep = a->order[t];
+            met = met || (int)ep == d;
             w->load[ep]++;
             w->attempts_total++;
             lb_start(lb, ep);
@@ -207,6 +267,7 @@ static void request_actor(struct env *e, void *arg)
         w->end_ns = sim_env_true_now(e);
         series_add(w->latency_ts, w->end_ns, (double)lat / 1e6);
         w->failed += !ok;
+        w->down_met += met;
         if (++w->done % 65536 == 0)
             lab_progress(w->run, (double)w->done / (double)w->requests);
     }
@@ -268,10 +329,86 @@ static int read_params(struct lbw *w, struct lab_run *run)
     return 0;
 }
 
+/* w->E for the ring pickers and the uniform shuffles (see the top); NULL otherwise. */
+static int attempts_law(struct lbw *w)
+{
+    size_t n = w->n, T = (size_t)w->attempts < n ? (size_t)w->attempts : n;
+    bool ring = w->policy == LB_RR || w->policy == LB_RANDOM;
+    bool uniform = w->policy == LB_FISHER_YATES || w->policy == LB_INSIDE_OUT;
+    if (!ring && !uniform)
+        return 0;
+    double f = w->fail;
+    w->E = calloc((n + 1) * n, sizeof *w->E);
+    if (!w->E)
+        return -ENOMEM;
+    for (int d = -1; d < (int)n; d++) {
+        double *E = &w->E[(size_t)(d + 1) * n];
+        for (size_t s = 0; ring && s < n; s++) {
+            double reach = 1;
+            for (size_t t = 0; t < T; t++) {
+                size_t j = (s + t) % n;
+                E[j] += reach / (double)n;
+                reach *= (int)j == d ? 1 : f;
+            }
+        }
+        for (size_t j = 0; uniform && j < n; j++)
+            for (size_t t = 0; t < T; t++) {
+                double hit = d < 0 || (int)j == d || n < 2 ? 0 : (double)t / (double)(n - 1);
+                double before = t ? pow(f, (double)t - 1) : 0;
+                E[j] += (hit * before + (1 - hit) * pow(f, (double)t)) / (double)n;
+            }
+    }
+    return 0;
+}
+
+/* Each endpoint's crash interval from the scenario's faults (a crash with `for:`, or
+ * until a restart, or to the end); one per endpoint. */
+static int read_down(struct lbw *w, struct lab_run *run)
+{
+    w->down_from = calloc(w->n, sizeof *w->down_from);
+    w->down_to = calloc(w->n, sizeof *w->down_to);
+    if (!w->down_from || !w->down_to)
+        return -ENOMEM;
+    for (size_t i = 0; i < w->n; i++)
+        w->down_from[i] = 1, w->down_to[i] = 0;
+    for (size_t k = 0; k < lab_fault_count(run); k++) {
+        const struct lab_fault *f = lab_fault_get(run, k);
+        unsigned long i;
+        if ((f->kind != LAB_FAULT_CRASH && f->kind != LAB_FAULT_RESTART) || !f->node ||
+            sscanf(f->node, "ep-%lu", &i) != 1 || i >= w->n)
+            continue;
+        if (f->kind == LAB_FAULT_RESTART) {
+            if (w->down_from[i] <= f->at && f->at < w->down_to[i])
+                w->down_to[i] = f->at;
+            continue;
+        }
+        if (w->down_from[i] <= w->down_to[i]) {
+            lab_fail(run, "ep-%lu crashes twice: the theory takes one crash per endpoint", i);
+            return -EINVAL;
+        }
+        w->down_from[i] = f->at;
+        w->down_to[i] = f->dur >= 0 ? f->at + f->dur : INT64_MAX;
+    }
+    return 0;
+}
+
 static int build_world(struct lab_run *run, struct sim *sim, void *arg)
 {
     struct lbw *w = arg;
     size_t n = w->n;
+    int rc;
+    if ((rc = read_down(w, run)) < 0)
+        return rc;
+    w->P = calloc(n * n, sizeof *w->P);
+    w->theory_load = calloc(n, sizeof *w->theory_load);
+    w->theory_load_var = calloc(n, sizeof *w->theory_load_var);
+    if (!w->P || !w->theory_load || !w->theory_load_var || (rc = attempts_law(w)) < 0)
+        return -ENOMEM;
+    if ((rc = lb_theory_position(w->policy, n, w->weights, w->P)) < 0) {
+        lab_fail(run, "cannot compute the exact theory for %s at n = %zu: %s",
+                 lb_policy_name(w->policy), n, strerror(-rc));
+        return rc;
+    }
     w->sim = sim;
     int cores = lab_world_cores(run);
     char name[32];
@@ -343,6 +480,15 @@ static double max_of(const double *v, size_t n)
     return m;
 }
 
+static double min_of(const double *v, size_t n)
+{
+    double m = v[0];
+    for (size_t i = 1; i < n; i++)
+        if (v[i] < m)
+            m = v[i];
+    return m;
+}
+
 /* Largest |measured - expected| in binomial standard deviations over the cells with
  * 0 < p < 1: measured[i] = count[i] / total, expected[i] = p[i]. */
 static double z_max(const double *count, const double *p, size_t cells, double total)
@@ -363,11 +509,11 @@ static int record(struct lab_run *run, void *arg)
 {
     struct lbw *w = arg;
     size_t n = w->n;
-    double *tmp = calloc(n * n, sizeof *tmp), *P = calloc(n * n, sizeof *P);
+    double *tmp = calloc(n * n, sizeof *tmp);
     double *share = calloc(n, sizeof *share), *col = calloc(n, sizeof *col);
     double *uni = calloc(n, sizeof *uni), *cnt = calloc(n * n, sizeof *cnt);
     int rc = -ENOMEM;
-    if (!tmp || !P || !share || !col || !uni || !cnt)
+    if (!tmp || !share || !col || !uni || !cnt)
         goto out;
 
     lab_metric(run, "requests", (double)w->done);
@@ -377,6 +523,7 @@ static int record(struct lab_run *run, void *arg)
     lab_metric(run, "timeouts", (double)w->timeouts);
     put_array(run, "load", w->load, n, tmp);
     put_array(run, "first_load", w->first, n, tmp);
+    lab_metric(run, "first_load_spread", max_of(tmp, n) - min_of(tmp, n));
     for (size_t i = 0; i < n; i++)
         tmp[i] = w->attempts_total ? (double)w->load[i] / (double)w->attempts_total : 0;
     lab_metric_array(run, "load_share", tmp, n);
@@ -384,17 +531,32 @@ static int record(struct lab_run *run, void *arg)
     lab_metric(run, "max_over_mean", max_of(tmp, n) * (double)n);
 
     /* The exact theory of this picker at this n, attempt limit and failure rate. */
-    if ((rc = lb_theory_position(w->policy, n, w->weights, P)) < 0) {
-        lab_fail(run, "cannot compute the exact theory for %s at n = %zu: %s",
-                 lb_policy_name(w->policy), n, strerror(-rc));
-        goto out;
-    }
+    const double *P = w->P;
     lb_theory_share(P, n, w->attempts, w->fail, share);
     lab_metric_array(run, "theory_share", share, n);
     lab_metric(run, "theory_max_min_ratio", lb_max_min_ratio(share, n));
     lab_metric(run, "theory_max_over_mean", max_of(share, n) * (double)n);
-    size_t tries = (size_t)w->attempts < n ? (size_t)w->attempts : n;
-    lab_metric(run, "theory_failed_fraction", pow(w->fail, (double)tries));
+    double N = (double)(w->done ? w->done : 1);
+    lab_metric(run, "theory_failed_fraction", w->theory_failed / N);
+    lab_metric(run, "theory_failed_sd", sqrt(w->theory_failed_var) / N);
+    lab_metric(run, "down_requests", (double)w->down_requests);
+    if (w->down_requests) {
+        double nd = (double)w->down_requests, q = w->theory_down_met / nd;
+        lab_metric(run, "down_met_fraction", (double)w->down_met / nd);
+        lab_metric(run, "theory_down_met_fraction", q);
+        lab_metric(run, "theory_down_met_sd", sqrt(q * (1 - q) / nd));
+    }
+    double esum = 0;
+    for (size_t i = 0; i < n; i++)
+        esum += w->theory_load[i];
+    if (w->E && esum > 0) {
+        for (size_t i = 0; i < n; i++)
+            tmp[i] = w->theory_load[i] / esum;
+        lab_metric_array(run, "theory_down_share", tmp, n);
+        for (size_t i = 0; i < n; i++)
+            tmp[i] = sqrt(w->theory_load_var[i]) / esum;
+        lab_metric_array(run, "theory_down_share_sd", tmp, n);
+    }
     lab_metric_matrix(run, "theory_position_matrix", P, n, n);
     for (size_t k = 0; k < n * n; k++) {
         cnt[k] = (double)w->pos[k];
@@ -439,7 +601,6 @@ static int record(struct lab_run *run, void *arg)
     rc = 0;
 out:
     free(tmp);
-    free(P);
     free(share);
     free(col);
     free(uni);
@@ -461,6 +622,12 @@ static void lbw_free(struct lbw *w)
     free(w->first);
     free(w->pos);
     free(w->weights);
+    free(w->down_from);
+    free(w->down_to);
+    free(w->P);
+    free(w->E);
+    free(w->theory_load);
+    free(w->theory_load_var);
 }
 
 static int lbw_run(struct lab_run *run)

@@ -189,6 +189,11 @@ static void report_counts(struct el *w)
                    (double)win.wakeups / (double)acq / (double)(w->clients - 1));
     lab_metric(run, "requests_per_client",
                acq ? (double)win.requests / (double)acq / (double)w->clients : 0);
+    /* One member serves one request at a time, `service` each: grants per second cannot
+     * exceed 1 / (requests per grant x service), whatever else a grant waits for. */
+    if (!w->live && acq && w->service > 0)
+        lab_metric(run, "member_cpu_bound",
+                   1e9 / ((double)win.requests / (double)acq * (double)w->service));
     lab_metric(run, "requests", (double)all.requests);
     lab_metric(run, "wakeups", (double)all.wakeups);
     lab_metric(run, "watches", (double)all.watches);

@@ -115,8 +115,10 @@ static void note_grant(struct el_client *c, int64_t now)
     pthread_mutex_lock(&w->mu);
     series_add(w->rate, now, 1e9 / (double)RATE_BIN);
     pthread_mutex_unlock(&w->mu);
+    /* A gap is between two grants: the wait for the first one (the first election, the
+     * clients' start) is not a stall of the lock. */
     int64_t prev = atomic_exchange(&w->last_grant, now);
-    int64_t gap = now - prev, cur = atomic_load(&w->longest_gap);
+    int64_t gap = prev ? now - prev : 0, cur = atomic_load(&w->longest_gap);
     while (gap > cur && !atomic_compare_exchange_weak(&w->longest_gap, &cur, gap))
         ;
 }

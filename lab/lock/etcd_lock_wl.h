@@ -65,8 +65,8 @@ struct el {
     int64_t fault_fired_at;
     int fault_client;
     _Atomic uint64_t compactions, compact_errors;
-    _Atomic int64_t last_grant; /* true time of the latest grant, any client */
-    _Atomic int64_t longest_gap;
+    _Atomic int64_t last_grant; /* true time of the latest grant, any client; 0: none yet */
+    _Atomic int64_t longest_gap; /* the longest time between two grants */
     _Atomic uint64_t window_acq; /* grants at or after warmup */
     pthread_mutex_t mu;          /* rate (live clients are threads) */
     struct series *rate;

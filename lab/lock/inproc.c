@@ -16,9 +16,11 @@
  *     first measures an uncontended acquisition, or a whole uncontended contention
  *     iteration, the same way (the calibration), so that only contention counts as
  *     waste.
- *   - Attempt costs. Simulated attempts cost `attempt` (CAS) or `chan_op` (the channel
- *     model, lock/tokchan.h) of virtual CPU; live, a CAS costs what it costs and the
- *     channel is a real non-blocking pipe.
+ *   - Attempt costs. Simulated attempts cost `attempt` (CAS), `chan_op` and
+ *     `chan_empty` (Go's kind of channel, lock/tokchan.h's model) or `pipe_op` of
+ *     virtual CPU: inputs, which bench-locks measures on the real ones; live, a CAS
+ *     costs what it costs, `chan` is a user-space channel built as Go's
+ *     (live/chan.h) and `pipe` a non-blocking kernel pipe.
  *
  * Metrics (every workload): final_count (the shared counter at the end), lost_updates
  * (increments done minus final_count), throughput (increments, or tasks, per second from
@@ -49,18 +51,29 @@ static const struct lab_param counter_params[] = {
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
+/* The simulated costs of the try-locks: inputs, measured by bench-locks on the real
+ * ones (lock_failed_attempt, lock_uncontended); live, each costs what it costs. */
+#define LKW_COST_PARAMS(cas)                                                               \
+    {"attempt", LAB_DURATION, cas, 1, 1e9, NULL,                                           \
+     "simulated CPU of one CAS attempt (live: the real cost)"},                            \
+    {"chan_op", LAB_DURATION, "35ns", 1, 1e9, NULL,                                        \
+     "simulated CPU of a channel take that finds the token, or of a put (live: Go's kind " \
+     "of channel in user space)"},                                                         \
+    {"chan_empty", LAB_DURATION, "12ns", 1, 1e9, NULL,                                     \
+     "simulated CPU of a channel take that finds it empty (Go reads one atomic)"},         \
+    {"pipe_op", LAB_DURATION, "1us", 1, 1e9, NULL,                                         \
+     "simulated CPU of a pipe read or write, a system call (live: a real pipe)"}
+
 static const struct lab_param trylock_params[] = {
     {"workers", LAB_INT, "10", 1, 10000, NULL, "workers trying once per round (the seed's 10)"},
     {"rounds", LAB_INT, "100", 1, 1e6, NULL, "rounds; every worker tries once in each"},
     {"try", LAB_ENUM, "chan", 1, 0, NAMES_CHOICES(LKW_TRY_NAMES),
-     "the seed's channel of one, or a CAS flag"},
+     "the seed's channel of one (Go's kind, in user space), the same over a kernel pipe, "
+     "or a CAS flag"},
     {"task", LAB_DURATION, "1ms", 0, 1e10, NULL, "the winner's task: CPU while it holds the lock"},
     {"release", LAB_ENUM, "task", 1, 0, NAMES_CHOICES(LKW_RELEASE_NAMES),
      "the winner releases after its task (the seed) or when all have tried"},
-    {"attempt", LAB_DURATION, "100ns", 1, 1e9, NULL,
-     "simulated CPU of one CAS attempt (live: the real cost)"},
-    {"chan_op", LAB_DURATION, "1us", 1, 1e9, NULL,
-     "simulated CPU of one channel operation (live: a real pipe read or write)"},
+    LKW_COST_PARAMS("8ns"),
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -72,10 +85,10 @@ static const struct lab_param contention_params[] = {
      "the try-lock under spin, yield and backoff"},
     {"cs", LAB_DURATION, "10us", 0, 1e9, NULL, "critical section: CPU between read and write"},
     {"think", LAB_DURATION, "10us", 0, 1e9, NULL, "CPU outside the lock between increments"},
-    {"attempt", LAB_DURATION, "1us", 1, 1e9, NULL,
-     "simulated CPU of one CAS attempt and its pause (live: the real cost)"},
-    {"chan_op", LAB_DURATION, "1us", 1, 1e9, NULL,
-     "simulated CPU of one channel operation (live: a real pipe read or write)"},
+    {"think_jitter", LAB_FLOAT, "0", 0, 1, NULL,
+     "each think drawn uniformly in think x (1 +- this): a machine's timing noise, which "
+     "keeps simulated workers from running in lockstep; 0: every think alike"},
+    LKW_COST_PARAMS("1us"),
     {"backoff_base", LAB_DURATION, "1us", 1, 1e9, NULL, "backoff: first sleep ceiling"},
     {"backoff_cap", LAB_DURATION, "1ms", 1, 1e10, NULL, "backoff: largest sleep ceiling"},
     {"run_for", LAB_DURATION, "2s", 1, 3600e9, NULL, "simulated run length (virtual time)"},
@@ -93,9 +106,13 @@ static int read_params(struct lkw *w, struct lab_run *run)
         w->guard = (enum lock_guard)lab_enum(run, "guard");
         return 0;
     }
-    w->chan = lab_enum(run, "try") == LKW_CHAN;
+    int t = lab_enum(run, "try");
+    w->chan = t == LKW_CHAN || t == LKW_PIPE;
+    w->pipe = t == LKW_PIPE;
     w->attempt_ns = lab_duration(run, "attempt");
     w->chan_op_ns = lab_duration(run, "chan_op");
+    w->chan_empty_ns = lab_duration(run, "chan_empty");
+    w->pipe_op_ns = lab_duration(run, "pipe_op");
     if (w->kind == LKW_TRYLOCK) {
         w->n = (int)lab_int(run, "workers");
         w->rounds = (int)lab_int(run, "rounds");
@@ -106,6 +123,7 @@ static int read_params(struct lkw *w, struct lab_run *run)
     w->n = (int)lab_int(run, "contenders");
     w->cs_ns = lab_duration(run, "cs");
     w->think_ns = lab_duration(run, "think");
+    w->think_jitter = lab_float(run, "think_jitter");
     w->run_ns = w->live ? lab_duration(run, "live_run_for") : lab_duration(run, "run_for");
     w->lock_kind = (enum lkw_lock)lab_enum(run, "lock");
     w->spin.kind = w->lock_kind == LKW_YIELD     ? LOCK_SPIN_YIELD
@@ -169,6 +187,7 @@ static void lkw_free(struct lkw *w, struct env *e)
 static int sim_build(struct lab_run *run, struct sim *sim, void *arg)
 {
     struct lkw *w = arg;
+    w->sim = sim;
     int node = sim_node_add(sim, "node", w->cores);
     if (node < 0 || sim_node_main(sim, node, "main", lkw_main, w) < 0) {
         lab_fail(run, "cannot build the simulated node");
@@ -217,6 +236,7 @@ static int lkw_run(struct lab_run *run, enum lkw_kind kind)
         /* The world ends inside lab_sim_run, so no worker still waits on the counter's
          * mutex when lkw_free frees it. */
         rc = lab_sim_run(run, &w, sim_build, sim_record);
+        w.sim = NULL;
         lkw_free(&w, NULL);
         if (rc < 0)
             return rc;

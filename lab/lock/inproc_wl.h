@@ -28,8 +28,8 @@
 enum lkw_kind { LKW_COUNTER, LKW_TRYLOCK, LKW_CONTENTION };
 enum lkw_lock { LKW_MUTEX, LKW_SPIN, LKW_YIELD, LKW_BACKOFF };
 #define LKW_LOCK_NAMES "mutex", "spin", "yield", "backoff"
-enum lkw_try { LKW_CAS, LKW_CHAN };
-#define LKW_TRY_NAMES "cas", "chan"
+enum lkw_try { LKW_CAS, LKW_CHAN, LKW_PIPE };
+#define LKW_TRY_NAMES "cas", "chan", "pipe"
 enum lkw_release { LKW_AFTER_TASK, LKW_AFTER_ROUND };
 #define LKW_RELEASE_NAMES "task", "round"
 
@@ -42,6 +42,7 @@ struct lkw_worker {
     int64_t acquire_cpu_ns; /* live: thread CPU inside acquisitions */
     int64_t failed_cpu_ns;  /* live, trylock: thread CPU inside failed attempts */
     int64_t cpu_ns;         /* live: thread CPU from the gate to the end */
+    int64_t think_ns;       /* contention: think CPU asked for, in all */
     int64_t finish;         /* env_mono when it ended */
     bool gave_up;           /* contention: the deadline came while it tried */
     struct hist *wait;      /* hold_wait */
@@ -60,14 +61,20 @@ struct lkw {
     int64_t work_ns, increments;
     bool gate;
     enum lkw_lock lock_kind;
-    bool chan;
+    bool chan;          /* a channel try-lock: try chan (Go's kind) or pipe */
+    bool pipe;          /* ... over a kernel pipe */
     struct lock_spin spin;
-    int64_t cs_ns, think_ns, attempt_ns, chan_op_ns, task_ns, run_ns;
+    double think_jitter;
+    int64_t cs_ns, think_ns, attempt_ns, chan_op_ns, chan_empty_ns, pipe_op_ns, task_ns, run_ns;
     int rounds;
     bool release_round;
     /* The world's objects, made by main. */
     struct lock_counter *counter;
     struct lock_try *lock;
+    /* Simulated spinners: the lock at every slice boundary (lkw_sample_slice). */
+    struct sim *sim;
+    uint64_t boundaries, productive, held_productive, last_succ;
+    int64_t sample_end;
     struct env_mutex mutex; /* contention with lock: mutex */
     struct env_mutex gm;    /* the gate and round bookkeeping */
     struct env_cond gc;

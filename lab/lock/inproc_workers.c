@@ -63,12 +63,37 @@ static void gate_wait(struct lkw *w, struct env *e)
     env_mutex_unlock(e, &w->gm);
 }
 
+/* Simulated spinners never block, so every core's slices start together at the gate
+ * and end together every LKW_SLICE_NS: at each such boundary, count whether the slice
+ * that ends made progress (an increment) and, if so, whether the lock is held, which
+ * preempts its holder with it. That fraction is the q of the contention theory. */
+static void sample_slice(struct sim *sim, void *arg)
+{
+    struct lkw *w = arg;
+    uint64_t succ = 0;
+    for (int i = 0; i < w->n; i++)
+        succ += w->wk[i].successes;
+    if (succ > w->last_succ) {
+        w->productive++;
+        w->held_productive += lock_try_held(w->lock);
+    }
+    w->last_succ = succ;
+    w->boundaries++;
+    int64_t next = sim_now(sim) + LKW_SLICE_NS;
+    if (next <= w->sample_end)
+        sim_at(sim, next, sample_slice, w);
+}
+
 static void gate_open(struct lkw *w, struct env *e)
 {
     env_mutex_lock(e, &w->gm);
     w->start = env_mono(e);
     w->deadline = w->start + w->run_ns;
     w->gen = 1;
+    if (w->sim && w->kind == LKW_CONTENTION && w->lock_kind == LKW_SPIN) {
+        w->sample_end = sim_now(w->sim) + w->run_ns;
+        sim_at(w->sim, sim_now(w->sim) + LKW_SLICE_NS, sample_slice, w);
+    }
     env_cond_broadcast(e, &w->gc);
     env_mutex_unlock(e, &w->gm);
 }
@@ -128,8 +153,14 @@ static bool contention_step(struct lkw *w, struct lkw_worker *k, struct env *e, 
         lock_try_release(w->lock, e);
     hist_add(k->hold, env_mono(e) - t1);
     k->successes++;
-    if (w->think_ns > 0)
-        env_work(e, w->think_ns);
+    int64_t think = w->think_ns;
+    if (w->think_jitter > 0 && think > 0) {
+        double u = (double)(env_rand(e) >> 11) * 0x1p-53; /* [0, 1) */
+        think = (int64_t)((double)think * (1 + w->think_jitter * (2 * u - 1)));
+    }
+    if (think > 0)
+        env_work(e, think);
+    k->think_ns += think;
     return true;
 }
 
@@ -211,7 +242,9 @@ static struct lock_try *make_trylock(struct lkw *w)
 {
     if (!w->chan)
         return lock_try_cas(w->live ? 0 : w->attempt_ns);
-    struct lock_tokchan *ch = w->live ? live_tokchan_pipe() : lock_tokchan_model(w->chan_op_ns);
+    struct lock_tokchan *ch = w->live   ? (w->pipe ? live_tokchan_pipe() : live_tokchan_user())
+                              : w->pipe ? lock_tokchan_model(w->pipe_op_ns, w->pipe_op_ns)
+                                        : lock_tokchan_model(w->chan_op_ns, w->chan_empty_ns);
     return ch ? lock_try_chan(ch) : NULL;
 }
 

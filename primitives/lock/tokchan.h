@@ -6,10 +6,13 @@
  * is the same code in both:
  *   - model (here): the token is an atomic flag and every operation costs op_ns of CPU
  *     through env_work. For the simulated world, where CPU cost exists only where
- *     env_work says.
- *   - pipe (live/tokchan_pipe.c, live_tokchan_pipe()): a real channel, a non-blocking pipe
- *     that holds one byte; take is read(2), put is write(2). Its cost is the real cost of
- *     a kernel channel, a system call per operation.
+ *     env_work says; op_ns is an input, which bench-locks measures for the two below.
+ *   - user (live/chan.c, live_tokchan_user()): a real channel as Go builds one, in user
+ *     space: a lock, a ring buffer of one, wait queues. A failed take reads one atomic;
+ *     a take or put that succeeds takes the lock once. What the seed's channel costs.
+ *   - pipe (live/tokchan_pipe.c, live_tokchan_pipe()): a kernel channel, a non-blocking
+ *     pipe that holds one byte; take is read(2), put is write(2): a system call per
+ *     operation.
  * The workload chooses; the primitive above does not know which it has. */
 #ifndef DISTLAB_LOCK_TOKCHAN_H
 #define DISTLAB_LOCK_TOKCHAN_H
@@ -24,7 +27,7 @@ struct lock_tokchan;
 
 /* What an implementation provides (see the functions below for the contracts). */
 struct lock_tokchan_ops {
-    const char *kind; /* "model", "pipe" */
+    const char *kind; /* "model", "user", "pipe" */
     bool (*take)(struct lock_tokchan *c, struct env *e);
     int (*put)(struct lock_tokchan *c, struct env *e);
     bool (*check)(const struct lock_tokchan *c);
@@ -38,9 +41,16 @@ struct lock_tokchan {
     _Atomic int tokens;
 };
 
-/* A modelled channel holding its token; each take or put costs op_ns (>= 0) of CPU.
- * NULL on -ENOMEM. */
-struct lock_tokchan *lock_tokchan_model(int64_t op_ns);
+/* A modelled channel holding its token. A take that finds the channel empty costs
+ * empty_ns of CPU (Go reads one atomic and takes no lock); a take that finds the token,
+ * and a put, cost op_ns (the channel's lock, the buffer). A take that finds the token
+ * but loses it to another taker meanwhile fails after op_ns. Both >= 0; a pipe is
+ * modelled with empty_ns = op_ns. NULL on -ENOMEM. */
+struct lock_tokchan *lock_tokchan_model(int64_t op_ns, int64_t empty_ns);
+
+/* The CPU a modelled channel charged so far: to takes that failed, and in all. False
+ * (and nothing written) for a channel that is not the model. */
+bool lock_tokchan_model_cpu(const struct lock_tokchan *c, int64_t *failed_ns, int64_t *all_ns);
 
 /* Take the token if it is there: true when taken, false at once when it is not
  * (never blocks, never waits for the token). */

@@ -74,6 +74,11 @@ void lock_try_release(struct lock_try *l, struct env *e)
         atomic_store_explicit(&l->flag, false, memory_order_release);
 }
 
+const struct lock_tokchan *lock_try_channel(const struct lock_try *l)
+{
+    return l->ch;
+}
+
 bool lock_try_held(const struct lock_try *l)
 {
     if (l->kind == TRY_CAS)

@@ -43,6 +43,9 @@ bool lock_try_acquire(struct lock_try *l, struct env *e);
 /* Release a lock the caller holds (a channel put costs op_ns in the model). */
 void lock_try_release(struct lock_try *l, struct env *e);
 
+/* The channel of a channel try-lock, NULL for a CAS. */
+const struct lock_tokchan *lock_try_channel(const struct lock_try *l);
+
 /* True if someone holds it now (a racy snapshot, for checkers). */
 bool lock_try_held(const struct lock_try *l);
 

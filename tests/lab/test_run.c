@@ -75,12 +75,17 @@ Test(expect, every_operator)
              "  - { metric: nope, op: \">\", value: 0 }\n"                /* 16 missing */
              "  - { metric: \"share[99]\", op: \">\", value: 0 }\n"       /* 17 index */
              "  - { metric: lat, op: \">\", value: 0 }\n"                 /* 18 kind */
-             "  - { metric: total, op: \">\", value: nope.max }\n",       /* 19 missing rhs */
+             "  - { metric: total, op: \">\", value: nope.max }\n"        /* 19 missing rhs */
+             "  - { metric: total, op: \"~\", value: 2008, tol: \"2*n\" }\n"  /* 20 ok: 8 */
+             "  - { metric: total, op: \"~\", value: 2009, tol: \"2 * n\" }\n" /* 21 fail */
+             "  - { metric: total, op: \"~\", value: 2004, tol: \"n\" }\n"     /* 22 ok */
+             "  - { metric: total, op: \"~\", value: 2004, tol: nope }\n"    /* 23 missing */
+             "  - { metric: wait_ns, op: \"~\", value: 9ms, tol: 1ms }\n",   /* 24 ok */
         &sc);
     const struct lab_run *r = &runs[0];
-    cr_assert_eq(r->nchecks, 20);
-    const bool ok[] = {1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
-    for (size_t i = 0; i < 20; i++)
+    cr_assert_eq(r->nchecks, 25);
+    const bool ok[] = {1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 1};
+    for (size_t i = 0; i < 25; i++)
         cr_expect_eq(r->checks[i].ok, ok[i], "expectation %zu: %s (actual %g)", i,
                      r->checks[i].x->text, r->checks[i].actual);
     cr_expect_str_eq(r->checks[10].x->text, "share[0] ~ theory[0] \xc2\xb1 0.05");
@@ -91,6 +96,8 @@ Test(expect, every_operator)
                      "'lat' is a histogram, which 'lat' does not apply to");
     cr_expect_str_eq(r->checks[19].message, "metric 'nope' was not recorded by this run");
     cr_expect_null(r->checks[0].message);
+    cr_expect_float_eq(r->checks[20].tol, 8, 1e-12, "tol from a metric: 2 x n");
+    cr_expect_str_eq(r->checks[23].message, "metric 'nope' was not recorded by this run");
     free_runs(sc, runs);
 }
 
@@ -464,6 +471,37 @@ Test(cli, exit_1_when_an_expectation_fails)
     cr_expect(t_exists(dir, "t/summary.json"), "results are written even when a check fails");
     free(out);
     cr_expect_eq(t_distlab(dir, "run", path, "--out", dir, "-q", NULL), 1);
+    free(path);
+    t_cleanup(dir);
+}
+
+Test(cli, controls_flag_an_expectation_that_passes_without_its_mechanism)
+{
+    char *dir = t_tmpdir();
+    /* rate == 0.5 fails when the control sets rate 0.2: it holds. n == n compares the
+     * control's n (5) with the original's (4), the claim's prediction: it holds too.
+     * total == 2000 does not depend on rate: flagged. */
+    char *path = t_write(dir, "c.yaml", BASE "controls:\n  low: { rate: 0.2 }\nexpect:\n"
+                                              "  - { metric: rate, op: \"==\", value: 0.5, "
+                                              "control: low }\n"
+                                              "  - { metric: n, op: \"==\", value: n, "
+                                              "control: { n: 5 } }\n"
+                                              "  - { metric: total, op: \"==\", value: 2000, "
+                                              "control: low }\n");
+    cr_expect_eq(t_distlab(dir, "check", path, "--out", dir, NULL), 0, "no --controls");
+    cr_expect_eq(t_distlab(dir, "check", path, "--out", dir, "--controls", NULL), 1);
+    char *out = t_read_in(dir, "out.txt");
+    cr_expect_not_null(strstr(out, "PASS t: rate == 0.5  [control low: fails, as it must; "
+                                   "actual 0.2, expected 0.5]\n"), "%s", out);
+    cr_expect_not_null(strstr(out, "PASS t: n == n  [control {n: 5}: fails, as it must; "
+                                   "actual 5, expected 4]\n"), "%s", out);
+    cr_expect_not_null(strstr(out, "FAIL t: total == 2000  [control low: passes with the "
+                                   "mechanism switched off, so it does not test the claim; "
+                                   "actual 2000, expected 2000]\n"), "%s", out);
+    cr_expect_not_null(strstr(out, "t: 2 control runs (0 of them runs of the sweep already); "
+                                   "2 expectations failed there as they must, 1 passed "
+                                   "without their mechanism\n"), "%s", out);
+    free(out);
     free(path);
     t_cleanup(dir);
 }

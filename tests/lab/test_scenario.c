@@ -25,7 +25,7 @@ struct bad {
 static const struct bad bad_inputs[] = {
     {"name: t\nnmae: x\nworkload:\n  primitive: test/compute\n", NULL,
      ":2:1: unknown key 'nmae' (expected one of: name, about, seed, duration, repeat, world, "
-     "workload, faults, sweep, plots, expect)"},
+     "workload, faults, sweep, plots, controls, expect)"},
     {"workload:\n  primitive: test/compute\n", NULL,
      ":1:1: missing required key 'name' (it names results/<name>/)"},
     {"name: t\n", NULL,
@@ -122,6 +122,35 @@ static const struct bad bad_inputs[] = {
      ":1:7: 'name' must be a file name stem ([A-Za-z0-9_.-], not starting with '.'), got 'a/b'"},
     {"- a\n- b\n", NULL, ":1:1: a scenario is a map of keys (name, workload, ...)"},
     {"name: [oops\n", NULL, ":2:1: flow sequence without a closing bracket"},
+    {BASE "sweep:\n  n: [2, 3]\nexpect:\n  - { metric: total, op: \">\", value: 0, "
+          "where: { n: { min: x } } }\n", NULL, ":7:60: 'min' must be a number or a duration"},
+    {BASE "expect:\n  - { metric: total, op: \">\", value: 0, where: { n: { from: 2 } } }\n",
+     NULL, ":5:55: unknown key 'from' in a where test (expected one of: min, max, not, in)"},
+    {BASE "expect:\n  - { metric: total, op: \">\", value: 0, where: { n: { min: 5 } } }\n",
+     NULL, ":5:48: no run matches this 'where' (check the values against the sweep)"},
+    {BASE "expect:\n  - { metric: total, op: \">\", value: 0, control: nope }\n", NULL,
+     ":5:50: no control named 'nope' under controls: (there are none)"},
+    {BASE "controls:\n  off: { mode: b }\nexpect:\n  - { metric: total, op: \">\", value: 0, "
+          "control: of }\n", NULL, ":7:50: no control named 'of' under controls: (off)"},
+    {BASE "controls:\n  off: mode\n", NULL,
+     ":5:8: a control is a map of the values that switch the mechanism off, like "
+     "{ picker: fisher-yates } or { faults: [] }"},
+    {BASE "controls:\n  off: { seed: 2 }\n", NULL,
+     ":5:10: a control cannot set 'seed' (it sets workload parameters, duration, world.* or "
+     "faults; the run keeps its seed, so both see the same random draws)"},
+    {BASE "controls:\n  off: { mode: d }\nexpect:\n  - { metric: total, op: \">\", value: 0, "
+          "control: off }\n", NULL, ":5:16: 'mode' must be one of: a, b, c; got 'd'"},
+    {BASE "expect:\n  - { metric: total, op: \">\", value: 0, control: { clinets: 2 } }\n",
+     NULL, ":5:52: unknown key 'clinets' in workload 'test/compute' " COMPUTE_KEYS},
+    {BASE "expect:\n  - { metric: total, op: \"~\", value: 0, tol: \"x*n\" }\n", NULL,
+     ":5:47: 'tol' must be a number >= 0, a duration, a percentage like \"5%\" or K*METRIC "
+     "like \"5*theory_sd\", got 'x*n'"},
+    {BASE "plots:\n  - { kind: sweep, metric: total, x: n, unit: s }\n", NULL,
+     ":5:47: 'unit' is ns (a time in nanoseconds, drawn in s, ms or us), got 's'"},
+    {BASE "plots:\n  - { kind: sweep, metric: total, x: n, hlines: [{ y: high }] }\n", NULL,
+     ":5:55: 'y' must be a number or a duration, got 'high'"},
+    {BASE "plots:\n  - { kind: cdf, metric: lat, xcategories: true }\n", NULL,
+     ":5:44: 'xcategories' goes with kind: sweep"},
     {BASE, "workload.clinets=3",
      "--set workload.clinets=3: unknown key 'clinets' in workload 'test/compute' " COMPUTE_KEYS},
     {BASE, "n=abc", "--set n=abc: 'n' must be an integer, got 'abc'"},
@@ -422,7 +451,8 @@ static size_t count_matches(struct lab_scenario *sc, const char *yaml_where)
     cr_assert_not_null(w, "%s", err.msg);
     struct lab_where ws[8];
     for (size_t i = 0; i < w->n; i++)
-        ws[i] = (struct lab_where){w->keys[i]->text, w->keys[i], w->items[i]};
+        ws[i] = (struct lab_where){.key = w->keys[i]->text, .keynode = w->keys[i],
+                                   .value = w->items[i]};
     size_t n = 0;
     for (size_t i = 0; i < sc->nruns; i++)
         n += lab_where_match(sc, &sc->runs[i], ws, w->n);
@@ -451,6 +481,81 @@ Test(sweep, where_matches_by_typed_value)
     cr_expect_str_eq(lab_run_key_text(sc, &sc->runs[3], "wait"), "1ms");
     cr_expect_str_eq(lab_run_key_text(sc, &sc->runs[4], "wait"), "2ms");
     cr_expect_str_eq(lab_run_key_text(sc, &sc->runs[3], "world.network.loss"), "0.5");
+    lab_scenario_free(sc);
+}
+
+Test(sweep, where_tests_bounds_exclusions_and_sets)
+{
+    struct lab_scenario *sc = load(BASE "sweep:\n  mode: [a, b, c]\n  n: [1, 2, 4, 8]\n"
+                                        "  wait: [1ms, 2ms]\n", NULL, 0);
+    cr_assert_eq(sc->nruns, 24);
+    cr_expect_eq(count_matches(sc, "{n: {min: 2}}"), 18);
+    cr_expect_eq(count_matches(sc, "{n: {min: 2, max: 4}}"), 12);
+    cr_expect_eq(count_matches(sc, "{n: {max: 1.5}}"), 6);
+    cr_expect_eq(count_matches(sc, "{wait: {min: 1500us}}"), 12); /* durations by value */
+    cr_expect_eq(count_matches(sc, "{mode: {not: b}}"), 16);
+    cr_expect_eq(count_matches(sc, "{mode: {in: [a, c]}, n: {not: 8}}"), 12);
+    cr_expect_eq(count_matches(sc, "{mode: {min: 1}}"), 0); /* not a number: no match */
+    lab_scenario_free(sc);
+}
+
+Test(controls, one_control_run_per_matching_run_with_the_overrides_applied)
+{
+    struct lab_scenario *sc = load(BASE "repeat: 2\nsweep:\n  mode: [a, b]\n  n: [2, 3]\n"
+                                        "controls:\n  off: { mode: c, wait: 1ms }\n"
+                                        "expect:\n"
+                                        "  - { metric: total, op: \">\", value: 0, "
+                                        "where: { mode: a }, control: off }\n"
+                                        "  - { metric: n, op: \">\", value: 0, "
+                                        "where: { n: 2 }, control: off }\n"
+                                        "  - { metric: n, op: \">\", value: 0, "
+                                        "control: { faults: [] } }\n"
+                                        "  - { metric: n, op: \">\", value: 1 }\n",
+                                   NULL, 0);
+    cr_assert_eq(sc->nruns, 8);
+    cr_assert_eq(sc->ncontrols, 1);
+    /* 'off' on mode a (4 runs) and on n = 2 (4 runs, 2 shared): 6; the inline one on all 8. */
+    cr_assert_eq(sc->ncruns, 14);
+    cr_expect_null(sc->expects[3].control);
+    for (size_t i = 0; i < sc->ncruns; i++) {
+        const struct lab_control_run *cr = &sc->cruns[i];
+        const struct lab_runspec *o = &sc->runs[cr->orig];
+        cr_expect_eq(cr->spec.index, i);
+        cr_expect_eq(cr->spec.seed, o->seed, "a control run keeps the original's seed");
+        cr_expect_eq(cr->spec.repeat, o->repeat);
+        cr_expect_eq(param(&cr->spec, "n")->i, param(o, "n")->i);
+        if (cr->control == &sc->controls[0]) {
+            cr_expect_str_eq(param(&cr->spec, "mode")->text, "c", "a swept key is overridden");
+            cr_expect_eq(param(&cr->spec, "wait")->i, 1000000);
+        } else {
+            cr_expect_str_eq(param(&cr->spec, "mode")->text, param(o, "mode")->text);
+        }
+    }
+    cr_expect_not_null(lab_control_run_of(sc, &sc->expects[0], 0));
+    cr_expect_null(lab_control_run_of(sc, &sc->expects[0], 4)); /* mode b */
+    cr_expect_eq(lab_control_run_of(sc, &sc->expects[0], 0),
+                 lab_control_run_of(sc, &sc->expects[1], 0), "shared: same control, same run");
+    for (size_t i = 0; i < sc->ncruns; i++)
+        cr_expect_eq(sc->cruns[i].same_as, -1, "mode c and faults are not sweep values");
+    lab_scenario_free(sc);
+}
+
+Test(controls, a_control_that_moves_swept_keys_to_their_own_values_reuses_a_run)
+{
+    struct lab_scenario *sc = load(BASE "repeat: 2\nsweep:\n  mode: [a, b]\n  n: [2, 3]\n"
+                                        "expect:\n"
+                                        "  - { metric: n, op: \">\", value: 0, "
+                                        "where: { mode: a }, control: { mode: b, n: 3 } }\n",
+                                   NULL, 0);
+    cr_assert_eq(sc->ncruns, 4);
+    for (size_t i = 0; i < sc->ncruns; i++) {
+        const struct lab_control_run *cr = &sc->cruns[i];
+        const struct lab_runspec *o = &sc->runs[cr->orig];
+        /* mode b, n 3 is point 3; the repeat stays: runs 6 and 7 */
+        cr_expect_eq(cr->same_as, (long)(3 * 2 + o->repeat), "run %zu", cr->orig);
+        cr_expect_str_eq(param(&sc->runs[cr->same_as], "mode")->text, "b");
+        cr_expect_eq(param(&sc->runs[cr->same_as], "n")->i, 3);
+    }
     lab_scenario_free(sc);
 }
 

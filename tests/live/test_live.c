@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "live/chan.h"
 #include "live/live.h"
 
 static int64_t thread_cpu(void)
@@ -330,4 +331,100 @@ Test(live, a_crash_ends_actors_that_sleep_or_wait)
     env_mutex_lock(live_world_env(w = live_world_create(1)), &x.m); /* given back */
     env_mutex_unlock(live_world_env(w), &x.m);
     live_world_destroy(w);
+}
+
+/* ---- The user-space channel (live/chan.h) ------------------------------------------- */
+
+Test(chan, buffered_matches_a_fifo_queue_under_random_nonblocking_ops)
+{
+    const size_t cap = 5;
+    struct live_chan *c = live_chan_create(cap, sizeof(int));
+    cr_assert_not_null(c);
+    int model[5], head = 0, n = 0, next = 0;
+    unsigned x = 12345;
+    for (int step = 0; step < 20000; step++) {
+        x = x * 1103515245u + 12345u;
+        if ((x >> 16) & 1) {
+            bool ok = live_chan_send(c, &next, false);
+            cr_assert_eq(ok, n < (int)cap, "step %d: send with %d of %zu", step, n, cap);
+            if (ok) {
+                model[(head + n) % 5] = next++;
+                n++;
+            }
+        } else {
+            int v = -1;
+            bool ok = live_chan_recv(c, &v, false);
+            cr_assert_eq(ok, n > 0, "step %d: receive with %d", step, n);
+            if (ok) {
+                cr_assert_eq(v, model[head], "step %d: first in, first out", step);
+                head = (head + 1) % 5;
+                n--;
+            }
+        }
+        cr_assert_eq(live_chan_len(c), (size_t)n);
+        cr_assert(live_chan_check(c), "step %d", step);
+    }
+    live_chan_destroy(c);
+}
+
+struct chan_ctx {
+    struct live_chan *c;
+    int per;
+    long sum;
+};
+
+static void chan_sender(struct env *e, void *arg)
+{
+    struct chan_ctx *x = arg;
+    (void)e;
+    for (int i = 1; i <= x->per; i++)
+        cr_assert(live_chan_send(x->c, &i, true));
+}
+
+static void chan_receiver(struct env *e, void *arg)
+{
+    struct chan_ctx *x = arg;
+    (void)e;
+    for (int i = 0; i < x->per; i++) {
+        int v = 0;
+        cr_assert(live_chan_recv(x->c, &v, true));
+        __atomic_fetch_add(&x->sum, v, __ATOMIC_RELAXED);
+    }
+}
+
+/* Blocking both ways: with 3 senders and 3 receivers on a channel of 1 (and one of 0,
+ * where every value is handed from a waiting thread to another), every value arrives
+ * exactly once, and the channel is empty with nobody waiting at the end. */
+Test(chan, blocking_senders_and_receivers_hand_over_every_value_once)
+{
+    for (size_t cap = 0; cap < 2; cap++) {
+        struct live_world *w = live_world_create(4);
+        struct chan_ctx x = {.c = live_chan_create(cap, sizeof(int)), .per = 5000};
+        cr_assert_not_null(x.c);
+        for (int i = 0; i < 3; i++) {
+            cr_assert_eq(live_spawn(w, "recv", chan_receiver, &x, NULL), 0);
+            cr_assert_eq(live_spawn(w, "send", chan_sender, &x, NULL), 0);
+        }
+        live_join_all(w);
+        cr_assert_eq(x.sum, 3L * x.per * (x.per + 1) / 2, "cap %zu: sum %ld", cap, x.sum);
+        cr_assert_eq(live_chan_len(x.c), 0);
+        cr_assert(live_chan_check(x.c));
+        int v;
+        cr_assert_not(live_chan_recv(x.c, &v, false), "cap %zu: empty at the end", cap);
+        live_chan_destroy(x.c);
+        live_world_destroy(w);
+    }
+}
+
+Test(chan, unbuffered_nonblocking_send_needs_a_waiting_receiver)
+{
+    struct live_chan *c = live_chan_create(0, sizeof(int));
+    int v = 7;
+    cr_assert_not(live_chan_send(c, &v, false), "nobody receives");
+    cr_assert_not(live_chan_recv(c, &v, false), "nobody sends");
+    cr_assert(live_chan_check(c));
+    live_chan_destroy(c);
+    errno = 0;
+    cr_assert_null(live_chan_create(1, 0));
+    cr_assert_eq(errno, EINVAL);
 }

@@ -17,12 +17,13 @@
 
 /* ---- Single-threaded contracts --------------------------------------------------- */
 
-Test(lock_tokchan, model_and_pipe_hold_one_token)
+Test(lock_tokchan, model_user_and_pipe_hold_one_token)
 {
     struct live_world *w = live_world_create(1);
     struct env *e = live_world_env(w);
-    struct lock_tokchan *c[2] = {lock_tokchan_model(0), live_tokchan_pipe()};
-    for (int i = 0; i < 2; i++) {
+    struct lock_tokchan *c[3] = {lock_tokchan_model(0, 0), live_tokchan_user(),
+                                 live_tokchan_pipe()};
+    for (int i = 0; i < 3; i++) {
         cr_assert_not_null(c[i]);
         cr_assert(lock_tokchan_check(c[i]));
         cr_assert_eq(lock_tokchan_tokens(c[i]), 1);
@@ -48,8 +49,9 @@ Test(lock_try, acquire_fails_while_held_and_succeeds_after_release)
 {
     struct live_world *w = live_world_create(1);
     struct env *e = live_world_env(w);
-    struct lock_try *l[2] = {lock_try_cas(0), lock_try_chan(live_tokchan_pipe())};
-    for (int i = 0; i < 2; i++) {
+    struct lock_try *l[3] = {lock_try_cas(0), lock_try_chan(live_tokchan_user()),
+                             lock_try_chan(live_tokchan_pipe())};
+    for (int i = 0; i < 3; i++) {
         cr_assert_not_null(l[i]);
         cr_assert_not(lock_try_held(l[i]));
         cr_assert(lock_try_acquire(l[i], e));
@@ -186,12 +188,14 @@ static void check_rounds(const struct round_ctx *r, const char *what)
 
 Test(lock_try, exactly_one_winner_per_round_under_live_threads)
 {
-    for (int chan = 0; chan < 2; chan++) {
+    for (int chan = 0; chan < 3; chan++) {
         struct live_world *w = live_world_create(2);
         struct env *e = live_world_env(w);
         static struct round_ctx r;
         memset(&r, 0, sizeof(r));
-        r.l = chan ? lock_try_chan(live_tokchan_pipe()) : lock_try_cas(0);
+        r.l = chan == 2 ? lock_try_chan(live_tokchan_pipe())
+              : chan    ? lock_try_chan(live_tokchan_user())
+                        : lock_try_cas(0);
         cr_assert_not_null(r.l);
         r.n = 10;
         r.rounds = 200;
@@ -201,7 +205,7 @@ Test(lock_try, exactly_one_winner_per_round_under_live_threads)
             cr_assert_eq(live_spawn(w, "try", round_worker, &r, NULL), 0);
         round_main(e, &r);
         live_join_all(w);
-        check_rounds(&r, chan ? "chan" : "cas");
+        check_rounds(&r, chan == 2 ? "pipe" : chan ? "user chan" : "cas");
         cr_assert(lock_try_check(r.l));
         cr_assert_not(lock_try_held(r.l));
         lock_try_destroy(r.l);
@@ -239,12 +243,14 @@ static void spin_worker(struct env *e, void *arg)
 
 Test(lock_try, spinning_locks_exclude_under_live_threads)
 {
-    for (int chan = 0; chan < 2; chan++) {
+    for (int chan = 0; chan < 3; chan++) {
         for (int k = 0; k < 3; k++) {
             struct live_world *w = live_world_create(3);
             struct spin_ctx s = {.p = {(enum lock_spin_kind)k, 100, 10000},
-                                 .per = chan ? 2000 : 20000};
-            s.l = chan ? lock_try_chan(live_tokchan_pipe()) : lock_try_cas(0);
+                                 .per = chan == 2 ? 2000 : 20000};
+            s.l = chan == 2 ? lock_try_chan(live_tokchan_pipe())
+                  : chan    ? lock_try_chan(live_tokchan_user())
+                            : lock_try_cas(0);
             cr_assert_not_null(s.l);
             for (int i = 0; i < 4; i++)
                 cr_assert_eq(live_spawn(w, "spin", spin_worker, &s, NULL), 0);
@@ -288,12 +294,12 @@ Test(lock_try, exactly_one_winner_per_round_in_the_simulation)
             int n = sim_node_add(sim, "n", cores);
             static struct round_ctx r;
             memset(&r, 0, sizeof(r));
-            r.l = chan ? lock_try_chan(lock_tokchan_model(1000)) : lock_try_cas(100);
+            r.l = chan ? lock_try_chan(lock_tokchan_model(1000, 1000)) : lock_try_cas(100);
             r.n = 10;
             r.rounds = 50;
             sim_spawn(sim, n, "main", sim_round_main, &r);
             cr_assert_eq(sim_run(sim, 10 * SIM_S), SIM_STOP_IDLE, "%s", sim_error(sim));
-            check_rounds(&r, chan ? "chan" : "cas");
+            check_rounds(&r, chan == 2 ? "pipe" : chan ? "user chan" : "cas");
             cr_assert(lock_try_check(r.l));
             lock_try_destroy(r.l);
             sim_destroy(sim);
