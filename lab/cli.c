@@ -116,7 +116,7 @@ int lab_cmd_list(int argc, char **argv)
 static void run_usage(FILE *f, const char *verb)
 {
     fprintf(f, "usage: distlab %s FILE... [--world sim|live] [--seed N] [--out DIR]\n"
-               "                [--set key.path=value]... [-j N] [-q]\n", verb);
+               "                [--set key.path=value]... [-j N] [-q] [--shard I/N]\n", verb);
     if (!strcmp(verb, "check"))
         fputs("Run scenarios and print each expectation as PASS or FAIL (no plots).\n", f);
     else
@@ -126,6 +126,8 @@ static void run_usage(FILE *f, const char *verb)
           "  --out DIR          write results and plots under DIR/<name>/\n"
           "  --set k.path=v     override a scenario value (e.g. workload.clients=8)\n"
           "  -j, --jobs N       run independent runs on N threads\n"
+          "  --shard I/N        run only slice I of N of the runs and write a partial\n"
+          "                     result (DIR/<name>/shard-I-of-N.json) for `distlab merge`\n"
           "  -q, --quiet        print only failures\n"
           "  -h, --help         this text\n"
           LAB_EXIT_HELP, f);
@@ -138,7 +140,8 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
         {"world", required_argument, NULL, 'w'}, {"seed", required_argument, NULL, 's'},
         {"out", required_argument, NULL, 'o'},   {"set", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},       {"jobs", required_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {0}};
+        {"help", no_argument, NULL, 'h'},        {"shard", required_argument, NULL, 'H'},
+        {0}};
     memset(o, 0, sizeof(*o));
     o->world = LAB_WORLD_SIM;
     o->jobs = 1;
@@ -180,6 +183,15 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
                 return -1;
             }
             o->jobs = (int)v;
+            break;
+        }
+        case 'H': {
+            struct lab_err err;
+            if (lab_shard_parse(optarg, &o->shard, &err)) {
+                fprintf(stderr, "distlab %s: %s\n", argv[0], err.msg);
+                *status = err.status;
+                return -1;
+            }
             break;
         }
         case 'h':

@@ -321,6 +321,12 @@ struct lab_node *lab_node_parse_file(struct lab_arena *a, const char *path, stru
     return parse(a, lab_arena_strdup(a, path), false, path, NULL, err);
 }
 
+struct lab_node *lab_node_parse_text(struct lab_arena *a, const char *text, const char *file,
+                                     struct lab_err *err)
+{
+    return parse(a, lab_arena_strdup(a, file), false, NULL, text, err);
+}
+
 struct lab_node *lab_node_parse_string(struct lab_arena *a, const char *text,
                                        const char *origin, struct lab_err *err)
 {

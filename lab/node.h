@@ -52,6 +52,10 @@ struct lab_node {
  * with err set (a syntax error at file:line:col, an unreadable file, an empty file,
  * a duplicate key, a key that is not a scalar). */
 struct lab_node *lab_node_parse_file(struct lab_arena *a, const char *path, struct lab_err *err);
+/* Parse the text of a file read elsewhere (a scenario a partial result carries): like
+ * lab_node_parse_file, places are 'file':line:col. */
+struct lab_node *lab_node_parse_text(struct lab_arena *a, const char *text, const char *file,
+                                     struct lab_err *err);
 /* Parse text (a --set value) whose nodes all report 'origin' as their place. */
 struct lab_node *lab_node_parse_string(struct lab_arena *a, const char *text,
                                        const char *origin, struct lab_err *err);

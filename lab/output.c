@@ -219,6 +219,8 @@ json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *ru
         for (size_t k = 0; k < run->nchecks; k++) {
             const struct lab_check *c = &run->checks[k];
             json_t *e = json_object();
+            /* which of the scenario's expectations (0-based), for the report */
+            json_object_set_new(e, "index", json_integer((json_int_t)(c->x - sc->expects)));
             json_object_set_new(e, "text", json_string(c->x->text));
             json_object_set_new(e, "ok", json_boolean(c->ok));
             json_object_set_new(e, "actual", c->have_actual ? number(c->actual) : json_null());

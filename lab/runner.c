@@ -69,6 +69,7 @@ static void on_progress(void *user, const struct lab_run *run, double fraction)
 
 struct exec {
     const struct lab_scenario *sc;
+    const struct lab_shard *shard;
     struct lab_run *runs;
     int *rcs;
     size_t next;
@@ -87,6 +88,8 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&x->mu);
         if (stop)
             break;
+        if (!lab_shard_owns(x->shard, i))
+            continue;
         int rc = lab_run_exec(&x->runs[i]);
         x->rcs[i] = rc;
         if (rc < 0) {
@@ -130,7 +133,17 @@ static void run_workers(struct exec *x, int jobs)
 
 int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress)
 {
-    struct progress prog = {.on = progress, .name = sc->name, .total = sc->nruns, .start = now_s()};
+    return lab_execute_shard(sc, runs, NULL, jobs, progress);
+}
+
+int lab_execute_shard(const struct lab_scenario *sc, struct lab_run *runs,
+                      const struct lab_shard *s, int jobs, bool progress)
+{
+    size_t owned = 0;
+    for (size_t i = 0; i < sc->nruns; i++)
+        owned += lab_shard_owns(s, i);
+    struct progress prog = {
+        .on = progress && owned, .name = sc->name, .total = owned, .start = now_s()};
     pthread_mutex_init(&prog.mu, NULL);
     prog.frac = calloc(sc->nruns, sizeof(double));
     int *rcs = calloc(sc->nruns, sizeof(int));
@@ -143,9 +156,9 @@ int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, b
             runs[i].progress_user = &prog;
         }
     }
-    struct exec x = {.sc = sc, .runs = runs, .rcs = rcs, .prog = &prog};
+    struct exec x = {.sc = sc, .shard = s, .runs = runs, .rcs = rcs, .prog = &prog};
     pthread_mutex_init(&x.mu, NULL);
-    run_workers(&x, jobs > (int)sc->nruns ? (int)sc->nruns : jobs);
+    run_workers(&x, jobs > (int)owned ? (int)owned : jobs);
     if (prog.on) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
@@ -280,17 +293,58 @@ static int write_and_report(const struct lab_scenario *sc, const struct lab_run 
     return rc;
 }
 
+int lab_runner_write(const struct lab_scenario *sc, const struct lab_run *runs,
+                     const struct lab_runner_opts *o)
+{
+    struct tally t = {0};
+    struct lab_err err = {.status = LAB_EXIT_WRITE};
+    if (write_and_report(sc, runs, o, &t, &err)) {
+        fprintf(stderr, "distlab: %s\n", err.msg);
+        return err.status;
+    }
+    return t.failed ? LAB_EXIT_EXPECT : LAB_EXIT_OK;
+}
+
+/* A slice of sc's runs (o->shard): its partial result and the failed expectations of
+ * its runs. Returns 0, or -errno with err set. */
+static int write_partial(const struct lab_scenario *sc, const struct lab_run *runs,
+                         const struct lab_runner_opts *o, const struct lab_load_opts *lo,
+                         struct tally *t, struct lab_err *err)
+{
+    char *dir;
+    if (asprintf(&dir, "%s/%s", o->out ? o->out : "results", sc->name) < 0)
+        abort();
+    int rc = lab_partial_write(sc, runs, &o->shard, lo, dir, err);
+    if (!rc) {
+        size_t passed, failed = report(sc, runs, o->check && !o->quiet, &passed), n = 0;
+        for (size_t i = 0; i < sc->nruns; i++)
+            n += lab_shard_owns(&o->shard, i);
+        t->failed += failed;
+        char *file = lab_shard_file_name(&o->shard);
+        if (!o->quiet)
+            printf("%s: shard %u/%u, %zu of %zu runs, %zu expectation%s passed, %zu failed; "
+                   "partial result in %s/%s\n",
+                   sc->name, o->shard.i, o->shard.n, n, sc->nruns, passed, passed == 1 ? "" : "s",
+                   failed, dir, file);
+        free(file);
+    }
+    free(dir);
+    return rc;
+}
+
 /* Execute one loaded scenario, write what it left and report. Returns an exit status. */
 static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_opts *o,
-                        struct tally *t)
+                        const struct lab_load_opts *lo, struct tally *t)
 {
     struct lab_run *runs = calloc(sc->nruns, sizeof(*runs));
     if (!runs)
         abort();
-    int status = lab_execute(sc, runs, o->jobs, !o->quiet && isatty(STDERR_FILENO));
+    int status =
+        lab_execute_shard(sc, runs, &o->shard, o->jobs, !o->quiet && isatty(STDERR_FILENO));
     if (status == LAB_EXIT_OK) {
         struct lab_err err = {.status = LAB_EXIT_WRITE};
-        if (write_and_report(sc, runs, o, t, &err)) {
+        if (o->shard.n ? write_partial(sc, runs, o, lo, t, &err)
+                       : write_and_report(sc, runs, o, t, &err)) {
             fprintf(stderr, "distlab: %s\n", err.msg);
             status = err.status;
         }
@@ -320,7 +374,7 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
     }
     struct tally t = {0};
     for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
-        status = run_scenario(scs[i], o, &t);
+        status = run_scenario(scs[i], o, &lo, &t);
     if (status == LAB_EXIT_OK && t.failed)
         status = LAB_EXIT_EXPECT;
     for (size_t i = 0; i < nfiles; i++)
