@@ -80,4 +80,16 @@ struct lab_node *lab_node_scalar(struct lab_arena *a, const char *text,
 /* The node as YAML flow text ("[1, 2]", "5s"), for labels and messages. */
 char *lab_node_text(struct lab_arena *a, const struct lab_node *n);
 
+/* ---- Checks on maps read from a file (scenarios, the claims file) ----------------- */
+
+bool lab_in_list(const char *const *list, const char *s); /* list: NULL-terminated */
+char *lab_join(struct lab_arena *a, const char *const *list); /* "a, b, c", in the arena */
+/* Every key of map m must be in 'allowed'; 'what' names the map in the message ("" for
+ * the top level). Returns 0, or -EINVAL with err set at the first unknown key. */
+int lab_node_check_keys(struct lab_arena *a, struct lab_err *err, const struct lab_node *m,
+                        const char *const *allowed, const char *what);
+/* n must be a map / a single non-null value; -EINVAL with err set at n otherwise. */
+int lab_node_want_map(struct lab_err *err, const struct lab_node *n, const char *what);
+int lab_node_want_scalar(struct lab_err *err, const struct lab_node *n, const char *what);
+
 #endif

@@ -39,6 +39,33 @@ int lab_mkdirs(const char *path)
     return rc;
 }
 
+char *lab_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    if (!m)
+        abort();
+    char chunk[8192];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, got, m);
+    int bad = ferror(f);
+    fclose(f);
+    fclose(m);
+    if (bad) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    if (len)
+        *len = n;
+    return buf;
+}
+
 int lab_write_file(const char *path, const char *data, size_t len, struct lab_err *err)
 {
     size_t plen = strlen(path) + 32;

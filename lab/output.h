@@ -15,6 +15,10 @@
 /* mkdir -p. Returns 0 or a negative errno. */
 int lab_mkdirs(const char *path);
 
+/* The whole of a file (malloc'd, NUL-terminated; *len its length when len is not NULL),
+ * or NULL with errno set. */
+char *lab_read_file(const char *path, size_t *len);
+
 /* Write len bytes to path through a temporary file in the same directory and rename.
  * Returns 0, or a negative errno with err set. */
 int lab_write_file(const char *path, const char *data, size_t len, struct lab_err *err);

@@ -19,6 +19,11 @@
 #include "lab/run.h"
 #include "lab/scenario.h"
 
+/* The format of a partial result, and the names of the metric kinds in it (in enum
+ * lab_metric_kind's order). */
+#define LAB_PARTIAL_FORMAT 1
+#define LAB_METRIC_KIND_NAMES "scalar", "array", "matrix", "hist", "series"
+
 /* Slice i of n (1 <= i <= n); n == 0: the whole run. */
 struct lab_shard {
     unsigned i, n;
