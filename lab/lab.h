@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "env.h"
 #include "lab/hist.h"
 #include "lab/series.h"
+#include "live/servers.h"
 
 struct lab_run;
 struct sim;
@@ -132,6 +134,73 @@ int lab_sim_run(struct lab_run *run, void *w,
                 int (*build)(struct lab_run *run, struct sim *sim, void *w),
                 int (*record)(struct lab_run *run, void *w));
 
+/* ---- The live world ------------------------------------------------------------------
+ * The live counterpart of the simulated world above: the workload asks for servers and
+ * client nodes by role, the lab starts them and names them as the simulated world would
+ * (redis-0, replica-0, sentinel-0, etcd-0.., zk-0.., client-0..), schedules the scenario's
+ * `faults:` against them by name, runs to `duration`, and tears everything down after
+ * the run. How each fault maps (DESIGN.md and live/README.md say the same):
+ *   server node: pause = SIGSTOP, SIGCONT after `for`; crash = SIGKILL, restarted on the
+ *     same address and data dir after `for` if given; restart = start it if it is down;
+ *   client node: pause = the node's actors block at their next env call for `for`;
+ *     clock step / drift = the node's env_now (drift: env_mono too); crash = the node's
+ *     actors end at their next env call, their live_env_atexit handlers run, and `for`
+ *     starts its main again; restart = the same if it is down;
+ *   a partition, a server's clock, world.clocks on a server: errors at the fault's
+ *     file:line:col ("needs the simulated world"), never skipped in silence.
+ * A server lost while the run goes on, not by a scheduled fault, fails the run (exit 3):
+ * its numbers would be wrong. Call these from the run's thread (the servers die with the
+ * thread that started them), except lab_live_now, lab_live_stopping and lab_live_fault. */
+
+/* Begin this run's live world: threads on the system clock, random streams from the run
+ * seed. Returns it (for live_spawn and friends), or NULL after lab_fail. */
+struct live_world *lab_live_begin(struct lab_run *run);
+
+/* How many servers of 'kind' the world offers: world.KEY (redis for LIVE_REDIS and
+ * LIVE_SENTINEL, etcd, zookeeper) as a count, or the number of addresses it lists, or -1
+ * when it is not set (the lab starts as many as asked). For a workload that must leave a
+ * sweep point out when the user gives fewer servers than it needs. */
+int lab_live_offered(struct lab_run *run, enum live_kind kind);
+
+/* Servers of 'kind' for this run: n of them started by the lab (a count in world.KEY
+ * replaces n), or the user's own from world.KEY's comma-separated addresses, each of
+ * which must answer (else exit 3); fewer than n is an error at world.KEY. Starting takes
+ * what live/README.md measured (Redis 20 ms, a 3-member ZooKeeper 2-3 s). Returns the
+ * string the kind's client takes (servers.h), or NULL after lab_fail (exit 3 when a
+ * server cannot start or answer, with the last lines of its log). */
+const char *lab_live_servers(struct lab_run *run, enum live_kind kind, int n);
+
+/* Member i's own address and name ("replica-0") among the servers of 'kind'; how many
+ * there are; the cluster when the lab started it (NULL for the user's own servers). */
+const char *lab_live_server_addr(struct lab_run *run, enum live_kind kind, int i);
+const char *lab_live_server_name(struct lab_run *run, enum live_kind kind, int i);
+int lab_live_server_count(struct lab_run *run, enum live_kind kind);
+struct live_cluster *lab_live_cluster(struct lab_run *run, enum live_kind kind);
+
+/* A client node 'name' whose main actor runs fn(env, arg) from lab_live_go on (a thread
+ * "NAME/main"; the threads it spawns belong to the node). Returns 0 or a negative errno
+ * (-EINVAL: the name is taken). */
+int lab_live_node(struct lab_run *run, const char *name, env_fn fn, void *arg);
+
+/* Check `faults:` and `world.clocks` against the nodes (errors at their file:line:col),
+ * start the nodes, run to the scenario's duration (or 'until' ns if > 0) applying the
+ * faults, and watch the servers; then resume paused servers and wait for every actor,
+ * which must end by itself (its loop watches lab_live_stopping). Returns 0, -EINVAL
+ * after lab_fail (a fault the live world cannot do), or -EHOSTUNREACH (a server lost
+ * behind the lab's back; exit 3). */
+int lab_live_go(struct lab_run *run, int64_t until);
+
+/* True time since lab_live_go started, ns (any thread). */
+int64_t lab_live_now(struct lab_run *run);
+/* Whether the run has reached its end (any thread). */
+bool lab_live_stopping(struct lab_run *run);
+
+/* A fault the workload aims itself (e.g. at whoever holds a lock), from any thread:
+ * applied by the run's thread within about a millisecond, as if it had been written in
+ * `faults:` at that instant (f->at is ignored; f->node names the target). Returns 0, or
+ * -EINVAL for a target or kind the live world cannot fault (before go: -EAGAIN). */
+int lab_live_fault(struct lab_run *run, const struct lab_fault *f);
+
 /* ---- Metrics --------------------------------------------------------------------- */
 
 /* A scalar. Names are identifiers ([a-z0-9_]); setting one twice replaces it. */
@@ -150,8 +219,23 @@ struct series *lab_series(struct lab_run *run, const char *name, int64_t bin_ns,
 /* A short text fact for the report (e.g. "the first endpoint gets 2.9x the last"). */
 void lab_note(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Leave this run out because the world cannot serve it (e.g. redlock over the one Redis
+ * server the user gave): it records nothing, its expectations are not checked, the
+ * report prints "SKIP" with the reason, and summary.json marks it "skipped". 'key' (a
+ * sweep key or a workload parameter, or NULL) places the reason at the value's
+ * file:line:col ("FILE:L:C: algorithm=redlock skipped: REASON"). The workload returns 0
+ * after it. A misuse after any metric was recorded. */
+void lab_skip(struct lab_run *run, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Record why the run failed (the CLI prints it, prefixed with the scenario file). */
 void lab_fail(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A parameter's value that the workload refuses (a key its primitive cannot take, a
+ * duration its server rounds differently): "file:line:col: message" at the place the
+ * value was written (or "--set k=v: message"). Returns -EINVAL, for the run to return. */
+int lab_fail_param(struct lab_run *run, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Tell the user how far along a long run is (0..1); quiet unless stderr is a tty. */
 void lab_progress(struct lab_run *run, double fraction);

@@ -238,6 +238,8 @@ json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *ru
         json_object_set_new(r, "params", params_json(sc, run->spec));
         json_object_set_new(r, "primitive", json_string(run->spec->cfg->wl->name));
         json_object_set_new(r, "seed", json_integer((json_int_t)run->spec->seed));
+        if (run->skipped)
+            json_object_set_new(r, "skipped", json_string(run->skipped));
         json_t *m = json_object();
         for (size_t k = 0; k < run->nmetrics; k++)
             json_object_set_new(m, run->metrics[k].name, metric_json(&run->metrics[k]));

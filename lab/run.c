@@ -69,6 +69,7 @@ int lab_run_exec(struct lab_run *run)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = wl->run(run);
     lab__sim_end(run);
+    lab__live_end(run);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     run->wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rc > 0)
@@ -89,6 +90,7 @@ int lab_run_exec(struct lab_run *run)
 void lab_run_cleanup(struct lab_run *run)
 {
     lab__sim_end(run);
+    lab__live_end(run);
     for (size_t i = 0; i < run->nmetrics; i++) {
         struct lab_metric *m = &run->metrics[i];
         free(m->name);
@@ -105,6 +107,7 @@ void lab_run_cleanup(struct lab_run *run)
         free(run->checks[i].message);
     free(run->checks);
     free(run->fail);
+    free(run->skipped);
     memset(run, 0, sizeof(*run));
 }
 
@@ -405,6 +408,40 @@ void lab_note(struct lab_run *run, const char *fmt, ...)
     run->notes[run->nnotes++] = s;
 }
 
+void lab_skip(struct lab_run *run, const char *key, const char *fmt, ...)
+{
+    if (run->skipped)
+        return;
+    if (run->nmetrics) {
+        bug(run, "lab_skip after metrics were recorded");
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = lab_xvprintf(fmt, ap);
+    va_end(ap);
+    const struct lab_scenario *sc = run->sc;
+    const struct lab_config *c = run->spec->cfg;
+    const struct lab_node *at = NULL;
+    for (size_t k = 0; key && k < sc->nsweep && !at; k++)
+        if (!strcmp(sc->sweep[k].name, key))
+            at = run->spec->values[k];
+    for (size_t i = 0; key && !at && c->wl->params && c->wl->params[i].name; i++)
+        if (!strcmp(c->wl->params[i].name, key))
+            at = c->params[i].node;
+    const char *val = key ? lab_run_key_text(sc, run->spec, key) : NULL;
+    struct lab_err e;
+    if (at && at->line > 0)
+        lab_errf(&e, at, "%s=%s skipped: %s", key, val ? val : "?", why);
+    else if (key)
+        snprintf(e.msg, sizeof(e.msg), "%s: %s=%s skipped: %s", sc->file, key, val ? val : "?",
+                 why);
+    else
+        snprintf(e.msg, sizeof(e.msg), "%s: run skipped: %s", sc->file, why);
+    free(why);
+    run->skipped = lab_xstrdup(e.msg);
+}
+
 void lab_fail(struct lab_run *run, const char *fmt, ...)
 {
     va_list ap;
@@ -413,18 +450,35 @@ void lab_fail(struct lab_run *run, const char *fmt, ...)
     va_end(ap);
 }
 
-int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt, ...)
+/* The run's first failure: bad input at node 'at'. Returns -EINVAL. */
+static int vfail_at(struct lab_run *run, const struct lab_node *at, const char *fmt, va_list ap)
 {
     if (run->fail)
         return -EINVAL;
     struct lab_err err;
-    va_list ap;
-    va_start(ap, fmt);
     lab_verrf(&err, at, fmt, ap);
-    va_end(ap);
     run->fail = lab_xstrdup(err.msg);
     run->status = err.status;
     return -EINVAL;
+}
+
+int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail_at(run, at, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int lab_fail_param(struct lab_run *run, const char *name, const char *fmt, ...)
+{
+    const struct lab_value *v = param(run, name, "lab_fail_param");
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail_at(run, v ? v->node : NULL, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 void lab_progress(struct lab_run *run, double fraction)

@@ -43,8 +43,10 @@ struct lab_run {
     size_t nnotes;
     char *fail;  /* the first failure's message ("FILE: ..." or "FILE:L:C: ..."), or NULL */
     int status;  /* with fail: the exit status it leads to (err.h) */
+    char *skipped; /* lab_skip's reason, located: the run was left out, or NULL */
     struct sim *sim;
     bool sim_set_up;
+    struct lab_live *live; /* the live world, lab_live_begin to lab__live_end */
     double wall_s;
     lab_progress_fn progress;
     void *progress_user;
@@ -69,6 +71,8 @@ int lab__fail_at(struct lab_run *run, const struct lab_node *at, const char *fmt
     __attribute__((format(printf, 3, 4)));
 /* The simulated world's teardown, called by lab_run_exec after the workload returns. */
 void lab__sim_end(struct lab_run *run);
+/* The live world's teardown: joins its threads, stops the servers the lab started. */
+void lab__live_end(struct lab_run *run);
 
 /* Evaluate the scenario's expectations that apply to this run into run->checks. */
 void lab_run_check(struct lab_run *run);

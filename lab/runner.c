@@ -280,9 +280,20 @@ static int write_and_report(const struct lab_scenario *sc, const struct lab_run 
         size_t passed, failed = report(sc, runs, o->check && !o->quiet, &passed);
         t->failed += failed;
         if (!o->quiet) {
-            printf("%s: %zu run%s, %zu expectation%s passed, %zu failed; results in %s", sc->name,
-                   sc->nruns, sc->nruns == 1 ? "" : "s", passed, passed == 1 ? "" : "s", failed,
-                   rdir);
+            size_t skipped = 0;
+            for (size_t i = 0; i < sc->nruns; i++) {
+                if (!runs[i].skipped)
+                    continue;
+                skipped++;
+                printf("SKIP %s", sc->name);
+                print_params(sc, runs[i].spec);
+                printf(": %s\n", runs[i].skipped);
+            }
+            printf("%s: %zu run%s", sc->name, sc->nruns, sc->nruns == 1 ? "" : "s");
+            if (skipped)
+                printf(" (%zu skipped)", skipped);
+            printf(", %zu expectation%s passed, %zu failed; results in %s", passed,
+                   passed == 1 ? "" : "s", failed, rdir);
             if (!o->check && sc->nplots)
                 printf(", plots in %s", pdir);
             printf("\n");

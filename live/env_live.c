@@ -7,14 +7,37 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define MAX_ATEXIT 8
+
+/* A node: what the world's faults reach (live.h). Its clock is the system's plus an
+ * offset and a drift; a crash bumps 'gen', and every actor spawned under an older
+ * generation stops at its next env call. */
+struct live_node {
+    struct live_node *next;
+    char *name;
+    pthread_mutex_t clock_mu; /* offset, ppm, since */
+    int64_t offset;           /* ns added to the real clock at 'since' */
+    int64_t mono_drift;       /* ns the monotonic clock gained by drift before 'since' */
+    double ppm;               /* drift from 'since' on */
+    int64_t since;            /* real CLOCK_REALTIME when the drift last changed */
+    _Atomic int gen;          /* crash generation */
+    atomic_bool up;
+    char *main_name;
+    env_fn main_fn;
+    void *main_arg;
+};
 
 struct live_actor {
     struct env env;
     struct live_world *w;
     struct live_actor *next;
+    struct live_node *node; /* NULL: not on a node */
+    int gen;                /* node->gen at spawn */
     char *name;
     env_fn fn;
     void *arg;
@@ -23,6 +46,11 @@ struct live_actor {
     bool started, joined;
     uint64_t id;
     _Atomic int64_t pause_ns; /* injected: the next env call sleeps this long first */
+    int natexit;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } atexit[MAX_ATEXIT];
 };
 
 struct kv {
@@ -34,8 +62,9 @@ struct kv {
 
 struct live_world {
     uint64_t seed;
-    pthread_mutex_t lock; /* actors list, store */
+    pthread_mutex_t lock; /* actors list, nodes list, store */
     struct live_actor *actors;
+    struct live_node *nodes;
     uint64_t next_id;
     _Atomic int64_t offset;
     struct kv *store;
@@ -70,34 +99,101 @@ static struct live_actor *act(struct env *e)
     return (struct live_actor *)(void *)e;
 }
 
-/* Every env call passes here first: an injected pause takes effect now. */
+/* Run the actor's exit handlers, last registered first, once. */
+static void run_atexit(struct live_actor *a)
+{
+    while (a->natexit > 0) {
+        a->natexit--;
+        a->atexit[a->natexit].fn(a->atexit[a->natexit].arg);
+    }
+}
+
+/* Every env call passes here first: an injected pause takes effect now, and an actor
+ * whose node crashed since it was spawned ends here, its exit handlers run. */
 static void checkpoint(struct live_actor *a)
 {
     int64_t p = atomic_exchange(&a->pause_ns, 0);
     if (p > 0)
         sleep_ns(p);
+    if (a->node && atomic_load(&a->node->gen) != a->gen) {
+        run_atexit(a);
+        pthread_exit(NULL);
+    }
+}
+
+/* The node's clock offset at real time 'real' (0 without a node). */
+static int64_t node_offset(struct live_node *n, int64_t real)
+{
+    if (!n)
+        return 0;
+    pthread_mutex_lock(&n->clock_mu);
+    int64_t off = n->offset + (int64_t)((double)(real - n->since) * n->ppm * 1e-6);
+    pthread_mutex_unlock(&n->clock_mu);
+    return off;
 }
 
 static int64_t l_now(struct env *e)
 {
     struct live_actor *a = act(e);
     checkpoint(a);
-    return ts_ns(CLOCK_REALTIME) + atomic_load(&a->w->offset);
+    int64_t real = ts_ns(CLOCK_REALTIME);
+    return real + atomic_load(&a->w->offset) + node_offset(a->node, real);
 }
 
+/* The monotonic clock drifts with the node's clock (a fast oscillator runs both fast);
+ * steps move the wall clock only. */
 static int64_t l_mono(struct env *e)
 {
-    checkpoint(act(e));
-    return ts_ns(CLOCK_MONOTONIC);
+    struct live_actor *a = act(e);
+    checkpoint(a);
+    int64_t mono = ts_ns(CLOCK_MONOTONIC);
+    if (!a->node)
+        return mono;
+    struct live_node *n = a->node;
+    pthread_mutex_lock(&n->clock_mu);
+    double ppm = n->ppm;
+    int64_t since = n->since, drifted = n->mono_drift;
+    pthread_mutex_unlock(&n->clock_mu);
+    return mono + drifted + (int64_t)((double)(ts_ns(CLOCK_REALTIME) - since) * ppm * 1e-6);
+}
+
+/* A crash must stop an actor that waits, not only one that calls: an actor on a node
+ * waits in slices of CRASH_SLICE_NS and looks between them. */
+#define CRASH_SLICE_NS 10000000LL
+
+static bool crashed(const struct live_actor *a)
+{
+    return a->node && atomic_load(&a->node->gen) != a->gen;
+}
+
+/* End the calling actor where it stands: its exit handlers run, its thread exits. If it
+ * waited on a condition, it gives the mutex back first ('held', or NULL). */
+static void die(struct live_actor *a, pthread_mutex_t *held)
+{
+    if (held)
+        pthread_mutex_unlock(held);
+    run_atexit(a);
+    pthread_exit(NULL);
 }
 
 static void l_sleep(struct env *e, int64_t ns)
 {
-    checkpoint(act(e));
-    if (ns <= 0)
+    struct live_actor *a = act(e);
+    checkpoint(a);
+    if (ns <= 0) {
         sched_yield();
-    else
+        return;
+    }
+    if (!a->node) {
         sleep_ns(ns);
+        return;
+    }
+    int64_t end = ts_ns(CLOCK_MONOTONIC) + ns, left;
+    while ((left = end - ts_ns(CLOCK_MONOTONIC)) > 0) {
+        sleep_ns(left < CRASH_SLICE_NS ? left : CRASH_SLICE_NS);
+        if (crashed(a))
+            die(a, NULL);
+    }
 }
 
 static uint64_t l_rand(struct env *e)
@@ -142,8 +238,21 @@ static int l_mutex_init(struct env *e, struct env_mutex *m)
 }
 static void l_mutex_lock(struct env *e, struct env_mutex *m)
 {
-    checkpoint(act(e));
-    pthread_mutex_lock(pm(m));
+    struct live_actor *a = act(e);
+    checkpoint(a);
+    if (!a->node) {
+        pthread_mutex_lock(pm(m));
+        return;
+    }
+    /* Its holder may be an actor of this node that a crash ended with the mutex held. */
+    for (;;) {
+        int64_t end = ts_ns(CLOCK_REALTIME) + CRASH_SLICE_NS;
+        struct timespec ts = {(time_t)(end / 1000000000LL), (long)(end % 1000000000LL)};
+        if (pthread_mutex_timedlock(pm(m), &ts) == 0)
+            return;
+        if (crashed(a))
+            die(a, NULL);
+    }
 }
 static bool l_mutex_trylock(struct env *e, struct env_mutex *m)
 {
@@ -169,16 +278,30 @@ static int l_cond_init(struct env *e, struct env_cond *c)
     return -rc;
 }
 
-static int l_cond_wait(struct env *e, struct env_cond *c, struct env_mutex *m,
-                       int64_t timeout_ns)
+static int l_cond_wait(struct env *e, struct env_cond *c, struct env_mutex *m, int64_t timeout_ns)
 {
-    checkpoint(act(e));
-    if (timeout_ns < 0)
+    struct live_actor *a = act(e);
+    if (crashed(a))
+        die(a, pm(m));
+    checkpoint(a);
+    if (timeout_ns < 0 && !a->node)
         return -pthread_cond_wait(pc(c), pm(m));
-    int64_t end = ts_ns(CLOCK_MONOTONIC) + timeout_ns;
-    struct timespec ts = {(time_t)(end / 1000000000LL), (long)(end % 1000000000LL)};
-    int rc = pthread_cond_timedwait(pc(c), pm(m), &ts);
-    return rc == ETIMEDOUT ? -ETIMEDOUT : -rc;
+    int64_t now = ts_ns(CLOCK_MONOTONIC);
+    int64_t end = timeout_ns < 0 ? INT64_MAX : now + timeout_ns;
+    for (;;) {
+        int64_t until = end;
+        if (a->node && end - now > CRASH_SLICE_NS)
+            until = now + CRASH_SLICE_NS;
+        struct timespec ts = {(time_t)(until / 1000000000LL), (long)(until % 1000000000LL)};
+        int rc = pthread_cond_timedwait(pc(c), pm(m), &ts);
+        if (crashed(a))
+            die(a, pm(m));
+        if (rc != ETIMEDOUT)
+            return -rc; /* signalled (or spuriously woken: callers loop) */
+        now = ts_ns(CLOCK_MONOTONIC);
+        if (now >= end)
+            return -ETIMEDOUT;
+    }
 }
 
 static void l_cond_signal(struct env *e, struct env_cond *c, bool all)
@@ -198,17 +321,21 @@ static void *trampoline(void *p)
 {
     struct live_actor *a = p;
     a->fn(&a->env, a->arg);
+    run_atexit(a);
     return NULL;
 }
 
-int live_spawn(struct live_world *w, const char *name, env_fn fn, void *arg,
-               uint64_t *handle)
+/* Spawn an actor on 'node' (NULL: none) under the node's current generation. */
+static int spawn_on(struct live_world *w, struct live_node *node, const char *name, env_fn fn,
+                    void *arg, uint64_t *handle)
 {
     struct live_actor *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
     a->env.ops = &live_env_ops;
     a->w = w;
+    a->node = node;
+    a->gen = node ? atomic_load(&node->gen) : 0;
     a->fn = fn;
     a->arg = arg;
     a->name = strdup(name ? name : "thread");
@@ -229,6 +356,11 @@ int live_spawn(struct live_world *w, const char *name, env_fn fn, void *arg,
     if (handle)
         *handle = a->id;
     return 0;
+}
+
+int live_spawn(struct live_world *w, const char *name, env_fn fn, void *arg, uint64_t *handle)
+{
+    return spawn_on(w, NULL, name, fn, arg, handle);
 }
 
 static struct live_actor *find(struct live_world *w, uint64_t id)
@@ -266,9 +398,12 @@ void live_join_all(struct live_world *w)
     }
 }
 
+/* A child belongs to its parent's node: a node's faults reach the threads it started. */
 static int l_spawn(struct env *e, const char *name, env_fn fn, void *arg, uint64_t *handle)
 {
-    return live_spawn(act(e)->w, name, fn, arg, handle);
+    struct live_actor *a = act(e);
+    checkpoint(a);
+    return spawn_on(a->w, a->node, name, fn, arg, handle);
 }
 
 static void l_join(struct env *e, uint64_t handle)
@@ -397,6 +532,13 @@ void live_world_destroy(struct live_world *w)
         free(a->name);
         free(a);
     }
+    for (struct live_node *n = w->nodes, *next; n; n = next) {
+        next = n->next;
+        pthread_mutex_destroy(&n->clock_mu);
+        free(n->name);
+        free(n->main_name);
+        free(n);
+    }
     for (struct kv *kv = w->store, *next; kv; kv = next) {
         next = kv->next;
         free(kv->key);
@@ -405,4 +547,130 @@ void live_world_destroy(struct live_world *w)
     }
     pthread_mutex_destroy(&w->lock);
     free(w);
+}
+
+/* ---- Nodes ---------------------------------------------------------------------- */
+
+static struct live_node *node_find(struct live_world *w, const char *name)
+{
+    pthread_mutex_lock(&w->lock);
+    struct live_node *n = w->nodes;
+    while (n && strcmp(n->name, name) != 0)
+        n = n->next;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+int live_node_create(struct live_world *w, const char *node, const char *name, env_fn fn, void *arg)
+{
+    if (!node || !fn || node_find(w, node))
+        return -EINVAL;
+    struct live_node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    n->name = strdup(node);
+    if (asprintf(&n->main_name, "%s/%s", node, name ? name : "main") < 0)
+        n->main_name = NULL;
+    if (!n->name || !n->main_name) {
+        free(n->name);
+        free(n->main_name);
+        free(n);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&n->clock_mu, NULL);
+    n->since = ts_ns(CLOCK_REALTIME);
+    n->main_fn = fn;
+    n->main_arg = arg;
+    pthread_mutex_lock(&w->lock);
+    n->next = w->nodes;
+    w->nodes = n;
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int live_node_main(struct live_world *w, const char *node, const char *name, env_fn fn, void *arg)
+{
+    int rc = live_node_create(w, node, name, fn, arg);
+    return rc < 0 ? rc : live_node_restart(w, node);
+}
+
+bool live_node_exists(struct live_world *w, const char *node)
+{
+    return node_find(w, node) != NULL;
+}
+
+int live_node_pause(struct live_world *w, const char *node, int64_t dur)
+{
+    struct live_node *n = node_find(w, node);
+    if (!n || dur <= 0)
+        return -EINVAL;
+    pthread_mutex_lock(&w->lock);
+    for (struct live_actor *a = w->actors; a; a = a->next)
+        if (a->node == n)
+            atomic_fetch_add(&a->pause_ns, dur);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+/* Fold the drift so far into the offsets, then apply a step and a new drift. */
+static void clock_change(struct live_node *n, int64_t step, bool set_ppm, double ppm)
+{
+    pthread_mutex_lock(&n->clock_mu);
+    int64_t real = ts_ns(CLOCK_REALTIME);
+    int64_t gained = (int64_t)((double)(real - n->since) * n->ppm * 1e-6);
+    n->offset += gained + step;
+    n->mono_drift += gained;
+    n->since = real;
+    if (set_ppm)
+        n->ppm = ppm;
+    pthread_mutex_unlock(&n->clock_mu);
+}
+
+int live_node_clock_step(struct live_world *w, const char *node, int64_t step)
+{
+    struct live_node *n = node_find(w, node);
+    if (!n)
+        return -EINVAL;
+    clock_change(n, step, false, 0);
+    return 0;
+}
+
+int live_node_drift(struct live_world *w, const char *node, double ppm)
+{
+    struct live_node *n = node_find(w, node);
+    if (!n || !(ppm > -1e5 && ppm < 1e5))
+        return -EINVAL;
+    clock_change(n, 0, true, ppm);
+    return 0;
+}
+
+int live_node_crash(struct live_world *w, const char *node)
+{
+    struct live_node *n = node_find(w, node);
+    if (!n)
+        return -EINVAL;
+    if (atomic_exchange(&n->up, false))
+        atomic_fetch_add(&n->gen, 1);
+    return 0;
+}
+
+int live_node_restart(struct live_world *w, const char *node)
+{
+    struct live_node *n = node_find(w, node);
+    if (!n)
+        return -EINVAL;
+    if (atomic_exchange(&n->up, true))
+        return 0; /* running: nothing to do, as in the simulated world */
+    return spawn_on(w, n, n->main_name, n->main_fn, n->main_arg, NULL);
+}
+
+int live_env_atexit(struct env *e, void (*fn)(void *arg), void *arg)
+{
+    struct live_actor *a = act(e);
+    if (!fn || a->natexit == MAX_ATEXIT || a == &a->w->self)
+        return -EINVAL;
+    a->atexit[a->natexit].fn = fn;
+    a->atexit[a->natexit].arg = arg;
+    a->natexit++;
+    return 0;
 }

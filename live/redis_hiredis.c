@@ -15,14 +15,15 @@
 static const char cad_script[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
     "else return 0 end";
-static const char cae_script[] =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+static const char cae_script[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
+                                 "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
 struct lr {
     struct redis base;
     bool unix_sock;
-    char path[256]; /* socket path, or host */
+    bool sentinel;   /* path:port is a Sentinel; the master is asked for at each connect */
+    char master[64]; /* the master's name Sentinel knows */
+    char path[256];  /* socket path, or host */
     int port;
     redisContext *c;
     int64_t timeout_set; /* the timeout the context has */
@@ -65,9 +66,49 @@ static void drop(struct lr *c)
     c->c = NULL;
 }
 
+/* Ask the Sentinel at c->path:c->port where the master is: 0 and host/port, or a
+ * negative errno (-EAGAIN: it knows no master by that name yet). */
+static int ask_sentinel(struct lr *c, struct timeval tv, char *host, size_t cap, int *port)
+{
+    redisContext *s = redisConnectWithTimeout(c->path, c->port, tv);
+    if (!s || s->err) {
+        int rc = map_err(s);
+        if (s)
+            redisFree(s);
+        return rc;
+    }
+    redisSetTimeout(s, tv);
+    redisReply *r = redisCommand(s, "SENTINEL get-master-addr-by-name %s", c->master);
+    int rc = r ? 0 : map_err(s);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
+        snprintf(host, cap, "%s", r->element[0]->str);
+        *port = atoi(r->element[1]->str);
+    } else if (r) {
+        rc = -EAGAIN;
+    }
+    if (r)
+        freeReplyObject(r);
+    redisFree(s);
+    return rc;
+}
+
 static int ensure(struct lr *c)
 {
     struct timeval tv = tv_of(c->base.timeout_ns);
+    if (!c->c && c->sentinel) {
+        char host[256];
+        int port = 0, rc = ask_sentinel(c, tv, host, sizeof(host), &port);
+        if (rc < 0)
+            return rc;
+        c->c = redisConnectWithTimeout(host, port, tv);
+        if (!c->c || c->c->err) {
+            rc = map_err(c->c);
+            drop(c);
+            return rc;
+        }
+        c->timeout_set = -1;
+    }
     if (!c->c) {
         c->c = c->unix_sock ? redisConnectUnixWithTimeout(c->path, tv)
                             : redisConnectWithTimeout(c->path, c->port, tv);
@@ -100,6 +141,8 @@ static redisReply *command(struct lr *c, int *rc, int argc, const char **argv)
     if (!r) {
         *rc = map_err(c->c);
         drop(c);
+    } else if (c->sentinel && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "READONLY", 8)) {
+        drop(c); /* a replica now: ask Sentinel again at the next call */
     }
     return r;
 }
@@ -118,8 +161,7 @@ static int check_args(const char *key, const char *val)
     return strlen(key) > REDIS_KEY_MAX || (val && strlen(val) > REDIS_VAL_MAX) ? -E2BIG : 0;
 }
 
-static int l_set(struct redis *r, const char *key, const char *val, unsigned flags,
-                 int64_t ttl_ns)
+static int l_set(struct redis *r, const char *key, const char *val, unsigned flags, int64_t ttl_ns)
 {
     int rc = check_args(key, val);
     if (rc < 0)
@@ -137,8 +179,10 @@ static int l_set(struct redis *r, const char *key, const char *val, unsigned fla
     redisReply *rep = command(conn(r), &rc, argc, argv);
     if (!rep)
         return rc;
-    rc = rep->type == REDIS_REPLY_STATUS ? 1 : rep->type == REDIS_REPLY_NIL ? 0
-         : rep->type == REDIS_REPLY_ERROR ? reply_err(rep) : -EPROTO;
+    rc = rep->type == REDIS_REPLY_STATUS  ? 1
+         : rep->type == REDIS_REPLY_NIL   ? 0
+         : rep->type == REDIS_REPLY_ERROR ? reply_err(rep)
+                                          : -EPROTO;
     freeReplyObject(rep);
     return rc;
 }
@@ -157,8 +201,9 @@ static int l_get(struct redis *r, const char *key, char *buf, size_t cap)
             snprintf(buf, cap, "%.*s", (int)rep->len, rep->str);
         rc = rep->len > (size_t)REDIS_VAL_MAX ? REDIS_VAL_MAX : (int)rep->len;
     } else {
-        rc = rep->type == REDIS_REPLY_NIL ? -ENOENT
-             : rep->type == REDIS_REPLY_ERROR ? reply_err(rep) : -EPROTO;
+        rc = rep->type == REDIS_REPLY_NIL     ? -ENOENT
+             : rep->type == REDIS_REPLY_ERROR ? reply_err(rep)
+                                              : -EPROTO;
     }
     freeReplyObject(rep);
     return rc;
@@ -168,7 +213,8 @@ static int l_get(struct redis *r, const char *key, char *buf, size_t cap)
 static int int_reply(redisReply *rep, int64_t *out)
 {
     int rc = rep->type == REDIS_REPLY_INTEGER ? 0
-             : rep->type == REDIS_REPLY_ERROR ? reply_err(rep) : -EPROTO;
+             : rep->type == REDIS_REPLY_ERROR ? reply_err(rep)
+                                              : -EPROTO;
     if (rc == 0)
         *out = rep->integer;
     freeReplyObject(rep);
@@ -260,8 +306,13 @@ static void l_close(struct redis *r)
 }
 
 static const struct redis_ops live_redis_ops = {
-    .set = l_set, .get = l_get, .del = l_del, .incr = l_incr,
-    .cad = l_cad, .cae = l_cae, .close = l_close,
+    .set = l_set,
+    .get = l_get,
+    .del = l_del,
+    .incr = l_incr,
+    .cad = l_cad,
+    .cae = l_cae,
+    .close = l_close,
 };
 
 /* A write to a server that died raises SIGPIPE, which would kill the process: hiredis
@@ -297,8 +348,16 @@ struct redis *live_redis_connect(const char *addr, int64_t timeout_ns)
         snprintf(c->path, sizeof(c->path), "%s", p);
         return &c->base;
     }
-    if (!strncmp(p, "redis://", 8))
+    if (!strncmp(p, "sentinel://", 11)) {
+        p += 11;
+        const char *slash = strchr(p, '/');
+        if (!slash || !slash[1] || strlen(slash + 1) >= sizeof(c->master))
+            goto err;
+        snprintf(c->master, sizeof(c->master), "%s", slash + 1);
+        c->sentinel = true;
+    } else if (!strncmp(p, "redis://", 8)) {
         p += 8;
+    }
     const char *colon = strrchr(p, ':');
     size_t hl = colon ? (size_t)(colon - p) : strcspn(p, "/");
     if (hl == 0 || hl >= sizeof(c->path))

@@ -11,7 +11,9 @@
 #include "client/redis.h"
 
 /* A connection to 'addr': "unix:/path/to.sock", "/path/to.sock", "redis://host:port",
- * "host:port" or "host" (port 6379). Connects lazily, on the first call, and again after
+ * "host:port" or "host" (port 6379), or "sentinel://host:port/NAME": the master Sentinel
+ * names NAME (SENTINEL get-master-addr-by-name), asked again at every connect, so after
+ * an error or a READONLY refusal the client follows a failover. Connects lazily, on the first call, and again after
  * any error, so a server that is down shows as -ECONNREFUSED from the calls (and a server
  * that restarted is found again). NULL on -ENOMEM or an address it cannot parse. */
 struct redis *live_redis_connect(const char *addr, int64_t timeout_ns);

@@ -33,31 +33,39 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* Ready: POST /v3/kv/range (linearizable: serializable is false) answers 200 with a
- * header, which needs a leader and this member caught up with it. */
-static int range_probe(struct live_proc *p, void *arg, char *err, size_t errlen)
+int live__etcd_ping(const char *addr, int64_t timeout_ns)
 {
-    struct live__member *m = arg;
     pthread_once(&curl_once, curl_init);
     CURL *h = curl_easy_init();
     if (!h)
-        return 0;
+        return -ENOMEM;
     char url[192];
-    snprintf(url, sizeof(url), "%s/v3/kv/range", m->addr);
+    snprintf(url, sizeof(url), "%s/v3/kv/range", addr);
     struct body b = {.len = 0};
+    long ms = (long)(timeout_ns / 1000000);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"key\":\"ZGlzdGxhYg==\"}"); /* "distlab" */
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)PROBE_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     long status = 0;
-    int ok = curl_easy_perform(h) == CURLE_OK &&
-             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200 &&
-             strstr(b.buf, "\"header\"") != NULL;
+    CURLcode rc = curl_easy_perform(h);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(h);
-    return ok;
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return -ETIMEDOUT;
+    return status == 200 && strstr(b.buf, "\"header\"") ? 0 : -ECONNREFUSED;
+}
+
+/* Ready: POST /v3/kv/range (linearizable: serializable is false) answers 200 with a
+ * header, which needs a leader and this member caught up with it. */
+static int range_probe(struct live_proc *p, void *arg, char *err, size_t errlen)
+{
+    struct live__member *m = arg;
+    return live__etcd_ping(m->addr, PROBE_TIMEOUT_MS * 1000000LL) == 0;
 }
 
 int live__etcd_prepare(struct live_cluster *c, int n, char *err, size_t errlen)

@@ -162,7 +162,16 @@ int live__sentinel_prepare(struct live_cluster *c, int n, char *err, size_t errl
         if (i <= n) {
             int k = server_argv(m, exe, true, argv, port, sizeof(port));
             if (i > 0) {
-                snprintf(primary_port, sizeof(primary_port), "%d", c->m[0].port[0]);
+                int port0 = c->m[0].port[0];
+                if (c->opts.repl_lag_ns > 0) {
+                    if ((rc = live_lagrelay_start(port0, c->opts.repl_lag_ns, &c->relay[i])) < 0) {
+                        snprintf(err, errlen, "cannot start the replication relay: %s",
+                                 strerror(-rc));
+                        break;
+                    }
+                    port0 = live_lagrelay_port(c->relay[i]);
+                }
+                snprintf(primary_port, sizeof(primary_port), "%d", port0);
                 argv[k++] = "--replicaof";
                 argv[k++] = "127.0.0.1";
                 argv[k++] = primary_port;

@@ -24,15 +24,13 @@ static void quiet_log(const char *message)
 
 static void no_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx) {}
 
-/* One session attempt to this server, bounded by PROBE_WAIT_MS; closed at once. */
-static int session_probe(struct live_proc *p, void *arg, char *err, size_t errlen)
+int live__zk_ping(const char *hosts, int64_t timeout_ns)
 {
-    struct live__member *m = arg;
-    zhandle_t *zh = zookeeper_init2(m->addr, no_watch, 4000, NULL, NULL, 0, quiet_log);
+    zhandle_t *zh = zookeeper_init2(hosts, no_watch, 4000, NULL, NULL, 0, quiet_log);
     if (!zh)
-        return 0;
-    int ok = 0;
-    for (int waited = 0; waited < PROBE_WAIT_MS && !ok; waited += 10) {
+        return errno == EINVAL ? -EINVAL : -ECONNREFUSED;
+    bool ok = false;
+    for (int64_t waited = 0; waited < timeout_ns && !ok; waited += 10000000) {
         ok = zoo_state(zh) == ZOO_CONNECTED_STATE;
         if (!ok) {
             struct timespec ts = {0, 10000000};
@@ -40,7 +38,14 @@ static int session_probe(struct live_proc *p, void *arg, char *err, size_t errle
         }
     }
     zookeeper_close(zh);
-    return ok;
+    return ok ? 0 : -ECONNREFUSED;
+}
+
+/* One session attempt to this server alone, bounded by PROBE_WAIT_MS; closed at once. */
+static int session_probe(struct live_proc *p, void *arg, char *err, size_t errlen)
+{
+    struct live__member *m = arg;
+    return live__zk_ping(m->addr, PROBE_WAIT_MS * 1000000LL) == 0;
 }
 
 int live__zk_prepare(struct live_cluster *c, int n, char *err, size_t errlen)

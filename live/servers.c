@@ -12,6 +12,9 @@
 
 #include "config.h"
 #include "live/servers_internal.h"
+#if HAVE_HIREDIS
+#include "live/redis_hiredis.h"
+#endif
 
 #define START_TRIES 3
 
@@ -131,6 +134,10 @@ static void teardown(struct live_cluster *c)
         }
     }
     memset(c->m, 0, sizeof(c->m));
+    for (int i = 0; i < LIVE_CLUSTER_MAX; i++) {
+        live_lagrelay_stop(c->relay[i]);
+        c->relay[i] = NULL;
+    }
     live_dir_remove(c->dir);
     c->dir = NULL;
     c->n = 0;
@@ -317,6 +324,54 @@ int live_cluster_restart(struct live_cluster *c, int i, bool wait, char *err, si
     if (rc == 0 && wait)
         rc = live_proc_wait_ready(c->m[i].proc, -1, err, errlen);
     return rc;
+}
+
+int live_server_ping(enum live_kind kind, const char *addr, int64_t timeout_ns)
+{
+    switch (kind) {
+#if HAVE_HIREDIS
+    case LIVE_REDIS:
+    case LIVE_SENTINEL:
+        return live_redis_ping(addr, timeout_ns);
+#endif
+#if HAVE_CURL
+    case LIVE_ETCD:
+        return live__etcd_ping(addr, timeout_ns);
+#endif
+#if HAVE_ZOOKEEPER
+    case LIVE_ZOOKEEPER:
+        return live__zk_ping(addr, timeout_ns);
+#endif
+    default:
+        return -ENOTSUP;
+    }
+}
+
+int live_cluster_cut_replication(struct live_cluster *c, const void *pattern, size_t len)
+{
+    int n = 0;
+    for (int i = 0; i < LIVE_CLUSTER_MAX; i++) {
+        if (c->relay[i]) {
+            int rc = live_lagrelay_cut(c->relay[i], pattern, len);
+            if (rc < 0)
+                return rc;
+            n++;
+        }
+    }
+    return n ? 0 : -ENOENT;
+}
+
+int live_cluster_cut_landed(struct live_cluster *c)
+{
+    int landed = 0;
+    for (int i = 0; i < LIVE_CLUSTER_MAX; i++) {
+        if (c->relay[i]) {
+            uint64_t d, x, l;
+            live_lagrelay_stats(c->relay[i], &d, &x, &l);
+            landed += (int)l;
+        }
+    }
+    return landed;
 }
 
 int live_cluster_check(struct live_cluster *c, char *why, size_t cap)

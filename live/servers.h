@@ -65,6 +65,9 @@ struct live_cluster_opts {
     int64_t down_after_ns;       /* LIVE_SENTINEL: down-after-milliseconds, default 1 s */
     int64_t failover_timeout_ns; /* LIVE_SENTINEL: failover-timeout, default 3 s */
     int64_t zk_tick_ns;          /* LIVE_ZOOKEEPER: tickTime, default 200 ms */
+    int64_t repl_lag_ns;         /* LIVE_SENTINEL: > 0 puts a relay (lagrelay.h) on each
+                                  * replica's link that delays the primary's stream this
+                                  * much; 0: the replicas connect to the primary directly */
 };
 
 struct live_cluster;
@@ -107,6 +110,22 @@ int live_cluster_kill(struct live_cluster *c, int i);
  * replica: answers PING, whatever Sentinel made of it). Returns 0 or what
  * live_cluster_start returns. */
 int live_cluster_restart(struct live_cluster *c, int i, bool wait, char *err, size_t errlen);
+
+/* LIVE_SENTINEL with repl_lag_ns: cut each replica's stream at the first not yet
+ * delivered occurrence of 'pattern' (e.g. the grant's "$3\r\nSET\r\n$12\r\ncounter_lock"):
+ * it and everything the primary writes after it never reach the replicas, what came
+ * before still does (lagrelay.h). Then kill redis-0: a crash right after a grant that loses
+ * the grant and nothing older. Returns 0, or -ENOENT when the cluster has no relay. Any
+ * thread. live_cluster_cut_landed: how many cuts found their pattern so far. */
+int live_cluster_cut_replication(struct live_cluster *c, const void *pattern, size_t len);
+int live_cluster_cut_landed(struct live_cluster *c);
+
+/* Does 'addr' answer as a server of 'kind' within timeout_ns? For the user's own servers
+ * (a live run's world.redis, world.etcd, world.zookeeper): a Redis address is anything
+ * live_redis_connect takes and must answer PING; an etcd endpoint (http://host:port) a
+ * linearizable read; a ZooKeeper host string a session. Returns 0, -ECONNREFUSED or
+ * -ETIMEDOUT, or -ENOTSUP when distlab was built without that kind's client library. */
+int live_server_ping(enum live_kind kind, const char *addr, int64_t timeout_ns);
 
 /* Is every member as the launcher left it (running, paused or killed on request)?
  * 0, or -EPIPE when one exited or stopped behind its back ('why' names it, with its

@@ -4,6 +4,7 @@
 #define DISTLAB_LIVE_SERVERS_INTERNAL_H
 
 #include "live/launch.h"
+#include "live/lagrelay.h"
 #include "live/servers.h"
 
 struct live__member {
@@ -25,6 +26,7 @@ struct live_cluster {
     int n;         /* members, sentinel included */
     int nreplicas; /* LIVE_SENTINEL */
     struct live__member m[LIVE_CLUSTER_MAX];
+    struct live_lagrelay *relay[LIVE_CLUSTER_MAX]; /* LIVE_SENTINEL with a lag: per replica */
     char addrs[LIVE_CLUSTER_MAX * 48];
 };
 
@@ -35,6 +37,11 @@ int live__redis_prepare(struct live_cluster *c, int n, char *err, size_t errlen)
 int live__sentinel_prepare(struct live_cluster *c, int n, char *err, size_t errlen);
 int live__etcd_prepare(struct live_cluster *c, int n, char *err, size_t errlen);
 int live__zk_prepare(struct live_cluster *c, int n, char *err, size_t errlen);
+
+/* Does 'addr' answer as an etcd member (a linearizable range) or a ZooKeeper server (a
+ * session connects) within timeout_ns? 0 or a negative errno. */
+int live__etcd_ping(const char *addr, int64_t timeout_ns);
+int live__zk_ping(const char *hosts, int64_t timeout_ns);
 
 /* Member basics for a recipe: name it, make its data dir DIR/NAME (0700), take 'nports'
  * free ports. Returns 0 or a negative errno with err set. */

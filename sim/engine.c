@@ -138,6 +138,7 @@ void sim_destroy(struct sim *sim)
 {
     if (!sim)
         return;
+    sim->destroying = true;
     /* First, while every queued node (in actors, messages, faults, calls) still exists:
      * the cleanup marks each one unqueued. */
     tq4_cleanup(&sim->events);

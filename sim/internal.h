@@ -186,6 +186,7 @@ struct sim {
 
     enum sim_stop stop;
     bool stopping;
+    bool destroying; /* sim_destroy has begun: sim_post drops what atexit handlers send */
     char error[256];
 };
 

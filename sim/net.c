@@ -241,15 +241,16 @@ static void inflight_unlink(struct sim *sim, struct sim__msg *m)
     m->next = m->prev = NULL;
 }
 
-int sim_send(struct env *e, struct sim_addr to, const void *buf, size_t len)
+/* Queue a message from 'from' (its node and port) to 'to' on their link's model. */
+static int send_from(struct sim *sim, struct sim_addr from, struct sim_addr to, const void *buf,
+                     size_t len)
 {
-    struct sim_actor *a = env_actor(e);
-    struct sim *sim = a->sim;
-    if (to.node < 0 || to.node >= sim->nnodes || (len && !buf))
+    if (to.node < 0 || to.node >= sim->nnodes || from.node < 0 || from.node >= sim->nnodes ||
+        (len && !buf))
         return -EINVAL;
     sim->stats.msgs_sent++;
-    const struct sim_link *model = to.node == a->node ? &sim->cfg.local : &sim->cfg.network;
-    struct sim__linkstate *ls = link_state(sim, a->node, to.node);
+    const struct sim_link *model = to.node == from.node ? &sim->cfg.local : &sim->cfg.network;
+    struct sim__linkstate *ls = link_state(sim, from.node, to.node);
     if (!ls)
         return -ENOMEM;
     if (ls->has_model)
@@ -258,7 +259,7 @@ int sim_send(struct env *e, struct sim_addr to, const void *buf, size_t len)
      * less on some other path never shifts this path's draws. */
     bool lost = model->loss > 0 && rng_chance(&sim->net_rng, model->loss);
     int64_t lat = sim_dist_draw(&model->latency, &sim->net_rng);
-    if (lost || cut(sim, a->node, to.node)) {
+    if (lost || cut(sim, from.node, to.node)) {
         sim->stats.msgs_lost++;
         return 0;
     }
@@ -267,7 +268,7 @@ int sim_send(struct env *e, struct sim_addr to, const void *buf, size_t len)
         return -ENOMEM;
     memset(m, 0, sizeof(*m));
     m->ev.kind = SIM__EV_MSG;
-    m->from = sim_env_addr(e);
+    m->from = from;
     m->to = to;
     m->len = len;
     if (len)
@@ -285,6 +286,20 @@ int sim_send(struct env *e, struct sim_addr to, const void *buf, size_t len)
         sim->inflight->prev = m;
     sim->inflight = m;
     return 0;
+}
+
+int sim_send(struct env *e, struct sim_addr to, const void *buf, size_t len)
+{
+    struct sim_actor *a = env_actor(e);
+    return send_from(a->sim, sim_env_addr(e), to, buf, len);
+}
+
+int sim_post(struct sim *sim, struct sim_addr from, struct sim_addr to, const void *buf,
+             size_t len)
+{
+    if (sim->destroying)
+        return 0; /* the world is ending: nobody will read it */
+    return send_from(sim, from, to, buf, len);
 }
 
 void sim__msg_deliver(struct sim *sim, struct sim__msg *m)

@@ -190,6 +190,14 @@ int sim_listen(struct env *e, uint32_t port);
  * never learns of a loss. Returns 0 or -ENOMEM. Never blocks. */
 int sim_send(struct env *e, struct sim_addr to, const void *buf, size_t len);
 
+/* Send as if from 'from', outside any actor: what the kernel of a node does for a process
+ * that died there (it resets the process's connections, so their peers learn at once).
+ * For a model's sim_env_atexit handler; latency, loss and partitions apply as for
+ * sim_send. Once sim_destroy has begun it sends nothing (returns 0). Returns 0, -EINVAL or
+ * -ENOMEM. */
+int sim_post(struct sim *sim, struct sim_addr from, struct sim_addr to, const void *buf,
+             size_t len);
+
 /* Receive the next message addressed to any port this actor owns, blocking at most
  * timeout_ns of monotonic time (< 0: forever). Copies at most cap bytes into buf.
  * Returns the message's full length, or -ETIMEDOUT. */

@@ -143,37 +143,9 @@ static int read_params(struct rl *w, struct lab_run *run)
 
 /* ---- Results ----------------------------------------------------------------------- */
 
-/* holders_ts: in each 100 ms bin, the mean number of clients that believed they held the
- * lock (the fraction of the bin each lease covers, summed): 1 while it works, 2 while two
- * clients hold it at once. */
-static void holders_series(struct rl *w, int64_t end)
-{
-    struct series *h = lab_series(w->run, "holders_ts", TS_BIN, "holders");
-    for (int64_t b = 0; b * TS_BIN < end; b++)
-        series_add(h, b * TS_BIN, 0); /* every bin, even where nobody holds */
-    size_t n = lockcheck_leases(w->chk);
-    for (size_t i = 0; i < n; i++) {
-        int client;
-        int64_t from, to;
-        if (!lockcheck_lease(w->chk, i, end, &client, &from, &to))
-            break;
-        for (int64_t b = from / TS_BIN; b * TS_BIN < to && b * TS_BIN < end; b++) {
-            int64_t lo = from > b * TS_BIN ? from : b * TS_BIN;
-            int64_t hi = to < (b + 1) * TS_BIN ? to : (b + 1) * TS_BIN;
-            if (hi > lo)
-                series_add(h, b * TS_BIN, (double)(hi - lo) / (double)TS_BIN);
-        }
-    }
-}
-
 int rl_report(struct rl *w, int64_t end)
 {
     struct lab_run *run = w->run;
-    struct lockcheck_result r;
-    if (lockcheck_result(w->chk, end, w->res_value, &r) < 0) {
-        lab_fail(run, "out of memory computing the lock checker's result");
-        return -ENOMEM;
-    }
     struct hist *lat = lab_hist(run, "acquire_latency", "ns");
     struct hist *att = lab_hist(run, "attempts", "attempts");
     uint64_t failed = 0, errors = 0, stale = 0, res_err = 0;
@@ -193,19 +165,6 @@ int rl_report(struct rl *w, int64_t end)
         sum.extend_errors += c->st.extend_errors;
         sum.lost += c->st.lost;
     }
-    double secs = (double)end / 1e9;
-    lab_metric(run, "overlaps", (double)r.overlaps);
-    lab_metric(run, "overlap_time", (double)r.overlap_ns);
-    lab_metric(run, "max_holders", r.max_holders);
-    lab_metric(run, "lost_updates", (double)r.lost_updates);
-    lab_metric(run, "stale_writes", (double)r.stale_writes);
-    lab_metric(run, "stale_reads", (double)r.stale_reads);
-    lab_metric(run, "rejected_writes", (double)r.rejected_writes);
-    lab_metric(run, "rejected_reads", (double)r.rejected_reads);
-    lab_metric(run, "foreign_deletes", (double)r.foreign_deletes);
-    lab_metric(run, "acquisitions", (double)r.leases);
-    lab_metric(run, "writes", (double)r.writes);
-    lab_metric(run, "counter", (double)w->res_value);
     lab_metric(run, "failed_acquires", (double)failed);
     lab_metric(run, "acquire_errors", (double)errors);
     lab_metric(run, "stale_releases", (double)stale);
@@ -213,7 +172,6 @@ int rl_report(struct rl *w, int64_t end)
     lab_metric(run, "extends", (double)sum.extends);
     lab_metric(run, "extend_errors", (double)sum.extend_errors);
     lab_metric(run, "lost_leases", (double)sum.lost);
-    lab_metric(run, "throughput", secs > 0 ? (double)r.leases / secs : 0);
     lab_metric(run, "attempts_per_acquire", hist_count(att) ? hist_mean(att) : 0);
     lab_metric(run, "redis_attempts", (double)sum.attempts);
     lab_metric(run, "fault_fired", atomic_load(&w->fault_fired));
@@ -240,17 +198,7 @@ int rl_report(struct rl *w, int64_t end)
         lab_metric(run, "promotions", (double)st.promotions);
         lab_metric(run, "promoted_at", st.promoted_at < 0 ? -1 : (double)st.promoted_at / 1e9);
     }
-    struct series *ts = lab_series(run, "acquisitions_ts", TS_BIN, "acquisitions");
-    for (size_t b = 0; b < series_len(w->acq_ts); b++)
-        if (series_count(w->acq_ts, b))
-            series_add(ts, (int64_t)b * TS_BIN, series_sum(w->acq_ts, b));
-    holders_series(w, end);
-    lab_note(run, "%s: %llu acquisitions, %llu overlapping pairs, %llu lost updates, "
-                  "%llu stale writes, counter %lld",
-             rlock_algo_name(w->algo), (unsigned long long)r.leases,
-             (unsigned long long)r.overlaps, (unsigned long long)r.lost_updates,
-             (unsigned long long)r.stale_writes, (long long)w->res_value);
-    return 0;
+    return lockres_report(w->res, run, end, rlock_algo_name(w->algo));
 }
 
 /* ---- The workload -------------------------------------------------------------------- */
@@ -266,11 +214,9 @@ static int rl_run(struct lab_run *run)
     if (rc < 0)
         goto out_free;
     rc = -ENOMEM;
-    pthread_mutex_init(&w->mu, NULL);
-    w->chk = lockcheck_create();
-    w->acq_ts = series_create(TS_BIN);
+    w->res = lockres_create(w->fencing);
     w->client = calloc((size_t)w->clients, sizeof(*w->client));
-    if (!w->chk || !w->acq_ts || !w->client)
+    if (!w->res || !w->client)
         goto out_nomem;
     for (int k = 0; k < w->clients; k++) {
         struct rl_client *c = &w->client[k];
@@ -296,12 +242,10 @@ out:
         hist_destroy(w->client[k].attempts);
     }
     free(w->client);
-    series_destroy(w->acq_ts);
-    lockcheck_destroy(w->chk);
+    lockres_destroy(w->res);
     for (int i = 0; i < MAX_SERVERS; i++)
         sim_redis_destroy(w->model[i]);
     sim_redis_destroy(w->replica_model);
-    pthread_mutex_destroy(&w->mu);
 out_free:
     free(w);
     return rc;

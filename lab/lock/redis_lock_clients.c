@@ -17,80 +17,7 @@
 /* True time since the run started. */
 int64_t rl_true_now(struct rl *w, struct env *e)
 {
-#if HAVE_HIREDIS
-    if (w->live)
-        return live_true_now() - w->t0;
-#endif
-    return sim_env_true_now(e);
-}
-
-/* ---- The protected resource: a counter with an optional fencing check ------------- */
-
-/* Apply a read (*value out) or a write (*value in) by 'lease' at true time t, checking
- * the fencing token when fencing is on. Returns 0 or -ESTALE (refused). */
-static int res_apply(struct rl *w, bool write, int64_t lease, int64_t fence, int64_t *value,
-                     struct env *e)
-{
-    pthread_mutex_lock(&w->mu);
-    bool ok = !w->fencing || fence >= w->res_max_fence;
-    if (ok) {
-        if (w->fencing)
-            w->res_max_fence = fence;
-        if (write)
-            w->res_value = *value;
-        else
-            *value = w->res_value;
-    }
-    lockcheck_access(w->chk, lease, write, ok, rl_true_now(w, e));
-    pthread_mutex_unlock(&w->mu);
-    return ok ? 0 : -ESTALE;
-}
-
-struct res_msg {
-    uint32_t magic;
-    uint32_t write;
-    uint64_t id;
-    int64_t lease, fence, value;
-    int32_t status;
-};
-
-static void resource_main(struct env *e, void *arg)
-{
-    struct rl *w = arg;
-    if (sim_listen(e, RES_PORT) < 0)
-        return;
-    for (;;) {
-        struct res_msg m;
-        struct sim_addr from;
-        if (sim_recv(e, &m, sizeof(m), &from, -1) != (ssize_t)sizeof(m) || m.magic != RES_MAGIC)
-            continue;
-        m.status = res_apply(w, m.write != 0, m.lease, m.fence, &m.value, e);
-        sim_send(e, from, &m, sizeof(m));
-    }
-}
-
-/* A client's access to the resource: a message to its node (sim) or a call (live).
- * Returns 0, -ESTALE (fenced off) or -ETIMEDOUT. */
-static int res_call(struct rl_client *c, struct env *e, bool write, int64_t lease, int64_t fence,
-                    int64_t *value)
-{
-    struct rl *w = c->w;
-    if (w->live)
-        return res_apply(w, write, lease, fence, value, e);
-    struct res_msg m = {RES_MAGIC, write, ++c->next_id, lease, fence, *value, 0};
-    sim_send(e, (struct sim_addr){w->res_node, RES_PORT}, &m, sizeof(m));
-    int64_t deadline = env_mono(e) + w->call_timeout;
-    for (;;) {
-        int64_t left = deadline - env_mono(e);
-        struct res_msg r;
-        ssize_t n = left > 0 ? sim_recv(e, &r, sizeof(r), NULL, left) : -ETIMEDOUT;
-        if (n == -ETIMEDOUT)
-            return -ETIMEDOUT;
-        if (n == (ssize_t)sizeof(r) && r.magic == RES_MAGIC && r.id == m.id) {
-            *value = r.value;
-            return r.status;
-        }
-    }
+    return lockres_now(w->res, e);
 }
 
 /* ---- Connections ------------------------------------------------------------------ */
@@ -145,6 +72,11 @@ static void holder_fault(struct rl_client *c, struct env *e, bool after_read)
         sim_fault_clock_step(sim, t, w->redis_node[i], w->fault_step);
 }
 
+static void holder_fault_after_read(void *arg, struct env *e)
+{
+    holder_fault(arg, e, true);
+}
+
 /* crash-master in the simulation: each of the first fault_servers servers crashes after
  * its first grant at or after fault_at, just before that grant's replication would leave
  * (repl_lag - 10 us: a command takes the server at least its service time, so the write
@@ -193,27 +125,14 @@ void rl_client_loop(struct env *e, struct rl_client *c)
         }
         hist_add(c->latency, env_mono(e) - t0);
         hist_add(c->attempts, (int64_t)rlock_last_attempts(l));
-        int64_t now = rl_true_now(w, e);
-        int64_t lease = lockcheck_acquired(w->chk, c->index, now);
-        pthread_mutex_lock(&w->mu);
-        series_add(w->acq_ts, now, 1);
-        pthread_mutex_unlock(&w->mu);
+        int64_t lease = lockres_acquired(w->res, c->index, e);
         holder_fault(c, e, false);
-        int64_t fence = rlock_fence(l), v = 0;
-        int rr = res_call(c, e, false, lease, fence, &v);
-        holder_fault(c, e, true);
-        if (w->hold > 0 && !w->live)
-            env_work(e, w->hold); /* work, not a sleep: a pause stops it */
-        else if (w->hold > 0)
-            env_sleep(e, w->hold); /* an injected pause blocks this call first */
-        if (rr == 0) {
-            v++;
-            rr = res_call(c, e, true, lease, fence, &v);
-        }
+        int rr = lockres_critical(w->res, e, &c->next_id, lease, rlock_fence(l), w->hold,
+                                  holder_fault_after_read, c);
         c->res_errors += rr == -ETIMEDOUT;
         int64_t t_rel = rl_true_now(w, e);
         rc = rlock_release(l);
-        lockcheck_released(w->chk, lease, t_rel, rc == 0);
+        lockres_released(w->res, lease, t_rel, rc == 0);
         c->stale_releases += rc == -ESTALE;
         if (w->think > 0)
             env_sleep(e, w->think);
@@ -294,7 +213,7 @@ int rl_run_sim(struct rl *w)
                 goto err_nomem;
         }
     }
-    if (sim_node_main(sim, w->res_node, "resource", resource_main, w) < 0)
+    if (lockres_sim(w->res, sim, w->res_node, w->call_timeout) < 0)
         goto err_nomem;
     if (w->hfault == HF_CRASH && arm_crash(w) < 0)
         goto err_nomem;

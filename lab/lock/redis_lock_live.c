@@ -206,7 +206,7 @@ int rl_run_live(struct rl *w)
         lab_fail(run, "out of memory");
         goto out;
     }
-    w->t0 = live_true_now();
+    lockres_live(w->res);
     for (int k = 0; k < w->clients; k++) {
         char name[48];
         snprintf(name, sizeof(name), "client-%d/main", k);
@@ -220,7 +220,7 @@ int rl_run_live(struct rl *w)
         qsort(acts.v, acts.n, sizeof(*acts.v), by_at);
     size_t next = 0;
     int64_t now;
-    while ((now = live_true_now() - w->t0) < w->duration) {
+    while ((now = rl_true_now(w, NULL)) < w->duration) {
         while (next < acts.n && acts.v[next].at <= now)
             do_act(w, &acts.v[next++]);
         if (atomic_exchange(&w->crash_req, 0)) {
@@ -240,7 +240,7 @@ int rl_run_live(struct rl *w)
     for (int i = 0; w->srv && i < w->servers; i++) /* paused servers answer the last calls */
         live_cluster_resume(w->srv, i);
     live_join_all(w->lw);
-    rc = rl_report(w, live_true_now() - w->t0);
+    rc = rl_report(w, rl_true_now(w, NULL));
 out:
     atomic_store(&w->stop, true);
     if (w->lw) {

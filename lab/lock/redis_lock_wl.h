@@ -7,14 +7,13 @@
 #ifndef DISTLAB_LAB_LOCK_REDIS_LOCK_WL_H
 #define DISTLAB_LAB_LOCK_REDIS_LOCK_WL_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "lab/lab.h"
-#include "lab/lock/lockcheck.h"
+#include "lab/lock/lockres.h"
 #include "lock/redis_lock.h"
 #include "sim/redis_model.h"
 #if HAVE_HIREDIS
@@ -24,9 +23,6 @@
 
 #define MAX_CLIENTS 256
 #define MAX_SERVERS RLOCK_MAX_SERVERS
-#define RES_PORT 7000u
-#define RES_MAGIC 0x52455331u /* "RES1" */
-#define TS_BIN (100 * SIM_MS)
 
 enum hfault { HF_NONE, HF_PAUSE, HF_CRASH, HF_CLOCK };
 
@@ -58,14 +54,10 @@ struct rl {
     int64_t fault_at, fault_for, fault_step;
     int64_t duration;
 
-    struct lockcheck *chk;
-    pthread_mutex_t mu; /* the resource and the series (live clients are threads) */
-    int64_t res_value, res_max_fence;
-    struct series *acq_ts;
+    struct lockres *res; /* the counter and the checker */
     atomic_bool fault_fired, stop;
     int64_t fault_fired_at;
     int fault_client;
-    int64_t t0; /* true time of the run's start: 0 in the simulation */
 
     struct sim *sim;
     int redis_node[MAX_SERVERS], replica_node, res_node;

@@ -458,6 +458,28 @@ Test(cli, exit_3_when_a_server_is_unreachable)
     t_cleanup(dir);
 }
 
+Test(cli, a_skipped_run_is_left_out_with_its_reason_at_the_sweep_value)
+{
+    char *dir = t_tmpdir();
+    char *path = t_write(dir, "s.yaml",
+                         BASE "sweep:\n  fail: [none, skip]\n"
+                              "expect:\n  - { metric: total, op: \">\", value: 0 }\n");
+    cr_expect_eq(t_distlab(dir, "run", path, "--out", dir, NULL), 0);
+    char *out = t_read_in(dir, "out.txt");
+    char want[4096];
+    snprintf(want, sizeof(want),
+             "SKIP t fail=skip: %s:5:16: fail=skip skipped: this world cannot serve it\n", path);
+    cr_expect(out && strstr(out, want), "%s", out);
+    cr_expect(out && strstr(out, "t: 2 runs (1 skipped), 1 expectation passed, 0 failed"), "%s",
+              out);
+    free(out);
+    char *sum = t_read_in(dir, "t/summary.json");
+    cr_expect(sum && strstr(sum, "\"skipped\": \""), "%s", sum);
+    free(sum);
+    free(path);
+    t_cleanup(dir);
+}
+
 Test(cli, exit_4_when_the_results_cannot_be_written)
 {
     char *dir = t_tmpdir();

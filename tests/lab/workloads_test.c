@@ -23,8 +23,8 @@ static const struct lab_param compute_params[] = {
     {"mode", LAB_ENUM, "a", 1, 0, "a|b|c", "a choice"},
     {"label", LAB_STRING, "x", 1, 0, NULL, "a name"},
     {"weights", LAB_LIST, "[1, 2, 3]", 0, 100, NULL, "numbers"},
-    {"fail", LAB_ENUM, "none", 1, 0, "none|input|refused|unreachable|other|bug",
-     "fail this way"},
+    {"fail", LAB_ENUM, "none", 1, 0, "none|input|refused|unreachable|other|bug|skip",
+     "fail this way (skip: leave the run out)"},
     {0},
 };
 
@@ -46,6 +46,10 @@ static int compute_run(struct lab_run *run)
     }
     if (!strcmp(fail, "other"))
         return -EIO;
+    if (!strcmp(fail, "skip")) {
+        lab_skip(run, "fail", "this world cannot serve it");
+        return 0;
+    }
     if (!strcmp(fail, "bug"))
         (void)lab_int(run, "no_such_param");
     size_t n = (size_t)lab_int(run, "n");

@@ -437,6 +437,53 @@ Test(servers, sentinel_promotes_the_replica)
     cr_assert_eq(live_cluster_check(c, why, sizeof(why)), 0, "%s", why);
     stop_and_check(c, &h);
 }
+
+/* The replication relay: the replica sees the primary's writes 'lag' late; a cut keeps
+ * what came before it and loses what came after, across the primary's death and the
+ * promotion; a sentinel:// client follows the failover. */
+Test(servers, a_cut_replication_link_loses_the_last_write_only)
+{
+    struct held h = {.n = 0};
+    struct live_cluster *c = NULL;
+    char err[2048];
+    struct live_cluster_opts o = {.repl_lag_ns = 200 * MS};
+    cr_assert_eq(live_cluster_start(LIVE_SENTINEL, 1, &o, &c, err, sizeof(err)), 0, "%s", err);
+    const char *replica = live_cluster_addr(c, 1);
+    char via[128];
+    snprintf(via, sizeof(via), "sentinel://%s/" LIVE_SENTINEL_MASTER, live_cluster_addrs(c));
+    struct redis *r = live_redis_connect(via, 500 * MS);
+    cr_assert_not_null(r);
+    int64_t t0 = mono();
+    cr_assert_eq(redis_set(r, "k1", "v1", 0, 0), 1);
+    bool seen = says(replica, "GET k1", "v1");
+    if (mono() - t0 < 200 * MS) /* only a fast machine can tell */
+        cr_assert_not(seen, "the write reached the replica before its lag");
+    t0 = mono();
+    while (!says(replica, "GET k1", "v1") && mono() - t0 < 10 * SEC)
+        nap(10 * MS);
+    cr_assert(says(replica, "GET k1", "v1"), "the write never reached the replica");
+    cr_assert_eq(redis_set(r, "k2", "v2", 0, 0), 1); /* before the cut, still in the relay */
+    cr_assert_eq(redis_set(r, "k3", "v3", 0, 0), 1); /* the cut: lost */
+    cr_assert_eq(redis_set(r, "k4", "v4", 0, 0), 1); /* after it: lost */
+    hold_pids(&h, c);
+    static const char grant[] = "$3\r\nSET\r\n$2\r\nk3\r\n";
+    cr_assert_eq(live_cluster_cut_replication(c, grant, sizeof(grant) - 1), 0);
+    cr_assert_eq(live_cluster_kill(c, 0), 0);
+    t0 = mono();
+    int rc;
+    while ((rc = redis_set(r, "k5", "v5", 0, 0)) != 1 && mono() - t0 < 60 * SEC)
+        nap(100 * MS); /* the client asks Sentinel again after each error */
+    cr_assert_eq(rc, 1, "the sentinel:// client did not follow the failover");
+    cr_assert(says(replica, "INFO replication", "role:master"));
+    cr_assert(says(replica, "GET k2", "v2"), "a write from before the cut was lost");
+    cr_assert_not(says(replica, "GET k3", "v3"), "the write the cut was at arrived");
+    cr_assert_not(says(replica, "GET k4", "v4"), "a write from after the cut arrived");
+    cr_assert_eq(redis_get(r, "k3", NULL, 0), -ENOENT);
+    cr_assert_eq(live_cluster_cut_landed(c), 1);
+    redis_close(r);
+    stop_and_check(c, &h);
+}
+
 #endif
 
 /* ---- etcd ----------------------------------------------------------------------------- */
