@@ -10,6 +10,22 @@
 
 /* ---- Numbers ----------------------------------------------------------------------- */
 
+/* A whole number with its thousands grouped: 1,234,567. */
+static void group(char *buf, size_t len, double v)
+{
+    char digits[32];
+    snprintf(digits, sizeof(digits), "%.0f", fabs(v));
+    size_t n = strlen(digits), o = 0;
+    if (v < 0 && o + 1 < len)
+        buf[o++] = '-';
+    for (size_t i = 0; i < n && o + 2 < len; i++) {
+        if (i && (n - i) % 3 == 0 && n > 4)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+}
+
 void rep_format(char *buf, size_t len, double v, int digits, bool ns)
 {
     static const struct {
@@ -29,12 +45,12 @@ void rep_format(char *buf, size_t len, double v, int digits, bool ns)
         unit = units[k].unit;
     }
     const char *sep = *unit ? " " : "";
-    if (v == floor(v) && fabs(v) < 1e15)
-        snprintf(buf, len, "%.0f%s%s", v, sep, unit);
-    else if (fabs(v) >= pow(10, digits))
-        snprintf(buf, len, "%.0f%s%s", round(v), sep, unit);
+    if ((v == floor(v) && fabs(v) < 1e15) || (fabs(v) >= pow(10, digits) && fabs(v) < 1e15))
+        group(buf, len, round(v));
     else
-        snprintf(buf, len, "%.*g%s%s", digits, v, sep, unit);
+        snprintf(buf, len, "%.*g", digits, v);
+    size_t used = strlen(buf);
+    snprintf(buf + used, len - used, "%s%s", sep, unit);
 }
 
 /* Does a sweep value as the claims file writes it equal a run's parameter? */
