@@ -92,6 +92,9 @@ static void header(FILE *f, const struct rep_doc *d)
 
 static void claims_table(FILE *f, const struct rep_doc *d)
 {
+    fputs("<a id=\"claims\"></a>\n\n## The claims\n\n", f);
+    if (d->html)
+        fputs("<div class=\"claims\">\n\n", f);
     fputs("| | Claim | Where in the seed | Verdict | Decided by |\n"
           "|--:|---|---|---|---|\n",
           f);
@@ -115,7 +118,7 @@ static void claims_table(FILE *f, const struct rep_doc *d)
         }
         fputs(c->nev ? " |\n" : "none yet |\n", f);
     }
-    fputs("\n", f);
+    fputs(d->html ? "\n</div>\n\n" : "\n", f);
     static const char *const legend[] = {
         "every check that decides the claim held", "the checks show the opposite of the claim",
         "the claim is near the truth but not exact: its section says the exact number",
@@ -450,6 +453,7 @@ static void claim(FILE *f, const struct rep_doc *d, size_t i, struct rep_figure 
         fprintf(f, "%s\n\n", o->note);
     for (size_t k = 0; k < o->nparts; k++)
         part(f, d, &o->parts[k], fig, nfig);
+    fputs("[Back to the claims](#claims)\n\n", f);
 }
 
 /* ---- Appendices -------------------------------------------------------------------- */

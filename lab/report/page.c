@@ -27,6 +27,7 @@ static const char css[] =
     "th,td{border-bottom:1px solid #e3e7ee;padding:.35rem .55rem;vertical-align:top;"
     "text-align:left}\n"
     "th{background:#f4f6fa;white-space:nowrap}\n"
+    ".claims table{display:table;width:100%}.claims td:nth-child(2){width:40%}\n"
     "td[align=right],th[align=right]{text-align:right;white-space:nowrap}\n"
     "td[align=center],th[align=center]{text-align:center}\n"
     "code{font:.86em/1.4 ui-monospace,'DejaVu Sans Mono',monospace;background:#f2f4f7;"

@@ -113,6 +113,33 @@ rc=$?
 check "--pdf without Chromium: exit 4, says so, the page is still written" \
     "[ $rc -eq 4 ] && grep -q 'needs headless Chromium' err.txt && [ -s rep3/index.html ]"
 
+# The benchmark appendix from `distlab bench`'s document, and without one.
+cat >bench.json <<'JSON'
+{ "distlab_bench": 1, "version": "v-test", "machine": { "hostname": "box", "cpus": 2 },
+  "rows": [
+    { "gate": "timed", "bench": "locks", "workload": "trylock", "parameters": { "threads": 4 },
+      "figure": "ratio_to_mutex", "peer": "mutex", "better": "higher", "repeats": 5,
+      "min": 1.5, "median": 1.75, "max": 2.25, "samples": [1.5, 1.75, 2.25] },
+    { "gate": "timed", "bench": "timers", "workload": "heap4", "parameters": {},
+      "figure": "ns_per_op", "unit": "ns", "better": "lower", "repeats": 5,
+      "min": 30, "median": 31, "max": 35, "samples": [30, 31, 35] } ] }
+JSON
+"$bin" report -q --out rep4 --from rep/runs --bench bench.json >out.txt 2>err.txt
+check "the benchmark appendix shows the ratios against their peer" \
+    "grep -q '^| locks | trylock threads=4 | ratio\\\\_to\\\\_mutex | mutex | 1.75' rep4/report.md &&
+     grep -q '^| timers | heap4 | ns\\\\_per\\\\_op |  | 31 ns' rep4/report.md"
+"$bin" report -q --out rep5 --from rep/runs --bench nothing.json >out.txt 2>err.txt
+check "a --bench document that cannot be read is named in the appendix" \
+    "[ \$? -le 1 ] && grep -q 'could not be read: nothing.json' rep5/report.md"
+# Results that are not the scenario file's are refused, not reported under the wrong check.
+mkdir -p changed
+cp -r rep/runs/lock_mutex_counter changed/
+sed -i 's/"text": "final_count == 1000"/"text": "final_count == 999"/' \
+    changed/lock_mutex_counter/summary.json
+"$bin" report -q --out rep6 --from changed >out.txt 2>err.txt
+check "results that do not match the scenario file are refused" \
+    "[ \$? -eq 2 ] && grep -q 'do not match' err.txt"
+
 # ---- Claims files with errors: file:line:col, exit 2, nothing run ------------------
 bad() { # bad WHAT PATTERN: the claims file bad.yaml is refused with PATTERN
     "$bin" report --claims bad.yaml --out badrep >out.txt 2>err.txt
