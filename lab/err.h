@@ -9,7 +9,8 @@
  *   2  LAB_EXIT_INPUT    bad input: an option, a scenario ("file:line:col: ..."), a
  *                        world the workload does not run in, a run the workload failed
  *                        with lab_fail or a negative errno, a misuse of lab.h
- *   3  LAB_EXIT_UNREACH  a world or server could not be reached: the workload returned
+ *   3  LAB_EXIT_UNREACH  a world or server could not be reached (or started, or kept: a
+ *                        live server lost during a run): the workload returned
  *                        -ECONNREFUSED or -EHOSTUNREACH
  *   4  LAB_EXIT_WRITE    the runs succeeded but their results or plots could not be
  *                        written: "cannot write results: PATH: reason"

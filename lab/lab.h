@@ -83,6 +83,7 @@ uint64_t lab_seed(struct lab_run *run);       /* this run's seed (scenario seed,
 unsigned lab_world(struct lab_run *run);      /* LAB_WORLD_SIM or LAB_WORLD_LIVE */
 int64_t lab_duration_total(struct lab_run *run); /* the scenario's `duration:`, ns */
 const char *lab_scenario_name(struct lab_run *run);
+size_t lab_run_index(struct lab_run *run);    /* this run's place among the scenario's */
 
 /* The `world:` section's generic values. */
 int lab_world_cores(struct lab_run *run);     /* cores per node (world.cores, default 2) */
@@ -169,6 +170,10 @@ int lab_live_offered(struct lab_run *run, enum live_kind kind);
  * string the kind's client takes (servers.h), or NULL after lab_fail (exit 3 when a
  * server cannot start or answer, with the last lines of its log). */
 const char *lab_live_servers(struct lab_run *run, enum live_kind kind, int n);
+/* The same with the launcher's options for the servers the lab starts (servers.h: e.g. a
+ * replication lag, Sentinel's down-after). */
+const char *lab_live_servers_opts(struct lab_run *run, enum live_kind kind, int n,
+                                  const struct live_cluster_opts *opts);
 
 /* Member i's own address and name ("replica-0") among the servers of 'kind'; how many
  * there are; the cluster when the lab started it (NULL for the user's own servers). */

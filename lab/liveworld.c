@@ -247,6 +247,12 @@ static int user_servers(struct lab_run *run, struct srv *s, enum live_kind kind,
 
 const char *lab_live_servers(struct lab_run *run, enum live_kind kind, int n)
 {
+    return lab_live_servers_opts(run, kind, n, NULL);
+}
+
+const char *lab_live_servers_opts(struct lab_run *run, enum live_kind kind, int n,
+                                  const struct live_cluster_opts *opts)
+{
     struct lab_live *L = get(run, "lab_live_servers");
     if (!L || kind < 0 || kind >= NKINDS)
         return NULL;
@@ -269,7 +275,7 @@ const char *lab_live_servers(struct lab_run *run, enum live_kind kind, int n)
     if (count > 0)
         n = count;
     char err[LAB_ERR_MAX - 200];
-    int rc = live_cluster_start(kind, n, NULL, &s->c, err, sizeof(err));
+    int rc = live_cluster_start(kind, n, opts, &s->c, err, sizeof(err));
     if (rc == -EINVAL) {
         lab__fail_at(run, key_node(run, world_key(kind)), "%s", err);
         return NULL;
@@ -578,10 +584,24 @@ int lab_live_fault(struct lab_run *run, const struct lab_fault *f)
     if (!L || !atomic_load(&L->t0))
         return -EAGAIN;
     char why[512];
+    struct acts now = {0};
+    int64_t t = lab_live_now(run);
+    pthread_mutex_lock(&L->mu); /* plan reads the servers, which the run's thread owns */
+    int rc = plan(L, f, t, &now, why, sizeof(why));
+    pthread_mutex_unlock(&L->mu);
+    /* A client node's fault takes effect now, from this thread (live.h's node calls are
+     * thread-safe): a holder that pauses itself must block at its very next env call.
+     * A server's waits for the run's thread, within about a millisecond. */
     pthread_mutex_lock(&L->mu);
-    int rc = plan(L, f, lab_live_now(run), &L->req, why, sizeof(why));
+    for (size_t i = 0; rc == 0 && i < now.n; i++) {
+        if (now.v[i].node && now.v[i].at <= t)
+            apply(L, &now.v[i]);
+        else
+            act_push(&L->req, &now.v[i]);
+    }
     pthread_cond_signal(&L->cv);
     pthread_mutex_unlock(&L->mu);
+    free(now.v);
     return rc;
 }
 

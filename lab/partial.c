@@ -105,8 +105,11 @@ static json_t *run_whole(const struct lab_run *run)
         json_array_append_new(metrics, metric_whole(&run->metrics[k]));
     for (size_t k = 0; k < run->nnotes; k++)
         json_array_append_new(notes, json_string(run->notes[k]));
-    return json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)run->spec->index, "metrics",
-                     metrics, "notes", notes, "wall_s", json_real(run->wall_s));
+    json_t *o = json_pack("{s:I, s:o, s:o, s:o}", "index", (json_int_t)run->spec->index, "metrics",
+                          metrics, "notes", notes, "wall_s", json_real(run->wall_s));
+    if (run->skipped)
+        json_object_set_new(o, "skipped", json_string(run->skipped));
+    return o;
 }
 
 int lab_partial_write(const struct lab_scenario *sc, const struct lab_run *runs,

@@ -225,6 +225,11 @@ int64_t lab_duration_total(struct lab_run *run)
     return run->spec->cfg->duration;
 }
 
+size_t lab_run_index(struct lab_run *run)
+{
+    return run->spec->index;
+}
+
 const char *lab_scenario_name(struct lab_run *run)
 {
     return run->sc->name;

@@ -259,6 +259,11 @@ static int rebuild_run(const struct partial *p, size_t r, const json_t *o, struc
         lab_note(run, "%s", json_string_value(x));
     }
     run->wall_s = json_number_value(wall);
+    json_t *skipped = json_object_get(o, "skipped");
+    if (skipped && !json_is_string(skipped))
+        return bad(err, "%s: run %zu: 'skipped' is not a reason", p->path, r);
+    if (skipped)
+        run->skipped = lab_xstrdup(json_string_value(skipped));
     return 0;
 }
 

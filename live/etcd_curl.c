@@ -774,6 +774,14 @@ struct etcd *live_etcd_connect(const char *endpoints, int64_t timeout_ns)
     return &c->base;
 }
 
+struct etcd *live_etcd_connect_from(const char *endpoints, size_t first, int64_t timeout_ns)
+{
+    struct etcd *ec = live_etcd_connect(endpoints, timeout_ns);
+    if (ec)
+        conn(ec)->cur = first % conn(ec)->nep;
+    return ec;
+}
+
 int live_etcd_version(struct etcd *ec)
 {
     struct lconn *c = conn(ec);

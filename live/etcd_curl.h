@@ -25,6 +25,10 @@
  * init runs once). */
 struct etcd *live_etcd_connect(const char *endpoints, int64_t timeout_ns);
 
+/* The same, talking first to endpoint 'first' (mod their number): spreads clients over a
+ * cluster's members, as the simulated client k starts at member k. */
+struct etcd *live_etcd_connect_from(const char *endpoints, size_t first, int64_t timeout_ns);
+
 /* Is some endpoint answering? GET /version on each until one answers: 0, or the last
  * error (-ECONNREFUSED, -ETIMEDOUT, -EINVAL for endpoints it cannot parse). */
 int live_etcd_ping(const char *endpoints, int64_t timeout_ns);

@@ -544,8 +544,21 @@ int live_proc_start(struct live_proc *p, char *err, size_t errlen)
 
 int live_proc_pause(struct live_proc *p)
 {
+    if (p->pid > 0 && p->state == LIVE_PROC_PAUSED)
+        return 0; /* already stopped: no second stop report would come */
     if (p->pid <= 0 || kill(p->pid, SIGSTOP) < 0)
         return -ESRCH;
+    /* kill() only queues the signal: wait until every thread has stopped, so that the
+     * server answers nothing once this returns (a loaded machine showed the gap). */
+    int status;
+    pid_t r;
+    while ((r = waitpid(p->pid, &status, WUNTRACED)) < 0 && errno == EINTR)
+        ;
+    if (r == p->pid && !WIFSTOPPED(status)) {
+        set_pid(p, 0); /* it died instead: reaped here, reported by live_proc_check */
+        p->state = LIVE_PROC_LOST;
+        return -ESRCH;
+    }
     p->state = LIVE_PROC_PAUSED;
     return 0;
 }

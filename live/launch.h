@@ -80,7 +80,8 @@ int live_proc_wait_ready(struct live_proc *p, int64_t timeout_ns, char *err, siz
 /* live_proc_spawn then live_proc_wait_ready. */
 int live_proc_start(struct live_proc *p, char *err, size_t errlen);
 
-/* SIGSTOP / SIGCONT. 0, or -ESRCH when it is not running. */
+/* SIGSTOP / SIGCONT. Pause returns once the process has stopped. 0, or -ESRCH when it is
+ * not running. */
 int live_proc_pause(struct live_proc *p);
 int live_proc_resume(struct live_proc *p);
 

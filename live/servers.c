@@ -219,6 +219,10 @@ int live_cluster_start(enum live_kind kind, int n, const struct live_cluster_opt
     c->kind = kind;
     if (opts)
         c->opts = *opts;
+    const char *env = getenv("DISTLAB_READY_TIMEOUT");
+    double env_s = env ? atof(env) : 0;
+    if (c->opts.ready_timeout_ns <= 0 && env_s > 0)
+        c->opts.ready_timeout_ns = (int64_t)(env_s * 1e9);
     if (c->opts.ready_timeout_ns <= 0)
         c->opts.ready_timeout_ns = default_timeout(kind);
     int rc = -EADDRINUSE;

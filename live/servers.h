@@ -59,7 +59,8 @@ enum live_kind {
 /* Options; a NULL pointer or a zero field means the default. */
 struct live_cluster_opts {
     bool tcp;                    /* LIVE_REDIS: 127.0.0.1 ports instead of unix sockets */
-    int64_t ready_timeout_ns;    /* per member start or restart; default redis 10 s,
+    int64_t ready_timeout_ns;    /* per member start or restart; 0: the environment's
+                                  * DISTLAB_READY_TIMEOUT (seconds) if set, else redis 10 s,
                                   * sentinel, etcd 30 s, ZooKeeper 60 s (a JVM on a
                                   * loaded machine) */
     int64_t down_after_ns;       /* LIVE_SENTINEL: down-after-milliseconds, default 1 s */

@@ -10,10 +10,11 @@
  *
  * "delay/dispatch": a delayed-task service (primitives/delay) on node `timer` runs
  * `tasks` tasks due uniformly over `spread`, dispatched either through a simulated
- * broker (node `broker`, sim/broker.h) to a consumer (node `consumer`), or to W workers
+ * broker (node `broker-0`, sim/broker.h) to a consumer (node `consumer`), or to W workers
  * running a callback whose duration is heavy-tailed (lognormal or Pareto) with a
  * timeout. Measures lateness (callback start, or delivery, minus due), timeouts against
  * their exact binomial expectation from the distribution's tail (GSL), and lost tasks.
+ * A broker outage is an ordinary fault of the scenario: `crash: broker-0, for: 3s`.
  *
  * Every random draw comes from an actor's seeded stream (env_rand), so a run replays
  * from its seed. */
@@ -267,9 +268,6 @@ static const struct lab_param dw_params[] = {
     {"retries", LAB_INT, "3", 0, 1000, NULL,
      "queue: publishes after the first before a task is lost"},
     {"broker_service", LAB_DURATION, "50us", 0, 3600e9, NULL, "queue: broker time per message"},
-    {"broker_down_at", LAB_DURATION, "0", 0, 3600e9, NULL, "queue: broker crash time; 0: none"},
-    {"broker_down_for", LAB_DURATION, "0", 0, 3600e9, NULL,
-     "queue: how long the broker stays down"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -354,7 +352,7 @@ static void dw_started(void *arg, struct dq_task *t)
 static int dw_publish(struct env *e, void *ctx, const struct dq_task *t, int attempt)
 {
     struct dw *w = ctx;
-    struct sim_addr to = {sim_node_find(w->sim, "broker"), BROKER_PORT};
+    struct sim_addr to = {sim_node_find(w->sim, "broker-0"), BROKER_PORT};
     uint64_t id = t->id;
     return sim_broker_publish(e, to, id << 16 | (uint64_t)attempt, &id, sizeof(id),
                               w->publish_timeout);
@@ -454,7 +452,7 @@ static int dw_build(struct lab_run *run, struct sim *sim, void *arg)
     int rc = sim_node_main(sim, tn, "timer", dw_timer_main, w);
     if (rc < 0 || w->mode == DQ_CALLBACK)
         return rc;
-    int bn = sim_node_add(sim, "broker", 1), cn = sim_node_add(sim, "consumer", 1);
+    int bn = sim_node_add(sim, "broker-0", 1), cn = sim_node_add(sim, "consumer", 1);
     if (bn < 0 || cn < 0)
         return bn < 0 ? bn : cn;
     w->broker.port = BROKER_PORT;
@@ -463,15 +461,20 @@ static int dw_build(struct lab_run *run, struct sim *sim, void *arg)
     w->broker.deliver_to = (struct sim_addr){cn, CONSUMER_PORT};
     if ((rc = sim_broker_install(sim, bn, &w->broker)) < 0)
         return rc;
-    if ((rc = sim_node_main(sim, cn, "consumer", dw_consumer, w)) < 0)
-        return rc;
-    int64_t at = lab_duration(run, "broker_down_at"), dur = lab_duration(run, "broker_down_for");
-    if (at > 0 && dur > 0) {
-        if ((rc = sim_fault_crash(sim, at, bn)) < 0)
-            return rc;
-        rc = sim_fault_restart(sim, at + dur, bn);
+    return sim_node_main(sim, cn, "consumer", dw_consumer, w);
+}
+
+/* How long the scenario's faults keep broker-0 down (crashes with a `for:`; one without
+ * counts until the end of the run), ns. */
+static int64_t broker_down(struct lab_run *run)
+{
+    int64_t down = 0;
+    for (size_t i = 0; i < lab_fault_count(run); i++) {
+        const struct lab_fault *f = lab_fault_get(run, i);
+        if (f->kind == LAB_FAULT_CRASH && f->node && !strcmp(f->node, "broker-0"))
+            down += f->dur > 0 ? f->dur : lab_duration_total(run) - f->at;
     }
-    return rc;
+    return down;
 }
 
 /* What a dispatch run measured, against the theory where there is one. */
@@ -510,12 +513,12 @@ static int dw_record(struct lab_run *run, void *arg)
     lab_metric(run, "theory_timeouts", n * p);
     double sd = sqrt(n * p * (1 - p));
     lab_metric(run, "timeouts_absz", sd > 0 ? fabs((double)st.timeouts - n * p) / sd : 0);
-    /* Queue mode, broker down for D: every attempt fails after publish_timeout, so while
+    /* Queue mode, broker down for D (the faults): every attempt fails after publish_timeout, so while
      * fired tasks wait (arrivals outpace W publishers), each publisher gives up on one task
      * per (retries + 1) timeouts: W D / ((retries + 1) tau) tasks lost, none when a task's
      * attempts outlast the outage. Valid while the dispatch queue stays non-empty. */
     if (w->mode == DQ_QUEUE) {
-        double down = (double)lab_duration(run, "broker_down_for");
+        double down = (double)broker_down(run);
         double window = (double)(w->retries + 1) * (double)w->publish_timeout;
         lab_metric(run, "theory_lost", down > window ? w->workers * down / window : 0);
     }

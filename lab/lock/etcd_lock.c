@@ -14,6 +14,13 @@
  * client k talks to member k mod members first. With `leader0`, etcd-0 wins the first
  * election, so `faults:` can name the leader (crash: etcd-0).
  *
+ * The live world (etcd_lock_live.c): `members` real etcd members the lab starts on
+ * loopback (or the user's cluster, world.etcd), client nodes as threads, the resource an
+ * object of this process; faults by node name as the lab applies them (a member's pause
+ * is SIGSTOP, its crash SIGKILL; a client's pause blocks its actors at their next env
+ * call); `fsync`, `service`, `election` and `heartbeat` are the real cluster's own then.
+ * An interrupted live run revokes its clients' leases before the process dies.
+ *
  * What is counted over a window that starts at `warmup`: requests (every etcd call an
  * acquire or a release made, watches opened included; not the mutex's keep-alives),
  * wake-ups (watch events received while waiting) and grants, giving
@@ -25,7 +32,8 @@
  * about one cycle's worth.
  * Calls are also counted by outcome through a counting connection: call_resets (the
  * member died under the call), call_timeouts, call_no_leader, call_refused, and
- * watch_resets (a watch's member died while the client waited on it); resets is both.
+ * watch_resets (a watch's member died while the client waited on it); member_gone is
+ * those two and call_refused: how often a client found its member dead.
  *
  * `holder_fault: pause`: at the first grant at or after fault_at, the holder's node
  * pauses for fault_for right after it read the counter (its keep-alive actor, on the same
@@ -215,8 +223,9 @@ static void report_calls(struct el *w)
     lab_metric(run, "call_no_leader", (double)atomic_load(&w->calls.no_leader));
     lab_metric(run, "call_refused", (double)atomic_load(&w->calls.refused));
     lab_metric(run, "watch_resets", (double)atomic_load(&w->calls.watch_resets));
-    lab_metric(run, "resets",
-               (double)(atomic_load(&w->calls.resets) + atomic_load(&w->calls.watch_resets)));
+    lab_metric(run, "member_gone",
+               (double)(atomic_load(&w->calls.resets) + atomic_load(&w->calls.watch_resets) +
+                        atomic_load(&w->calls.refused)));
     if (w->compact_every > 0) {
         lab_metric(run, "compactions", (double)atomic_load(&w->compactions));
         lab_metric(run, "compact_errors", (double)atomic_load(&w->compact_errors));
@@ -302,18 +311,25 @@ static int el_run(struct lab_run *run)
     w->res = lockres_create(w->fencing);
     w->rate = series_create(RATE_BIN);
     w->client = calloc((size_t)w->clients, sizeof(*w->client));
+    w->lease = calloc((size_t)w->clients, sizeof(*w->lease));
     pthread_mutex_init(&w->mu, NULL);
-    if (!w->res || !w->rate || !w->client)
+    if (!w->res || !w->rate || !w->client || !w->lease)
         goto out_nomem;
     for (int k = 0; k < w->clients; k++) {
         struct el_client *c = &w->client[k];
         c->w = w;
         c->index = k;
-        snprintf(c->prefix, sizeof(c->prefix), "client-%d/", k);
+        snprintf(c->name, sizeof(c->name), "client-%d", k);
         c->latency = hist_create();
         if (!c->latency)
             goto out_nomem;
     }
+#if HAVE_ETCD
+    if (w->live) {
+        rc = el_run_live(w);
+        goto out;
+    }
+#endif
     rc = lab_sim_run(run, w, el_build_sim, el_record_sim);
     goto out;
 out_nomem:
@@ -324,6 +340,7 @@ out:
     for (int k = 0; w->client && k < w->clients; k++)
         hist_destroy(w->client[k].latency);
     free(w->client);
+    free(w->lease);
     lockres_destroy(w->res);
     series_destroy(w->rate);
     pthread_mutex_destroy(&w->mu);
@@ -337,6 +354,6 @@ const struct lab_workload lab_wl_etcd_lock = {
     .name = "lock/etcd",
     .about = "the seed's counter under an etcd lock (the seed's etcdsync, clientv3's mutex)",
     .params = el_params,
-    .worlds = LAB_WORLD_SIM,
+    .worlds = LAB_WORLD_SIM | (HAVE_ETCD ? LAB_WORLD_LIVE : 0),
     .run = el_run,
 };

@@ -8,15 +8,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- Connections ------------------------------------------------------------------ */
+#include "live/live.h"
+#if HAVE_ETCD
+#include "live/etcd_curl.h"
+#endif
 
-static struct etcd *connect_sim(struct env *e, void *arg)
+/* ---- Both worlds ------------------------------------------------------------------ */
+
+/* A connection of client k (member k mod members first), counting its calls. */
+static struct etcd *connect_client(struct env *e, void *arg)
 {
     struct el_client *c = arg;
     struct el *w = c->w;
-    return el_counting(
-        sim_etcd_connect(e, w->model, (size_t)c->index % (size_t)w->members, w->call_timeout),
-        &w->calls);
+    struct etcd *inner = NULL;
+#if HAVE_ETCD
+    if (w->live)
+        inner = live_etcd_connect_from(w->endpoints, (size_t)c->index, w->call_timeout);
+#endif
+    if (!w->live)
+        inner =
+            sim_etcd_connect(e, w->model, (size_t)c->index % (size_t)w->members, w->call_timeout);
+    return el_counting(inner, &w->calls, &w->lease[c->index]);
+}
+
+int el_atexit(struct el *w, struct env *e, void (*fn)(void *arg), void *arg)
+{
+    return w->live ? live_env_atexit(e, fn, arg) : sim_env_atexit(e, fn, arg);
+}
+
+int64_t el_now(struct el *w, struct env *e)
+{
+    return lockres_now(w->res, e);
 }
 
 /* ---- The holder fault ------------------------------------------------------------- */
@@ -32,24 +54,27 @@ static void holder_fault(void *arg, struct env *e)
         return;
     w->fault_fired_at = now;
     w->fault_client = c->index;
+    if (w->live) { /* now, not through the lab's thread: the hold's sleep must block */
+        live_node_pause(w->lw, c->name, w->fault_for);
+        return;
+    }
     struct sim *sim = sim_env_sim(e);
     sim_fault_pause(sim, sim_now(sim), c->node, w->fault_for);
 }
 
 /* ---- A client ---------------------------------------------------------------------- */
 
-static bool stopping(struct el *w, struct env *e, int64_t *left)
+bool el_stopping(struct el *w, struct env *e, int64_t *left)
 {
-    if (atomic_load(&w->stop))
+    if (left)
+        *left = w->acquire_timeout;
+    if (!w->live)
+        return false; /* the simulation stops the actors where they stand */
+    int64_t rest = w->duration - lockres_now(w->res, e);
+    if (lab_live_stopping(w->run) || rest <= 0)
         return true;
-    *left = w->acquire_timeout;
-    if (w->live) {
-        int64_t rest = w->duration - lockres_now(w->res, e);
-        if (rest <= 0)
-            return true;
-        if (rest < *left)
-            *left = rest;
-    }
+    if (left && rest < *left)
+        *left = rest;
     return false;
 }
 
@@ -102,7 +127,7 @@ void el_client_loop(struct env *e, struct el_client *c)
     struct elock *l = c->lock;
     env_sleep(e, 1 + (int64_t)env_rand_below(e, SIM_MS)); /* members listen from time 0 */
     int64_t timeout;
-    for (int64_t n = 0; (w->cycles == 0 || n < w->cycles) && !stopping(w, e, &timeout); n++) {
+    for (int64_t n = 0; (w->cycles == 0 || n < w->cycles) && !el_stopping(w, e, &timeout); n++) {
         if (w->live && !c->snapped && lockres_now(w->res, e) >= w->warmup) {
             elock_get_stats(l, &c->snap);
             c->snapped = true;
@@ -135,14 +160,14 @@ void el_client_loop(struct env *e, struct el_client *c)
     c->done = true;
 }
 
-static struct elock *make_lock(struct el_client *c, struct env *e)
+struct elock *el_make_lock(struct el_client *c, struct env *e)
 {
     struct el *w = c->w;
     struct elock_config cfg = {
         .algo = w->algo,
         .key = w->key,
         .ttl_s = w->ttl_s,
-        .connect = connect_sim,
+        .connect = connect_client,
         .connect_arg = c,
         .retry_delay_ns = w->retry_delay,
     };
@@ -160,7 +185,7 @@ static void abandon(void *arg)
 static void client_main_sim(struct env *e, void *arg)
 {
     struct el_client *c = arg;
-    c->lock = make_lock(c, e);
+    c->lock = el_make_lock(c, e);
     if (!c->lock || sim_env_atexit(e, abandon, c->lock) < 0) {
         elock_abandon(c->lock);
         c->lock = NULL;
@@ -174,16 +199,21 @@ static void close_conn(void *arg)
     etcd_close(arg);
 }
 
-/* The compactor: every compact_every, compact the history to the current revision. */
-static void compactor_main(struct env *e, void *arg)
+void el_compactor_main(struct env *e, void *arg)
 {
     struct el *w = arg;
-    struct etcd *c = sim_etcd_connect(e, w->model, 0, w->call_timeout);
-    if (!c || sim_env_atexit(e, close_conn, c) < 0) { /* the run stops it where it stands */
+    struct etcd *c = NULL;
+#if HAVE_ETCD
+    if (w->live)
+        c = live_etcd_connect(w->endpoints, w->call_timeout);
+#endif
+    if (!w->live)
+        c = sim_etcd_connect(e, w->model, 0, w->call_timeout);
+    if (!c || el_atexit(w, e, close_conn, c) < 0) { /* a run may stop it where it stands */
         etcd_close(c);
         return;
     }
-    for (;;) {
+    while (!el_stopping(w, e, NULL)) {
         env_sleep(e, w->compact_every);
         struct etcd_kv kv;
         int64_t rev = 0;
@@ -223,7 +253,7 @@ int el_build_sim(struct lab_run *run, struct sim *sim, void *arg)
     if (lockres_sim(w->res, sim, w->res_node, w->call_timeout) < 0)
         return -ENOMEM;
     if (w->compactor_node >= 0 &&
-        sim_node_main(sim, w->compactor_node, "compactor", compactor_main, w) < 0)
+        sim_node_main(sim, w->compactor_node, "compactor", el_compactor_main, w) < 0)
         return -ENOMEM;
     for (int k = 0; k < w->clients; k++)
         if (sim_node_main(sim, w->client[k].node, "client", client_main_sim, &w->client[k]) < 0)

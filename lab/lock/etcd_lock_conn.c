@@ -14,6 +14,7 @@ struct counting {
     struct etcd base;
     struct etcd *inner;
     struct call_counts *k;
+    _Atomic int64_t *lease; /* the latest lease granted through it and not revoked */
     struct cwatch *watches; /* open ones: a connection closed with watches open frees them */
 };
 
@@ -58,12 +59,22 @@ static int c_op(struct etcd *c, struct etcd_op *op, int64_t *rev)
 
 static int c_grant(struct etcd *c, int64_t ttl, int64_t *id, int64_t *granted, int64_t *rev)
 {
-    return count(c, in(c)->ops->lease_grant(in(c), ttl, id, granted, rev));
+    int64_t got = 0;
+    int rc = count(c, in(c)->ops->lease_grant(in(c), ttl, &got, granted, rev));
+    if (rc == 0 && cnt(c)->lease)
+        atomic_store(cnt(c)->lease, got);
+    if (id)
+        *id = got;
+    return rc;
 }
 
 static int c_revoke(struct etcd *c, int64_t id, int64_t *rev)
 {
-    return count(c, in(c)->ops->lease_revoke(in(c), id, rev));
+    int rc = count(c, in(c)->ops->lease_revoke(in(c), id, rev));
+    int64_t mine = id;
+    if (cnt(c)->lease && (rc == 0 || rc == -ENOENT))
+        atomic_compare_exchange_strong(cnt(c)->lease, &mine, 0);
+    return rc;
 }
 
 static int c_keepalive(struct etcd *c, int64_t id, int64_t *ttl, int64_t *rev)
@@ -157,7 +168,7 @@ static const struct etcd_ops counting_ops = {
     .close = c_close,
 };
 
-struct etcd *el_counting(struct etcd *inner, struct call_counts *k)
+struct etcd *el_counting(struct etcd *inner, struct call_counts *k, _Atomic int64_t *lease)
 {
     struct counting *c = inner ? calloc(1, sizeof(*c)) : NULL;
     if (!c) {
@@ -168,5 +179,6 @@ struct etcd *el_counting(struct etcd *inner, struct call_counts *k)
     c->base.timeout_ns = inner->timeout_ns;
     c->inner = inner;
     c->k = k;
+    c->lease = lease;
     return &c->base;
 }

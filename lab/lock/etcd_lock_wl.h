@@ -37,7 +37,7 @@ struct el_client {
     struct el *w;
     int index;
     int node;
-    char prefix[32]; /* live: "client-K/", what a pause reaches */
+    char name[32]; /* "client-K": its node */
     struct elock *lock;
     struct hist *latency;
     uint64_t failed, fatal_rc, cancels, stale_releases, res_errors, next_id;
@@ -61,7 +61,7 @@ struct el {
 
     struct lockres *res;
     struct call_counts calls;
-    atomic_bool fault_fired, stop;
+    atomic_bool fault_fired;
     int64_t fault_fired_at;
     int fault_client;
     _Atomic uint64_t compactions, compact_errors;
@@ -77,20 +77,38 @@ struct el {
     struct sim *sim;
     int member_node[MAX_MEMBERS], res_node, compactor_node;
     struct sim_etcd *model;
+    const char *endpoints;  /* live: the cluster's client URLs */
+    struct live_world *lw;  /* live: the lab's */
+    _Atomic int64_t *lease; /* per client: the lease it holds now, for an interrupt */
 
     struct el_client *client;
 };
 
 /* A connection that forwards every call to 'inner' (which it owns) and counts each
- * outcome into k; its watches count how they end. NULL (inner closed) on -ENOMEM. */
-struct etcd *el_counting(struct etcd *inner, struct call_counts *k);
+ * outcome into k; its watches count how they end. The latest lease granted through it
+ * (and not revoked since) goes to *lease when lease is not NULL: what an interrupted run
+ * revokes. NULL (inner closed) on -ENOMEM. */
+struct etcd *el_counting(struct etcd *inner, struct call_counts *k, _Atomic int64_t *lease);
 
+/* A client's lock, connected to this world's cluster. NULL on failure. */
+struct elock *el_make_lock(struct el_client *c, struct env *e);
 /* A client's cycles until the run stops or its `cycles` are done. */
 void el_client_loop(struct env *e, struct el_client *c);
+/* The compactor node's main actor (compact_every). */
+void el_compactor_main(struct env *e, void *arg);
+/* Whether a live run is ending, and how long an acquire may still block (left may be
+ * NULL); never in the simulation, which stops the actors where they stand. */
+bool el_stopping(struct el *w, struct env *e, int64_t *left);
+/* An exit handler on the actor of e, in this run's world. */
+int el_atexit(struct el *w, struct env *e, void (*fn)(void *arg), void *arg);
+/* True time since the run started. */
+int64_t el_now(struct el *w, struct env *e);
 /* The simulated world's nodes and actors (lab_sim_run's build) and its record. */
 int el_build_sim(struct lab_run *run, struct sim *sim, void *arg);
 int el_record_sim(struct lab_run *run, void *arg);
 /* Metrics and notes of the run that ended at true time 'end'. */
 int el_report(struct el *w, int64_t end);
+/* The live world's run (etcd_lock_live.c). */
+int el_run_live(struct el *w);
 
 #endif

@@ -21,8 +21,9 @@ struct lockres {
     pthread_mutex_t mu; /* the counter, the token, the series */
     int64_t value, max_fence;
     struct series *acq_ts;
-    int64_t t0; /* live: the run's start on the real clock */
-    int node;   /* sim: the resource's node */
+    int64_t t0;          /* live: the run's start on the real clock */
+    struct lab_run *run; /* live: whose clock (lab_live_now), or NULL for t0 */
+    int node;            /* sim: the resource's node */
     int64_t call_timeout;
 };
 
@@ -55,12 +56,15 @@ void lockres_destroy(struct lockres *r)
 
 int64_t lockres_now(struct lockres *r, struct env *e)
 {
-    return r->live ? live_true_now() - r->t0 : sim_env_true_now(e);
+    if (!r->live)
+        return sim_env_true_now(e);
+    return r->run ? lab_live_now(r->run) : live_true_now() - r->t0;
 }
 
-void lockres_live(struct lockres *r)
+void lockres_live(struct lockres *r, struct lab_run *run)
 {
     r->live = true;
+    r->run = run;
     r->t0 = live_true_now();
 }
 

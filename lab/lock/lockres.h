@@ -31,8 +31,9 @@ void lockres_destroy(struct lockres *r);
 /* The simulated world: 'node' is the resource's node (this installs its main actor); an
  * access waits at most call_timeout for the answer. Returns 0 or a negative errno. */
 int lockres_sim(struct lockres *r, struct sim *sim, int node, int64_t call_timeout);
-/* The live world: accesses are calls, true time counts from now. */
-void lockres_live(struct lockres *r);
+/* The live world: accesses are calls; true time is the lab's (lab_live_now) given the
+ * run, or counts from now given NULL. */
+void lockres_live(struct lockres *r, struct lab_run *run);
 
 /* True time since the run started (sim_now in the simulation), ns; live, e may be NULL. */
 int64_t lockres_now(struct lockres *r, struct env *e);

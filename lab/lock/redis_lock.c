@@ -22,16 +22,17 @@
  * addresses), `resource` (the counter), client-0 .. client-(clients-1). Network as the
  * scenario's `world:` says.
  *
- * The live world: `servers` redis-servers started on unix sockets in temporary
- * directories (or the addresses in world.redis, comma-separated), client threads named
- * client-K/main (and client-K/main/watchdog), the resource an object in this process.
- * Faults: `pause: client-K` makes that client's next env call block for the pause (a GC
- * stop seen from inside: the thread and its watchdog freeze at their next call to the
- * world); `pause: redis-I` is SIGSTOP then SIGCONT; `crash: redis-I` is SIGKILL, then a
- * restart after `for:`; `clock: client-*` steps every client's clock at once (the live
- * world has one clock offset). A server's clock cannot be stepped live, nor can links be
- * cut: those scenarios are for the simulated world. A server that cannot be reached at
- * the start ends the run with exit status 3 and no result.
+ * The live world (the lab's, lab.h): the lab starts redis-0.. on unix sockets (Redlock's
+ * N, one for the other algorithms), or takes the user's from world.redis (a sweep point
+ * that needs more servers than the user gave is skipped, with the reason); with `replica`
+ * it starts redis-0, replica-0 and redis-sentinel (sentinel-0), puts a relay delaying the
+ * stream by repl_lag on the replica's link, and the clients follow Sentinel's answer.
+ * Client nodes client-K are threads; the resource is an object in this process. The
+ * scenario's faults reach all of them by name as lab.h says (a server's clock and a
+ * partition are not for the live world). The holder fault: pause pauses the holder's
+ * node; crash-master kills redis-0.. right after the grant, with a replica cutting the
+ * replication stream at the grant's SET first, so the promoted replica lacks the grant
+ * and nothing older; clock-step needs the simulated world.
  *
  * `holder_fault` is a fault aimed at the lock: at the first acquisition at or after
  * `fault_at`, the new holder's node pauses for `fault_for` right after it read the counter
@@ -68,11 +69,13 @@ static const struct lab_param rl_params[] = {
     {"servers", LAB_INT, "1", 1, MAX_SERVERS, NULL,
      "Redis nodes redis-0..; Redlock uses them all, the others redis-0 only"},
     {"replica", LAB_BOOL, "false", 1, 0, NULL,
-     "sim: a replica of redis-0 (replica-0), promoted when redis-0 goes silent"},
+     "a replica of redis-0 (replica-0), promoted when redis-0 goes silent (live: by "
+     "redis-sentinel, sentinel-0)"},
     {"repl_lag", LAB_DURATION, "10ms", 0, 3600e9, NULL,
-     "sim: how long after the master a write reaches the replica"},
+     "how long after the master a write reaches the replica (live: a relay on the link)"},
     {"failover_after", LAB_DURATION, "1s", 1e6, 3600e9, NULL,
-     "sim: silence from the master after which the replica promotes itself"},
+     "silence from the master before the replica is promoted (live: Sentinel's "
+     "down-after)"},
     {"persist", LAB_BOOL, "false", 1, 0, NULL,
      "sim: fsync every write to the node's durable store (survives a crash)"},
     {"service", LAB_DURATION, "20us", 0, 1e9, NULL, "sim: Redis CPU time per command"},
@@ -127,11 +130,6 @@ static int read_params(struct rl *w, struct lab_run *run)
         lab_fail(run, "replica: Redlock's servers are independent masters, without replicas");
         return -EINVAL;
     }
-    if (w->live && w->replica) {
-        lab_fail(run, "lock/redis with a replica does not run in the live world (distlab starts "
-                      "no replica there): use --world sim");
-        return -EINVAL;
-    }
     if (w->live && w->hfault == HF_CLOCK) {
         lab_fail(run, "lock/redis with holder_fault: clock-step does not run in the live world "
                       "(redis-server reads this machine's clock, which a run must not step): "
@@ -159,7 +157,7 @@ int rl_report(struct rl *w, int64_t end)
         stale += c->stale_releases;
         res_err += c->res_errors;
         if (!w->live && c->lock)
-            rlock_get_stats(c->lock, &c->st); /* the actor was stopped mid-cycle */
+            rlock_get_stats(c->lock, &c->st); /* the actor's lock outlives it in the sim */
         sum.attempts += c->st.attempts;
         sum.extends += c->st.extends;
         sum.extend_errors += c->st.extend_errors;
@@ -198,6 +196,13 @@ int rl_report(struct rl *w, int64_t end)
         lab_metric(run, "promotions", (double)st.promotions);
         lab_metric(run, "promoted_at", st.promoted_at < 0 ? -1 : (double)st.promoted_at / 1e9);
     }
+#if HAVE_HIREDIS
+    if (w->live && w->replica) {
+        int64_t at = atomic_load(&w->promoted_at);
+        lab_metric(run, "promotions", atomic_load(&w->promotions));
+        lab_metric(run, "promoted_at", at < 0 ? -1 : (double)at / 1e9);
+    }
+#endif
     return lockres_report(w->res, run, end, rlock_algo_name(w->algo));
 }
 
@@ -214,6 +219,7 @@ static int rl_run(struct lab_run *run)
     if (rc < 0)
         goto out_free;
     rc = -ENOMEM;
+    pthread_mutex_init(&w->mu, NULL);
     w->res = lockres_create(w->fencing);
     w->client = calloc((size_t)w->clients, sizeof(*w->client));
     if (!w->res || !w->client)
@@ -222,7 +228,6 @@ static int rl_run(struct lab_run *run)
         struct rl_client *c = &w->client[k];
         c->w = w;
         c->index = k;
-        snprintf(c->prefix, sizeof(c->prefix), "client-%d/", k);
         c->latency = hist_create();
         c->attempts = hist_create();
         if (!c->latency || !c->attempts)
@@ -243,6 +248,7 @@ out:
     }
     free(w->client);
     lockres_destroy(w->res);
+    pthread_mutex_destroy(&w->mu);
     for (int i = 0; i < MAX_SERVERS; i++)
         sim_redis_destroy(w->model[i]);
     sim_redis_destroy(w->replica_model);

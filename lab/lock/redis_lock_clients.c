@@ -55,10 +55,7 @@ static void holder_fault(struct rl_client *c, struct env *e, bool after_read)
     w->fault_client = c->index;
 #if HAVE_HIREDIS
     if (w->live) {
-        if (w->hfault == HF_PAUSE)
-            live_pause(w->lw, c->prefix, w->fault_for);
-        else
-            atomic_store(&w->crash_req, 1); /* the run's thread kills and restarts */
+        rl_holder_fault_live(c);
         return;
     }
 #endif
@@ -85,7 +82,7 @@ static int arm_crash(struct rl *w)
 {
     int64_t delay = w->replica && w->repl_lag > 10 * SIM_US ? w->repl_lag - 10 * SIM_US : 0;
     for (int i = 0; i < w->fault_servers; i++)
-        if (sim_redis_crash_after_grant(w->model[i], "counter_lock", w->fault_at, delay,
+        if (sim_redis_crash_after_grant(w->model[i], RL_LOCK_KEY, w->fault_at, delay,
                                         w->fault_for) < 0)
             return -EINVAL;
     return 0;
@@ -95,7 +92,7 @@ static int arm_crash(struct rl *w)
 
 static bool stopping(struct rl *w, struct env *e, int64_t *left)
 {
-    if (atomic_load(&w->stop))
+    if (w->live && lab_live_stopping(w->run))
         return true;
     *left = w->acquire_timeout;
     if (w->live) {
@@ -137,8 +134,7 @@ void rl_client_loop(struct env *e, struct rl_client *c)
         if (w->think > 0)
             env_sleep(e, w->think);
     }
-    rlock_get_stats(l, &c->st);
-    c->done = true;
+    c->done = true; /* the counters: the lock's own (sim), or what its exits kept (live) */
 }
 
 struct rlock *rl_make_lock(struct rl *w, struct env *e)
@@ -146,7 +142,7 @@ struct rlock *rl_make_lock(struct rl *w, struct env *e)
     struct rlock_config cfg = {
         .algo = w->algo, .ttl_ns = w->ttl, .nservers = (size_t)w->servers,
         .retry_delay_ns = w->retry_delay, .retry_jitter_ns = w->retry_jitter,
-        .connect = connect_sim, .connect_arg = w,
+        .connect = connect_sim, .connect_arg = w, .key = w->key[0] ? w->key : NULL,
     };
 #if HAVE_HIREDIS
     if (w->live)

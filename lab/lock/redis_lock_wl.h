@@ -2,11 +2,13 @@
  *   redis_lock.c          parameters, the run, the report (what the workload measures)
  *   redis_lock_clients.c  a client's cycle in both worlds, the resource it protects, the
  *                         holder fault, and the simulated world
- *   redis_lock_live.c     the live world: redis-servers, client threads, faults
+ *   redis_lock_live.c     the live world: servers and client nodes asked of the lab's live
+ *                         world (lab.h), the live holder fault, the Sentinel watch
  * The workload itself is described at the top of redis_lock.c. */
 #ifndef DISTLAB_LAB_LOCK_REDIS_LOCK_WL_H
 #define DISTLAB_LAB_LOCK_REDIS_LOCK_WL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +25,7 @@
 
 #define MAX_CLIENTS 256
 #define MAX_SERVERS RLOCK_MAX_SERVERS
+#define RL_LOCK_KEY "counter_lock" /* the lock's key (rlock's default, the seed's) */
 
 enum hfault { HF_NONE, HF_PAUSE, HF_CRASH, HF_CLOCK };
 
@@ -32,7 +35,6 @@ struct rl_client {
     struct rl *w;
     int index;
     int node;          /* sim */
-    char prefix[32];   /* live: "client-K/", what a pause reaches */
     struct rlock *lock;
     struct hist *latency, *attempts;
     uint64_t failed, errors, stale_releases, res_errors;
@@ -55,7 +57,8 @@ struct rl {
     int64_t duration;
 
     struct lockres *res; /* the counter and the checker */
-    atomic_bool fault_fired, stop;
+    pthread_mutex_t mu;  /* live: the clients' counters and the graveyard */
+    atomic_bool fault_fired;
     int64_t fault_fired_at;
     int fault_client;
 
@@ -65,10 +68,13 @@ struct rl {
 
 #if HAVE_HIREDIS
     struct live_world *lw;
-    struct live_cluster *srv;
-    atomic_int crash_req;
+    struct rlock *grave[MAX_CLIENTS * 4]; /* crashed clients' locks, freed after the run */
+    int ngrave;
+    _Atomic int promotions;    /* live, replica: masters Sentinel named after the first */
+    _Atomic int64_t promoted_at; /* ns of true time of the first, or -1 */
 #endif
     char addr[MAX_SERVERS][256];
+    char key[64]; /* the lock's key: RL_LOCK_KEY, or one of this run's on a user's server */
     struct rl_client *client;
 };
 
@@ -84,6 +90,8 @@ int rl_report(struct rl *w, int64_t end);
 int rl_run_sim(struct rl *w);
 #if HAVE_HIREDIS
 int rl_run_live(struct rl *w);
+/* The holder fault in the live world, from the holder's thread. */
+void rl_holder_fault_live(struct rl_client *c);
 #endif
 
 #endif

@@ -154,6 +154,7 @@ static void run_live(struct live_ran *r, const char *text, const char *const *se
         o.nsets++;
     struct lab_err err;
     r->sc = lab_scenario_load(r->path, &o, &err);
+    unlink(r->path); /* loaded: messages name the path, nothing reads the file again */
     cr_assert_not_null(r->sc, "%s", err.msg);
     lab_run_init(&r->run, r->sc, &r->sc->runs[0], LAB_WORLD_LIVE);
     r->rc = lab_run_exec(&r->run);
@@ -163,7 +164,6 @@ static void live_ran_free(struct live_ran *r)
 {
     lab_run_cleanup(&r->run);
     lab_scenario_free(r->sc);
-    unlink(r->path);
 }
 
 static double at(struct live_ran *r, const char *name, size_t i)
