@@ -187,6 +187,14 @@ struct live_cluster *lab_live_cluster(struct lab_run *run, enum live_kind kind);
  * (-EINVAL: the name is taken). */
 int lab_live_node(struct lab_run *run, const char *name, env_fn fn, void *arg);
 
+/* What a pause of client node 'name' must stop besides its actors: fn(arg, dur) runs on
+ * the run's thread each time a pause fault (written, or from lab_live_fault) reaches the
+ * node, e.g. to freeze the connections a client library keeps alive from threads of its
+ * own, so that the node's servers hear nothing from it, as from a stopped process.
+ * Returns 0, or -ENOENT (no such node). */
+int lab_live_on_pause(struct lab_run *run, const char *name, void (*fn)(void *arg, int64_t dur),
+                      void *arg);
+
 /* Check `faults:` and `world.clocks` against the nodes (errors at their file:line:col),
  * start the nodes, run to the scenario's duration (or 'until' ns if > 0) applying the
  * faults, and watch the servers; then resume paused servers and wait for every actor,
@@ -221,6 +229,16 @@ struct hist *lab_hist(struct lab_run *run, const char *name, const char *unit);
 /* A time series in fixed bins of bin_ns (true time), owned by the run. */
 struct series *lab_series(struct lab_run *run, const char *name, int64_t bin_ns,
                           const char *unit);
+/* A document for the results, next to summary.json: results/<scenario>/<name> (e.g.
+ * "placement.md": a table the run drew). 'name' is a file name of [A-Za-z0-9_.-], at most
+ * 200 characters (other
+ * names fail the run as a misuse of the lab). Calls with one name add to the run's text;
+ * runs that write the same name share the file, in run order, each run's part under a
+ * line "## run N: key=value, ..." naming its sweep point and repeat when more than one run
+ * wrote to it. Written with the rest, and only when every run succeeded. */
+void lab_text(struct lab_run *run, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A short text fact for the report (e.g. "the first endpoint gets 2.9x the last"). */
 void lab_note(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -35,6 +35,8 @@ struct node {
     char *name;
     env_fn fn;
     void *arg;
+    void (*on_pause)(void *arg, int64_t dur); /* lab_live_on_pause */
+    void *pause_arg;
 };
 
 enum act_kind {
@@ -335,11 +337,27 @@ int lab_live_node(struct lab_run *run, const char *name, env_fn fn, void *arg)
     if (!v)
         return -ENOMEM;
     L->nodes = v;
-    v[L->nnodes] = (struct node){strdup(name), fn, arg};
+    v[L->nnodes] = (struct node){strdup(name), fn, arg, NULL, NULL};
     if (!v[L->nnodes].name)
         return -ENOMEM;
     L->nnodes++;
     return 0;
+}
+
+int lab_live_on_pause(struct lab_run *run, const char *name, void (*fn)(void *arg, int64_t dur),
+                      void *arg)
+{
+    struct lab_live *L = get(run, "lab_live_on_pause");
+    if (!L)
+        return -EINVAL;
+    for (size_t i = 0; i < L->nnodes; i++) {
+        if (!strcmp(L->nodes[i].name, name)) {
+            L->nodes[i].on_pause = fn;
+            L->nodes[i].pause_arg = arg;
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 static bool is_client(struct lab_live *L, const char *name)
@@ -533,6 +551,9 @@ static int apply(struct lab_live *L, const struct act *a)
     switch (a->kind) {
     case A_NODE_PAUSE:
         live_node_pause(L->w, a->node, a->arg);
+        for (size_t i = 0; i < L->nnodes; i++)
+            if (!strcmp(L->nodes[i].name, a->node) && L->nodes[i].on_pause)
+                L->nodes[i].on_pause(L->nodes[i].pause_arg, a->arg);
         break;
     case A_NODE_CRASH:
         live_node_crash(L->w, a->node);

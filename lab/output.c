@@ -365,6 +365,71 @@ static void csv_metric(FILE *f, const struct lab_scenario *sc, const struct lab_
     }
 }
 
+/* The run's text named 'name', or NULL. */
+static const char *run_text(const struct lab_run *run, const char *name)
+{
+    for (size_t i = 0; i < run->ntexts; i++)
+        if (!strcmp(run->texts[i].name, name))
+            return run->texts[i].text;
+    return NULL;
+}
+
+/* The documents named 'name' (lab_text) of every run, in run order; each under a line
+ * naming its run when more than one run wrote one. */
+static void text_doc(FILE *f, const struct lab_scenario *sc, const struct lab_run *runs,
+                     size_t nruns, const char *name)
+{
+    size_t writers = 0;
+    for (size_t i = 0; i < nruns; i++)
+        writers += run_text(&runs[i], name) != NULL;
+    for (size_t i = 0; i < nruns; i++) {
+        const char *t = run_text(&runs[i], name);
+        if (!t)
+            continue;
+        if (writers > 1) {
+            const struct lab_runspec *r = runs[i].spec;
+            fprintf(f, "## run %zu:", r->index);
+            for (size_t k = 0; k < sc->nsweep; k++) {
+                const char *v = lab_run_key_text(sc, r, sc->sweep[k].name);
+                fprintf(f, " %s=%s,", sc->sweep[k].name, v ? v : "");
+            }
+            fprintf(f, " repeat=%d\n\n", r->repeat);
+        }
+        fputs(t, f);
+        if (writers > 1 && *t && t[strlen(t) - 1] != '\n')
+            fputc('\n', f);
+        if (writers > 1)
+            fputc('\n', f);
+    }
+}
+
+/* One file of the results: a metric's CSV, or (kind LAB_M_SCALAR) the documents of a
+ * name. */
+struct doc {
+    const struct lab_scenario *sc;
+    const struct lab_run *runs;
+    size_t nruns;
+    const char *name;
+    enum lab_metric_kind kind;
+};
+
+static int write_doc(const struct doc *d, const char *path, const char *dir, struct lab_err *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return lab_err_write(err, dir, -ENOMEM);
+    if (d->kind == LAB_M_SCALAR)
+        text_doc(f, d->sc, d->runs, d->nruns, d->name);
+    else
+        csv_metric(f, d->sc, d->runs, d->nruns, d->name, d->kind);
+    fclose(f);
+    int rc = lab_write_file(path, buf, len, err);
+    free(buf);
+    return rc;
+}
+
 int lab_write_results(const struct lab_scenario *sc, const struct lab_run *runs, size_t nruns,
                       const char *dir, struct lab_err *err)
 {
@@ -400,19 +465,23 @@ int lab_write_results(const struct lab_scenario *sc, const struct lab_run *runs,
                 done = lab_run_metric(&runs[p], m->name) != NULL;
             if (done)
                 continue;
-            char *buf = NULL;
-            size_t len = 0;
-            FILE *f = open_memstream(&buf, &len);
-            if (!f) {
-                rc = -ENOMEM;
-                lab_err_write(err, dir, -ENOMEM);
-                break;
-            }
-            csv_metric(f, sc, runs, nruns, m->name, m->kind);
             snprintf(path, plen, "%s/%s.csv", dir, m->name);
-            fclose(f);
-            rc = lab_write_file(path, buf, len, err);
-            free(buf);
+            struct doc d = {sc, runs, nruns, m->name, m->kind};
+            rc = write_doc(&d, path, dir, err);
+        }
+    }
+    /* The documents (lab_text), one file per name. */
+    for (size_t i = 0; !rc && i < nruns; i++) {
+        for (size_t k = 0; !rc && k < runs[i].ntexts; k++) {
+            const char *name = runs[i].texts[k].name;
+            bool done = false;
+            for (size_t p = 0; p < i && !done; p++)
+                done = run_text(&runs[p], name) != NULL;
+            if (done)
+                continue;
+            snprintf(path, plen, "%s/%s", dir, name);
+            struct doc d = {sc, runs, nruns, name, LAB_M_SCALAR};
+            rc = write_doc(&d, path, dir, err);
         }
     }
     free(path);

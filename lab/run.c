@@ -3,6 +3,7 @@
  * a bad metric name) fails the run with a message rather than crashing it. */
 #include "lab/run.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -103,6 +104,11 @@ void lab_run_cleanup(struct lab_run *run)
     for (size_t i = 0; i < run->nnotes; i++)
         free(run->notes[i]);
     free(run->notes);
+    for (size_t i = 0; i < run->ntexts; i++) {
+        free(run->texts[i].name);
+        free(run->texts[i].text);
+    }
+    free(run->texts);
     for (size_t i = 0; i < run->nchecks; i++)
         free(run->checks[i].message);
     free(run->checks);
@@ -445,6 +451,41 @@ void lab_skip(struct lab_run *run, const char *key, const char *fmt, ...)
         snprintf(e.msg, sizeof(e.msg), "%s: run skipped: %s", sc->file, why);
     free(why);
     run->skipped = lab_xstrdup(e.msg);
+}
+
+/* A file name for lab_text: [A-Za-z0-9_.-], not empty, not "." or "..". */
+static bool text_name_ok(const char *name)
+{
+    if (!name || !*name || strlen(name) > 200 || !strcmp(name, ".") || !strcmp(name, ".."))
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+            return false;
+    return true;
+}
+
+void lab_text(struct lab_run *run, const char *name, const char *fmt, ...)
+{
+    if (!text_name_ok(name)) {
+        bug(run, "lab_text: '%s' is not a file name of [A-Za-z0-9_.-]", name ? name : "");
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = lab_xvprintf(fmt, ap);
+    va_end(ap);
+    size_t i = 0;
+    while (i < run->ntexts && strcmp(run->texts[i].name, name))
+        i++;
+    if (i == run->ntexts) {
+        run->texts = lab_xrealloc(run->texts, (run->ntexts + 1) * sizeof(*run->texts));
+        run->texts[run->ntexts++] = (struct lab_text){lab_xstrdup(name), s};
+        return;
+    }
+    size_t a = strlen(run->texts[i].text), b = strlen(s);
+    run->texts[i].text = lab_xrealloc(run->texts[i].text, a + b + 1);
+    memcpy(run->texts[i].text + a, s, b + 1);
+    free(s);
 }
 
 void lab_fail(struct lab_run *run, const char *fmt, ...)

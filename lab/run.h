@@ -33,6 +33,12 @@ struct lab_check {
 
 typedef void (*lab_progress_fn)(void *user, const struct lab_run *run, double fraction);
 
+/* A document a run wrote (lab_text). */
+struct lab_text {
+    char *name;
+    char *text;
+};
+
 struct lab_run {
     const struct lab_scenario *sc;
     const struct lab_runspec *spec;
@@ -41,6 +47,8 @@ struct lab_run {
     size_t nmetrics, capm;
     char **notes;
     size_t nnotes;
+    struct lab_text *texts; /* in the order first written */
+    size_t ntexts;
     char *fail;  /* the first failure's message ("FILE: ..." or "FILE:L:C: ..."), or NULL */
     int status;  /* with fail: the exit status it leads to (err.h) */
     char *skipped; /* lab_skip's reason, located: the run was left out, or NULL */

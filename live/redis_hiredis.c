@@ -15,8 +15,43 @@
 static const char cad_script[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
     "else return 0 end";
-static const char cae_script[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
-                                 "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+static const char cae_script[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+/* KEYS: src, dst; ARGV: max score, destination score (< 0: keep), flags (1: tag, 2:
+ * untag). Returns {member, score} or nil. The destination's type is checked first: a script that fails half-way keeps
+ * what it did, and a member must not vanish from src because dst holds a string. */
+#define ZSET_DST_CHECK                                                                       \
+    "local ty = redis.call('type', KEYS[2]).ok "                                             \
+    "if ty ~= 'zset' and ty ~= 'none' then "                                                 \
+    "return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind "   \
+    "of value') end "
+static const char zpopmove_script[] =
+    ZSET_DST_CHECK
+    "local t = redis.call('zrange', KEYS[1], 0, 0, 'withscores') "
+    "if #t == 0 or tonumber(t[2]) > tonumber(ARGV[1]) then return false end "
+    "redis.call('zrem', KEYS[1], t[1]) "
+    "local m, s = t[1], tonumber(ARGV[2]) "
+    "if s < 0 then s = t[2] end "
+    "if ARGV[3] == '1' then m = t[1] .. '@' .. t[2] "
+    "elseif ARGV[3] == '2' then "
+    "local at = string.find(t[1], '@', 1, true) "
+    "if at then m = string.sub(t[1], 1, at - 1) s = string.sub(t[1], at + 1) end "
+    "end "
+    "redis.call('zadd', KEYS[2], s, m) "
+    "return {t[1], t[2]}";
+/* KEYS: src, dst; ARGV: member. Returns 1 moved, 0 absent. */
+static const char zmove_script[] =
+    ZSET_DST_CHECK
+    "local s = redis.call('zscore', KEYS[1], ARGV[1]) "
+    "if not s then return 0 end "
+    "redis.call('zrem', KEYS[1], ARGV[1]) "
+    "redis.call('zadd', KEYS[2], s, ARGV[1]) "
+    "return 1";
+
+enum { S_CAD, S_CAE, S_ZPOPMOVE, S_ZMOVE, NSCRIPTS };
+static const char *const scripts[NSCRIPTS] = {cad_script, cae_script, zpopmove_script,
+                                              zmove_script};
 
 struct lr {
     struct redis base;
@@ -26,8 +61,8 @@ struct lr {
     char path[256];  /* socket path, or host */
     int port;
     redisContext *c;
-    int64_t timeout_set; /* the timeout the context has */
-    char sha[2][48];     /* cad, cae: loaded script ids ("" until loaded) */
+    int64_t timeout_set;    /* the timeout the context has */
+    char sha[NSCRIPTS][48]; /* loaded script ids ("" until loaded) */
 };
 
 static struct lr *conn(struct redis *r)
@@ -249,54 +284,174 @@ static int l_incr(struct redis *r, const char *key, int64_t *out)
     return 0;
 }
 
-/* EVALSHA script 'which' (0: cad, 1: cae) with KEYS[1] = key and ARGV = val [, ms];
- * loads the script first when its id is unknown or the server forgot it. */
-static int eval(struct lr *c, int which, const char *key, const char *val, const char *ms)
+/* EVALSHA script 'which' with 'nkeys' keys then the arguments (argv: keys and arguments,
+ * argc of them, at most 5); loads the script first when its id is unknown or the server
+ * forgot it (it restarted). Returns the reply (caller frees), or NULL with *rc set. */
+static redisReply *eval(struct lr *c, int which, int nkeys, int argc, const char **argv, int *rc)
 {
-    int rc = check_args(key, val);
-    if (rc < 0)
-        return rc;
     for (int round = 0; round < 2; round++) {
         if (!c->sha[which][0]) {
-            const char *load[] = {"SCRIPT", "LOAD", which ? cae_script : cad_script};
-            redisReply *rep = command(c, &rc, 3, load);
+            const char *load[] = {"SCRIPT", "LOAD", scripts[which]};
+            redisReply *rep = command(c, rc, 3, load);
             if (!rep)
-                return rc;
+                return NULL;
+            *rc = 0;
             if (rep->type == REDIS_REPLY_STRING && rep->len < sizeof(c->sha[which]))
                 snprintf(c->sha[which], sizeof(c->sha[which]), "%s", rep->str);
             else
-                rc = rep->type == REDIS_REPLY_ERROR ? reply_err(rep) : -EPROTO;
+                *rc = rep->type == REDIS_REPLY_ERROR ? reply_err(rep) : -EPROTO;
             freeReplyObject(rep);
-            if (rc < 0)
-                return rc;
+            if (*rc < 0)
+                return NULL;
         }
-        const char *argv[] = {"EVALSHA", c->sha[which], "1", key, val, ms};
-        redisReply *rep = command(c, &rc, ms ? 6 : 5, argv);
+        char nk[8];
+        snprintf(nk, sizeof(nk), "%d", nkeys);
+        const char *av[8] = {"EVALSHA", c->sha[which], nk};
+        for (int i = 0; i < argc && i < 5; i++)
+            av[3 + i] = argv[i];
+        redisReply *rep = command(c, rc, 3 + argc, av);
         if (!rep)
-            return rc;
+            return NULL;
         if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8)) {
             freeReplyObject(rep);
-            c->sha[which][0] = 0; /* the server restarted: load it again */
+            c->sha[which][0] = 0;
             continue;
         }
-        int64_t n = 0;
-        if ((rc = int_reply(rep, &n)) < 0)
-            return rc;
-        return n > 0 ? 1 : 0;
+        return rep;
     }
-    return -EPROTO;
+    *rc = -EPROTO;
+    return NULL;
+}
+
+/* A script whose reply is an integer: 1 when it is positive, else 0; or an error. */
+static int eval_int(struct lr *c, int which, int nkeys, int argc, const char **argv)
+{
+    int rc;
+    redisReply *rep = eval(c, which, nkeys, argc, argv, &rc);
+    int64_t n = 0;
+    if (!rep || (rc = int_reply(rep, &n)) < 0)
+        return rc;
+    return n > 0 ? 1 : 0;
 }
 
 static int l_cad(struct redis *r, const char *key, const char *val)
 {
-    return eval(conn(r), 0, key, val, NULL);
+    int rc = check_args(key, val);
+    const char *argv[] = {key, val};
+    return rc < 0 ? rc : eval_int(conn(r), S_CAD, 1, 2, argv);
 }
 
 static int l_cae(struct redis *r, const char *key, const char *val, int64_t ttl_ns)
 {
+    int rc = check_args(key, val);
     char ms[24];
     snprintf(ms, sizeof(ms), "%lld", (long long)redis_ttl_ms(ttl_ns));
-    return eval(conn(r), 1, key, val, ms);
+    const char *argv[] = {key, val, ms};
+    return rc < 0 ? rc : eval_int(conn(r), S_CAE, 1, 3, argv);
+}
+
+/* ---- Sorted sets ---------------------------------------------------------------------- */
+
+/* A score as Redis prints it (integers below 2^53 print exactly) into *out. */
+static bool parse_score(const char *s, size_t len, int64_t *out)
+{
+    char buf[48];
+    if (len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    char *end;
+    double d = strtod(buf, &end);
+    if (*end || d != d)
+        return false;
+    *out = (int64_t)d;
+    return true;
+}
+
+/* A {member, score} array reply: 1 (member and score copied out), 0 for nil or an empty
+ * array, or an error. Frees the reply. */
+static int member_reply(redisReply *rep, char *member, size_t cap, int64_t *score)
+{
+    int rc;
+    if (rep->type == REDIS_REPLY_NIL || (rep->type == REDIS_REPLY_ARRAY && rep->elements == 0)) {
+        rc = 0;
+    } else if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+               rep->element[0]->type == REDIS_REPLY_STRING &&
+               rep->element[1]->type == REDIS_REPLY_STRING) {
+        int64_t sc;
+        rc = parse_score(rep->element[1]->str, rep->element[1]->len, &sc) ? 1 : -EPROTO;
+        if (rc == 1 && member && cap)
+            snprintf(member, cap, "%.*s", (int)rep->element[0]->len, rep->element[0]->str);
+        if (rc == 1 && score)
+            *score = sc;
+    } else {
+        rc = rep->type == REDIS_REPLY_ERROR ? reply_err(rep) : -EPROTO;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+static int l_zadd(struct redis *r, const char *key, const char *member, int64_t score)
+{
+    int rc = check_args(key, member);
+    if (rc < 0)
+        return rc;
+    char sc[24];
+    snprintf(sc, sizeof(sc), "%lld", (long long)score);
+    const char *argv[] = {"ZADD", key, sc, member};
+    redisReply *rep = command(conn(r), &rc, 4, argv);
+    int64_t n = 0;
+    if (!rep || (rc = int_reply(rep, &n)) < 0)
+        return rc;
+    return (int)n;
+}
+
+static int l_zrem(struct redis *r, const char *key, const char *member)
+{
+    int rc = check_args(key, member);
+    if (rc < 0)
+        return rc;
+    const char *argv[] = {"ZREM", key, member};
+    redisReply *rep = command(conn(r), &rc, 3, argv);
+    int64_t n = 0;
+    if (!rep || (rc = int_reply(rep, &n)) < 0)
+        return rc;
+    return (int)n;
+}
+
+static int l_zfirst(struct redis *r, const char *key, char *member, size_t cap, int64_t *score)
+{
+    int rc = check_args(key, NULL);
+    if (rc < 0)
+        return rc;
+    const char *argv[] = {"ZRANGE", key, "0", "0", "WITHSCORES"};
+    redisReply *rep = command(conn(r), &rc, 5, argv);
+    return rep ? member_reply(rep, member, cap, score) : rc;
+}
+
+static int l_zpopmove(struct redis *r, const char *src, const char *dst, int64_t max_score,
+                      int64_t dst_score, unsigned flags, char *member, size_t cap,
+                      int64_t *score)
+{
+    int rc = check_args(src, NULL);
+    if (rc < 0 || (rc = check_args(dst, NULL)) < 0)
+        return rc;
+    char mx[24], ds[24];
+    snprintf(mx, sizeof(mx), "%lld", (long long)max_score);
+    snprintf(ds, sizeof(ds), "%lld", (long long)dst_score);
+    const char *fl = flags & REDIS_ZTAG ? "1" : flags & REDIS_ZUNTAG ? "2" : "0";
+    const char *argv[] = {src, dst, mx, ds, fl};
+    redisReply *rep = eval(conn(r), S_ZPOPMOVE, 2, 5, argv, &rc);
+    return rep ? member_reply(rep, member, cap, score) : rc;
+}
+
+static int l_zmove(struct redis *r, const char *src, const char *dst, const char *member)
+{
+    int rc = check_args(src, member);
+    if (rc < 0 || (rc = check_args(dst, NULL)) < 0)
+        return rc;
+    const char *argv[] = {src, dst, member};
+    return eval_int(conn(r), S_ZMOVE, 2, 3, argv);
 }
 
 static void l_close(struct redis *r)
@@ -312,6 +467,11 @@ static const struct redis_ops live_redis_ops = {
     .incr = l_incr,
     .cad = l_cad,
     .cae = l_cae,
+    .zadd = l_zadd,
+    .zrem = l_zrem,
+    .zfirst = l_zfirst,
+    .zpopmove = l_zpopmove,
+    .zmove = l_zmove,
     .close = l_close,
 };
 

@@ -1,6 +1,7 @@
 /* redis_hiredis.h - client/redis.h over hiredis, to a real Redis: one blocking connection
- * per client thread, a timeout on every call, compare-and-delete/extend as Lua scripts
- * (EVALSHA, loaded again after NOSCRIPT, e.g. when the server restarted).
+ * per client thread, a timeout on every call, compare-and-delete/extend and the sorted-set
+ * moves as Lua scripts (EVALSHA, loaded again after NOSCRIPT, e.g. when the server
+ * restarted).
  * The first connect sets SIGPIPE to SIG_IGN if it was SIG_DFL: a write to a server that
  * died must be an error (-ECONNRESET), not the end of the process. */
 #ifndef DISTLAB_LIVE_REDIS_HIREDIS_H

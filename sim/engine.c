@@ -832,6 +832,17 @@ static void s_cond_destroy(struct env *e, struct env_cond *c)
 {
 }
 
+void sim__sync_forget(struct env_mutex *m, struct env_cond *c)
+{
+    struct smutex *sm = (struct smutex *)(void *)m->opaque;
+    struct scond *sc = (struct scond *)(void *)c->opaque;
+    while (sim__aq_pop(&sm->waiters))
+        ;
+    while (sim__aq_pop(&sc->waiters))
+        ;
+    sm->owner = NULL;
+}
+
 static int s_spawn(struct env *e, const char *name, env_fn fn, void *arg, uint64_t *handle)
 {
     struct sim_actor *a = env_actor(e);

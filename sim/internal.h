@@ -194,6 +194,10 @@ struct sim {
 void sim__aq_push(struct sim__aq *q, struct sim_actor *a);
 struct sim_actor *sim__aq_pop(struct sim__aq *q);
 void sim__aq_remove(struct sim_actor *a);
+/* Take every actor off a simulated mutex's and condition's queues without waking it, so
+ * that their memory can be freed while the sim still holds those actors (a model freeing
+ * a client handle before sim_destroy). Only once no actor runs again. */
+void sim__sync_forget(struct env_mutex *m, struct env_cond *c);
 void sim__make_runnable(struct sim *sim, struct sim_actor *a);
 void sim__block(struct sim_actor *a, int64_t timeout_true_ns);
 void sim__note_resume(struct sim_actor *a);

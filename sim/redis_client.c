@@ -63,6 +63,15 @@ static int fill(struct sim_redis_msg *q, enum sim_redis_op op, const char *key, 
     return 0;
 }
 
+/* The second key of a move. */
+static int fill2(struct sim_redis_msg *q, const char *key2)
+{
+    if (strlen(key2) > REDIS_KEY_MAX)
+        return -E2BIG;
+    memcpy(q->key2, key2, strlen(key2) + 1);
+    return 0;
+}
+
 static int s_set(struct redis *r, const char *key, const char *val, unsigned flags,
                  int64_t ttl_ns)
 {
@@ -122,14 +131,86 @@ static int s_cae(struct redis *r, const char *key, const char *val, int64_t ttl_
     return call(conn(r), &q);
 }
 
+static int s_zadd(struct redis *r, const char *key, const char *member, int64_t score)
+{
+    struct sim_redis_msg q;
+    int rc = fill(&q, SIM_REDIS_ZADD, key, member);
+    if (rc < 0)
+        return rc;
+    q.arg = score;
+    return call(conn(r), &q);
+}
+
+static int s_zrem(struct redis *r, const char *key, const char *member)
+{
+    struct sim_redis_msg q;
+    int rc = fill(&q, SIM_REDIS_ZREM, key, member);
+    return rc < 0 ? rc : call(conn(r), &q);
+}
+
+/* A reply's member and score, when one came (rc 1). */
+static int member_reply(const struct sim_redis_msg *q, int rc, char *member, size_t cap,
+                        int64_t *score)
+{
+    if (rc == 1) {
+        if (member && cap)
+            snprintf(member, cap, "%s", q->val);
+        if (score)
+            *score = q->arg;
+    }
+    return rc;
+}
+
+static int s_zfirst(struct redis *r, const char *key, char *member, size_t cap, int64_t *score)
+{
+    struct sim_redis_msg q;
+    int rc = fill(&q, SIM_REDIS_ZFIRST, key, NULL);
+    if (rc < 0)
+        return rc;
+    return member_reply(&q, call(conn(r), &q), member, cap, score);
+}
+
+static int s_zpopmove(struct redis *r, const char *src, const char *dst, int64_t max_score,
+                      int64_t dst_score, unsigned flags, char *member, size_t cap,
+                      int64_t *score)
+{
+    struct sim_redis_msg q;
+    int rc = fill(&q, SIM_REDIS_ZPOPMOVE, src, NULL);
+    if (rc < 0 || (rc = fill2(&q, dst)) < 0)
+        return rc;
+    q.arg = max_score;
+    q.arg2 = dst_score;
+    q.flags = (uint16_t)(flags & (REDIS_ZTAG | REDIS_ZUNTAG));
+    return member_reply(&q, call(conn(r), &q), member, cap, score);
+}
+
+static int s_zmove(struct redis *r, const char *src, const char *dst, const char *member)
+{
+    struct sim_redis_msg q;
+    int rc = fill(&q, SIM_REDIS_ZMOVE, src, member);
+    if (rc < 0 || (rc = fill2(&q, dst)) < 0)
+        return rc;
+    return call(conn(r), &q);
+}
+
 static void s_close(struct redis *r)
 {
     free(conn(r));
 }
 
 static const struct redis_ops sim_redis_client_ops = {
-    .set = s_set, .get = s_get, .del = s_del, .incr = s_incr,
-    .cad = s_cad, .cae = s_cae, .close = s_close,
+    .set = s_set,
+    .get = s_get,
+    .del = s_del,
+    .incr = s_incr,
+    .cad = s_cad,
+    .cae = s_cae,
+    .zadd = s_zadd,
+    .zrem = s_zrem,
+    .zfirst = s_zfirst,
+    .zpopmove = s_zpopmove,
+    .zmove = s_zmove,
+    .close = s_close,
 };
 
 struct redis *sim_redis_connect(struct env *e, const struct sim_addr *addrs, size_t n,

@@ -10,11 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A sorted set's member. */
+struct zmem {
+    int64_t score;
+    char member[REDIS_VAL_MAX + 1];
+};
+
 struct rkey {
     struct rkey *next;
     int64_t when_ms; /* absolute ms of the server clock; -1: no expiry */
     char key[REDIS_KEY_MAX + 1];
     char val[REDIS_VAL_MAX + 1];
+    bool zset;      /* a sorted set: its members are z[0..zn), in (score, member) order */
+    struct zmem *z; /* an array kept sorted: O(n) per insert or delete, for the small sets
+                     * a delayed-task queue keeps per node */
+    size_t zn, zcap;
 };
 
 struct sim_redis {
@@ -53,13 +63,19 @@ static struct rkey **slot(const struct sim_redis *m, const char *key)
     return p;
 }
 
+static void free_key(struct rkey *k)
+{
+    free(k->z);
+    free(k);
+}
+
 static void flush(struct sim_redis *m)
 {
     for (size_t i = 0; i < m->nbucket; i++) {
         while (m->bucket[i]) {
             struct rkey *k = m->bucket[i];
             m->bucket[i] = k->next;
-            free(k);
+            free_key(k);
         }
     }
     m->count = 0;
@@ -86,8 +102,8 @@ static int grow(struct sim_redis *m)
     return 0;
 }
 
-/* Set key to val with expiry when_ms, creating it if needed. Returns 0 or -ENOMEM. */
-static int put(struct sim_redis *m, const char *key, const char *val, int64_t when_ms)
+/* The entry for key, created (a string, no expiry) if needed. NULL on -ENOMEM. */
+static struct rkey *get_or_create(struct sim_redis *m, const char *key)
 {
     struct rkey **p = slot(m, key);
     if (!*p) {
@@ -95,13 +111,30 @@ static int put(struct sim_redis *m, const char *key, const char *val, int64_t wh
             p = slot(m, key);
         struct rkey *k = calloc(1, sizeof(*k));
         if (!k)
-            return -ENOMEM;
+            return NULL;
         snprintf(k->key, sizeof(k->key), "%s", key);
+        k->when_ms = -1;
         *p = k;
         m->count++;
     }
-    snprintf((*p)->val, sizeof((*p)->val), "%s", val);
-    (*p)->when_ms = when_ms;
+    return *p;
+}
+
+/* Set key to val with expiry when_ms, creating it if needed (a sorted set of that name is
+ * replaced, as SET does). Returns 0 or -ENOMEM. */
+static int put(struct sim_redis *m, const char *key, const char *val, int64_t when_ms)
+{
+    struct rkey *k = get_or_create(m, key);
+    if (!k)
+        return -ENOMEM;
+    if (k->zset) {
+        free(k->z);
+        k->z = NULL;
+        k->zn = k->zcap = 0;
+        k->zset = false;
+    }
+    snprintf(k->val, sizeof(k->val), "%s", val);
+    k->when_ms = when_ms;
     return 0;
 }
 
@@ -109,8 +142,101 @@ static void unlink_key(struct sim_redis *m, struct rkey **p)
 {
     struct rkey *k = *p;
     *p = k->next;
-    free(k);
+    free_key(k);
     m->count--;
+}
+
+/* ---- Sorted sets ---------------------------------------------------------------------- */
+
+static int zcmp(int64_t sa, const char *ma, int64_t sb, const char *mb)
+{
+    return sa < sb ? -1 : sa > sb ? 1 : strcmp(ma, mb);
+}
+
+static ssize_t zfind(const struct rkey *k, const char *member)
+{
+    for (size_t i = 0; i < k->zn; i++)
+        if (!strcmp(k->z[i].member, member))
+            return (ssize_t)i;
+    return -1;
+}
+
+static void zdelete_at(struct rkey *k, size_t i)
+{
+    memmove(&k->z[i], &k->z[i + 1], (k->zn - i - 1) * sizeof(k->z[0]));
+    k->zn--;
+}
+
+/* Add or re-score member. Returns 1 (new), 0 (updated) or -ENOMEM. */
+static int zinsert(struct rkey *k, const char *member, int64_t score)
+{
+    ssize_t at = zfind(k, member);
+    int added = at < 0;
+    if (at >= 0)
+        zdelete_at(k, (size_t)at);
+    if (k->zn == k->zcap) {
+        size_t cap = k->zcap ? 2 * k->zcap : 4;
+        struct zmem *z = realloc(k->z, cap * sizeof(*z));
+        if (!z)
+            return -ENOMEM;
+        k->z = z;
+        k->zcap = cap;
+    }
+    size_t i = k->zn;
+    while (i > 0 && zcmp(k->z[i - 1].score, k->z[i - 1].member, score, member) > 0)
+        i--;
+    memmove(&k->z[i + 1], &k->z[i], (k->zn - i) * sizeof(k->z[0]));
+    k->z[i].score = score;
+    snprintf(k->z[i].member, sizeof(k->z[i].member), "%s", member);
+    k->zn++;
+    return added;
+}
+
+/* The sorted set 'key', created (empty) if missing. NULL with *rc = -EPROTO when a string
+ * holds the name (WRONGTYPE), or -ENOMEM. */
+static struct rkey *zkey(struct sim_redis *m, const char *key, int *rc)
+{
+    bool existed = *slot(m, key) != NULL;
+    struct rkey *k = get_or_create(m, key);
+    if (!k) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    if (existed && !k->zset) {
+        *rc = -EPROTO;
+        return NULL;
+    }
+    k->zset = true;
+    return k;
+}
+
+/* Add member to sorted set key; a set left empty by a failure is removed. Returns 1 (new),
+ * 0 (re-scored), -EPROTO or -ENOMEM. */
+static int zput(struct sim_redis *m, const char *key, const char *member, int64_t score)
+{
+    int rc = 0;
+    struct rkey *k = zkey(m, key, &rc);
+    if (!k)
+        return rc;
+    rc = zinsert(k, member, score);
+    if (rc < 0 && k->zn == 0)
+        unlink_key(m, slot(m, key));
+    return rc;
+}
+
+/* Remove member from the sorted set key (deleting the key with its last member). */
+static bool zremove(struct sim_redis *m, const char *key, const char *member)
+{
+    struct rkey **p = slot(m, key);
+    if (!*p || !(*p)->zset)
+        return false;
+    ssize_t at = zfind(*p, member);
+    if (at < 0)
+        return false;
+    zdelete_at(*p, (size_t)at);
+    if ((*p)->zn == 0)
+        unlink_key(m, p);
+    return true;
 }
 
 bool sim_redis_check(const struct sim_redis *m)
@@ -125,6 +251,17 @@ bool sim_redis_check(const struct sim_redis *m)
                 return false;
             if ((hash(k->key) & (m->nbucket - 1)) != i || k->when_ms < -1)
                 return false;
+            if (k->zset ? k->zn == 0 || k->zn > k->zcap : k->zn != 0)
+                return false; /* an empty sorted set is deleted */
+            for (size_t j = 0; k->zset && j < k->zn; j++) {
+                if (memchr(k->z[j].member, 0, sizeof(k->z[j].member)) == NULL)
+                    return false;
+                if (j &&
+                    zcmp(k->z[j - 1].score, k->z[j - 1].member, k->z[j].score, k->z[j].member) >= 0)
+                    return false;
+                if (zfind(k, k->z[j].member) != (ssize_t)j)
+                    return false; /* one score per member */
+            }
             for (const struct rkey *o = k->next; o; o = o->next)
                 if (strcmp(o->key, k->key) == 0)
                     return false;
@@ -137,19 +274,29 @@ bool sim_redis_check(const struct sim_redis *m)
 /* ---- Persistence: the whole keyspace as one fsync'd record (O(keys) per write, which
  * suits the handful of keys a lock workload uses) ----------------------------------- */
 
+/* Records: 'S' key NUL val NUL when_ms (8 bytes), or 'Z' key NUL member NUL score (8
+ * bytes) for each member of a sorted set. */
 static int save(struct sim_redis *m, struct env *e)
 {
-    size_t cap = m->count * sizeof(struct rkey) + 1, len = 0;
+    size_t cap = 1, len = 0;
+    for (size_t i = 0; i < m->nbucket; i++)
+        for (const struct rkey *k = m->bucket[i]; k; k = k->next)
+            cap += (k->zset ? k->zn : 1) * (1 + sizeof(k->key) + sizeof(k->val) + 8);
     char *buf = malloc(cap);
     if (!buf)
         return -ENOMEM;
     for (size_t i = 0; i < m->nbucket; i++) {
         for (const struct rkey *k = m->bucket[i]; k; k = k->next) {
-            size_t kl = strlen(k->key) + 1, vl = strlen(k->val) + 1;
-            memcpy(buf + len, k->key, kl);
-            memcpy(buf + len + kl, k->val, vl);
-            memcpy(buf + len + kl + vl, &k->when_ms, sizeof(k->when_ms));
-            len += kl + vl + sizeof(k->when_ms);
+            for (size_t j = 0; j < (k->zset ? k->zn : 1); j++) {
+                const char *val = k->zset ? k->z[j].member : k->val;
+                int64_t num = k->zset ? k->z[j].score : k->when_ms;
+                size_t kl = strlen(k->key) + 1, vl = strlen(val) + 1;
+                buf[len++] = k->zset ? 'Z' : 'S';
+                memcpy(buf + len, k->key, kl);
+                memcpy(buf + len + kl, val, vl);
+                memcpy(buf + len + kl + vl, &num, sizeof(num));
+                len += kl + vl + sizeof(num);
+            }
         }
     }
     int rc = env_store_put(e, STORE_KEY, buf, len);
@@ -169,19 +316,23 @@ static void load(struct sim_redis *m, struct env *e)
         return;
     }
     size_t off = 0;
-    while (off < len) {
+    while (off + 1 < len) {
+        char type = buf[off++];
         const char *key = buf + off;
         size_t kl = strnlen(key, len - off) + 1;
         const char *val = key + kl;
         if (off + kl >= len)
             break;
         size_t vl = strnlen(val, len - off - kl) + 1;
-        int64_t when;
-        if (off + kl + vl + sizeof(when) > len)
+        int64_t num;
+        if (off + kl + vl + sizeof(num) > len)
             break;
-        memcpy(&when, val + vl, sizeof(when));
-        put(m, key, val, when);
-        off += kl + vl + sizeof(when);
+        memcpy(&num, val + vl, sizeof(num));
+        if (type == 'Z')
+            zput(m, key, val, num);
+        else
+            put(m, key, val, num);
+        off += kl + vl + sizeof(num);
     }
     free(buf);
 }
@@ -211,6 +362,19 @@ static void propagate(struct sim_redis *m, struct env *e, enum sim_redis_op op,
         snprintf(r.val, sizeof(r.val), "%s", k->val);
         r.arg = k->when_ms;
     }
+    sim_send(e, sender_addr(m), &r, sizeof(r));
+}
+
+/* The same for a sorted set's member (ZPUT: added or re-scored; ZUNLINK: removed). */
+static void propagate_z(struct sim_redis *m, struct env *e, enum sim_redis_op op, const char *key,
+                        const char *member, int64_t score)
+{
+    if (m->role != SIM_REDIS_MASTER || !m->attached)
+        return;
+    struct sim_redis_msg r = {.magic = SIM_REDIS_MAGIC, .op = (uint16_t)op, .arg = score};
+    r.at_mono = env_mono(e);
+    snprintf(r.key, sizeof(r.key), "%s", key);
+    snprintf(r.val, sizeof(r.val), "%s", member);
     sim_send(e, sender_addr(m), &r, sizeof(r));
 }
 
@@ -245,8 +409,12 @@ static void full_sync(struct sim_redis *m, struct env *e)
 {
     m->attached = true;
     for (size_t i = 0; i < m->nbucket; i++)
-        for (const struct rkey *k = m->bucket[i]; k; k = k->next)
-            propagate(m, e, SIM_REDIS_PUT, k, k->key);
+        for (const struct rkey *k = m->bucket[i]; k; k = k->next) {
+            if (!k->zset)
+                propagate(m, e, SIM_REDIS_PUT, k, k->key);
+            for (size_t j = 0; k->zset && j < k->zn; j++)
+                propagate_z(m, e, SIM_REDIS_ZPUT, k->key, k->z[j].member, k->z[j].score);
+        }
 }
 
 /* ---- Commands ----------------------------------------------------------------------- */
@@ -295,12 +463,92 @@ static bool parse_int(const char *s, int64_t *out)
     return true;
 }
 
+/* ZPOPMOVE and ZMOVE (scripts on a real server: atomic here too, as every command is):
+ * move one member of r->key (src, k) to r->key2, keeping its score or giving it arg2. */
+static bool execute_move(struct sim_redis *m, struct env *e, struct sim_redis_msg *r,
+                         struct rkey *k, int64_t now_ms, int64_t max_score, int64_t arg2)
+{
+    struct rkey **dp = lookup(m, e, r->key2, now_ms);
+    if (dp && *dp && !(*dp)->zset) {
+        r->status = -EPROTO;
+        return false;
+    }
+    k = *slot(m, r->key); /* the lookup of the destination may have moved entries */
+    struct zmem top;
+    if (r->op == SIM_REDIS_ZPOPMOVE) {
+        if (!k || k->z[0].score > max_score)
+            return false;
+        top = k->z[0];
+    } else {
+        ssize_t at = k ? zfind(k, r->val) : -1;
+        if (at < 0)
+            return false;
+        top = k->z[at];
+        arg2 = -1;
+    }
+    int64_t score = arg2 < 0 ? top.score : arg2;
+    char name[REDIS_VAL_MAX + 32];
+    snprintf(name, sizeof(name), "%s", top.member);
+    char *at = strchr(name, '@');
+    if (r->op == SIM_REDIS_ZPOPMOVE && (r->flags & REDIS_ZTAG)) {
+        snprintf(name, sizeof(name), "%s@%" PRId64, top.member, top.score);
+        if (strlen(name) > REDIS_VAL_MAX) {
+            r->status = -E2BIG; /* the tagged name would not fit: nothing moves */
+            return false;
+        }
+    } else if (r->op == SIM_REDIS_ZPOPMOVE && (r->flags & REDIS_ZUNTAG) && at) {
+        *at = 0;
+        score = strtoll(at + 1, NULL, 10);
+    }
+    zremove(m, r->key, top.member);
+    propagate_z(m, e, SIM_REDIS_ZUNLINK, r->key, top.member, 0);
+    int rc = zput(m, r->key2, name, score);
+    if (rc < 0) {
+        r->status = rc;
+        return true;
+    }
+    propagate_z(m, e, SIM_REDIS_ZPUT, r->key2, name, score);
+    snprintf(r->val, sizeof(r->val), "%s", top.member);
+    r->arg = top.score;
+    r->status = 1;
+    return true;
+}
+
+/* ZADD (score), ZREM and ZFIRST on the sorted set r->key (k, NULL when missing). */
+static bool execute_z(struct sim_redis *m, struct env *e, struct sim_redis_msg *r,
+                      struct rkey *k, int64_t score)
+{
+    switch (r->op) {
+    case SIM_REDIS_ZADD: {
+        int rc = zput(m, r->key, r->val, score);
+        r->status = rc;
+        if (rc < 0)
+            return false;
+        propagate_z(m, e, SIM_REDIS_ZPUT, r->key, r->val, score);
+        return true;
+    }
+    case SIM_REDIS_ZREM:
+        if (!zremove(m, r->key, r->val))
+            return false;
+        propagate_z(m, e, SIM_REDIS_ZUNLINK, r->key, r->val, 0);
+        r->status = 1;
+        return true;
+    default: /* SIM_REDIS_ZFIRST */
+        if (!k)
+            return false;
+        snprintf(r->val, sizeof(r->val), "%s", k->z[0].member);
+        r->arg = k->z[0].score;
+        r->status = 1;
+        return false;
+    }
+}
+
 /* Execute one client command; fills the reply fields of r. Returns true if it wrote. */
 static bool execute(struct sim_redis *m, struct env *e, struct sim_redis_msg *r)
 {
     int64_t now_ms = env_now(e) / 1000000;
-    r->key[REDIS_KEY_MAX] = r->val[REDIS_VAL_MAX] = 0;
-    bool write = r->op != SIM_REDIS_GET;
+    r->key[REDIS_KEY_MAX] = r->val[REDIS_VAL_MAX] = r->key2[REDIS_KEY_MAX] = 0;
+    bool write = r->op != SIM_REDIS_GET && r->op != SIM_REDIS_ZFIRST;
     if (write && m->role == SIM_REDIS_REPLICA) {
         m->st.rejected++;
         r->status = -EROFS;
@@ -308,9 +556,18 @@ static bool execute(struct sim_redis *m, struct env *e, struct sim_redis_msg *r)
     }
     struct rkey **p = lookup(m, e, r->key, now_ms);
     struct rkey *k = p ? *p : NULL;
-    int64_t ttl = r->arg;
+    int64_t ttl = r->arg, arg2 = r->arg2;
     r->status = 0;
     r->arg = 0;
+    bool is_z = r->op >= SIM_REDIS_ZADD && r->op <= SIM_REDIS_ZMOVE;
+    if (k && k->zset != is_z && r->op != SIM_REDIS_SET && r->op != SIM_REDIS_DEL) {
+        r->status = -EPROTO; /* WRONGTYPE */
+        return false;
+    }
+    if (is_z && r->op >= SIM_REDIS_ZPOPMOVE)
+        return execute_move(m, e, r, k, now_ms, ttl, arg2);
+    if (is_z)
+        return execute_z(m, e, r, k, ttl);
     switch (r->op) {
     case SIM_REDIS_SET:
         if ((r->flags & REDIS_NX) && k)
@@ -394,8 +651,17 @@ static bool handle(struct sim_redis *m, struct env *e, struct sim_redis_msg *r,
 {
     bool from_peer = m->cfg.peer >= 0 && from.node == m->cfg.peer;
     switch (r->op) {
-    case SIM_REDIS_SET: case SIM_REDIS_GET: case SIM_REDIS_DEL: case SIM_REDIS_INCR:
-    case SIM_REDIS_CAD: case SIM_REDIS_CAE: {
+    case SIM_REDIS_SET:
+    case SIM_REDIS_GET:
+    case SIM_REDIS_DEL:
+    case SIM_REDIS_INCR:
+    case SIM_REDIS_CAD:
+    case SIM_REDIS_CAE:
+    case SIM_REDIS_ZADD:
+    case SIM_REDIS_ZREM:
+    case SIM_REDIS_ZFIRST:
+    case SIM_REDIS_ZPOPMOVE:
+    case SIM_REDIS_ZMOVE: {
         if (m->cfg.service_ns > 0)
             env_work(e, m->cfg.service_ns);
         m->st.commands++;
@@ -406,7 +672,11 @@ static bool handle(struct sim_redis *m, struct env *e, struct sim_redis_msg *r,
         sim_send(e, from, r, sizeof(*r));
         return true;
     }
-    case SIM_REDIS_PUT: case SIM_REDIS_UNLINK: case SIM_REDIS_PING:
+    case SIM_REDIS_PUT:
+    case SIM_REDIS_UNLINK:
+    case SIM_REDIS_PING:
+    case SIM_REDIS_ZPUT:
+    case SIM_REDIS_ZUNLINK:
         if (!from_peer || m->role != SIM_REDIS_REPLICA)
             return true; /* the stream of a master we no longer follow */
         m->last_master_mono = env_mono(e);
@@ -417,6 +687,10 @@ static bool handle(struct sim_redis *m, struct env *e, struct sim_redis_msg *r,
             struct rkey **p = slot(m, r->key);
             if (*p)
                 unlink_key(m, p);
+        } else if (r->op == SIM_REDIS_ZPUT) {
+            zput(m, r->key, r->val, r->arg);
+        } else if (r->op == SIM_REDIS_ZUNLINK) {
+            zremove(m, r->key, r->val);
         }
         if (r->op != SIM_REDIS_PING) {
             m->st.repl_applied++;
@@ -588,11 +862,28 @@ int sim_redis_peek(const struct sim_redis *m, const char *key, char *val, size_t
     if (!sim_node_up(m->sim, m->node))
         return -ENOENT;
     struct rkey *const *p = slot(m, key);
-    if (!*p)
+    if (!*p || (*p)->zset)
         return -ENOENT;
     if (val && cap)
         snprintf(val, cap, "%s", (*p)->val);
     if (when_ms)
         *when_ms = (*p)->when_ms;
     return (int)strlen((*p)->val);
+}
+
+int sim_redis_zpeek(const struct sim_redis *m, const char *key, char (*members)[REDIS_VAL_MAX + 1],
+                    int64_t *scores, size_t cap)
+{
+    if (!sim_node_up(m->sim, m->node))
+        return -ENOENT;
+    struct rkey *const *p = slot(m, key);
+    if (!*p || !(*p)->zset)
+        return -ENOENT;
+    for (size_t i = 0; i < (*p)->zn && i < cap; i++) {
+        if (members)
+            snprintf(members[i], sizeof(members[i]), "%s", (*p)->z[i].member);
+        if (scores)
+            scores[i] = (*p)->z[i].score;
+    }
+    return (int)(*p)->zn;
 }

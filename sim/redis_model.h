@@ -83,6 +83,12 @@ void sim_redis_stats(const struct sim_redis *m, struct sim_redis_stats *out);
 int sim_redis_peek(const struct sim_redis *m, const char *key, char *val, size_t cap,
                    int64_t *when_ms);
 
+/* The members of sorted set 'key' in order, without running a command: up to cap of them
+ * into members[] (each REDIS_VAL_MAX + 1 bytes) and scores[]. Returns how many the set
+ * holds, or -ENOENT (no such sorted set, or the node is down). For tests and checkers. */
+int sim_redis_zpeek(const struct sim_redis *m, const char *key,
+                    char (*members)[REDIS_VAL_MAX + 1], int64_t *scores, size_t cap);
+
 /* A scripted fault: the first SET NX that sets 'key' at or after true time 'from' makes
  * this node crash 'delay' later, and restart 'down_for' after that (<= 0: never). With
  * delay just under the replication lag, the replica has everything before the grant and
@@ -110,7 +116,9 @@ struct redis *sim_redis_connect(struct env *e, const struct sim_addr *addrs, siz
 
 enum sim_redis_op {
     SIM_REDIS_SET = 1, SIM_REDIS_GET, SIM_REDIS_DEL, SIM_REDIS_INCR, SIM_REDIS_CAD,
-    SIM_REDIS_CAE,     /* client commands */
+    SIM_REDIS_CAE,
+    SIM_REDIS_ZADD, SIM_REDIS_ZREM, SIM_REDIS_ZFIRST, SIM_REDIS_ZPOPMOVE,
+    SIM_REDIS_ZMOVE,   /* client commands */
     SIM_REDIS_REPLY,   /* the answer to one: status and arg/val */
     SIM_REDIS_PUT,     /* replication: key = val, expiry arg (absolute ms, -1: none) */
     SIM_REDIS_UNLINK,  /* replication: key removed */
@@ -118,18 +126,23 @@ enum sim_redis_op {
     SIM_REDIS_ROLE_Q,  /* a starting node asks its peer's role */
     SIM_REDIS_ROLE_A,  /* the answer: arg = role */
     SIM_REDIS_SYNC,    /* "make me your replica": the master attaches and sends all keys */
+    SIM_REDIS_ZPUT,    /* replication: member val of sorted set key has score arg */
+    SIM_REDIS_ZUNLINK, /* replication: member val of sorted set key removed */
 };
 
 struct sim_redis_msg {
     uint32_t magic;
     uint16_t op;
-    uint16_t flags;   /* SET: REDIS_NX */
+    uint16_t flags;   /* SET: REDIS_NX; ZPOPMOVE: REDIS_ZTAG, REDIS_ZUNTAG */
     uint64_t id;      /* request id, echoed in the reply */
-    int64_t arg;      /* SET/CAE: ttl ms (<= 0: none); PUT: when_ms; reply: integer */
+    int64_t arg;      /* SET/CAE: ttl ms (<= 0: none); PUT: when_ms; ZADD, ZPUT: score;
+                       * ZPOPMOVE: max score; reply: integer, or a member's score */
+    int64_t arg2;     /* ZPOPMOVE: the destination score (< 0: keep) */
     int64_t at_mono;  /* replication: when the master executed it (its mono clock) */
     int32_t status;   /* reply: >= 0 result, or a negative errno */
     char key[REDIS_KEY_MAX + 1];
-    char val[REDIS_VAL_MAX + 1];
+    char val[REDIS_VAL_MAX + 1];  /* value, or member (reply: the member) */
+    char key2[REDIS_KEY_MAX + 1]; /* ZPOPMOVE, ZMOVE: the destination key */
 };
 
 #endif

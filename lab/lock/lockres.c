@@ -192,6 +192,14 @@ static void holders_series(struct lockres *r, struct lab_run *run, int64_t end)
     }
 }
 
+int lockres_result(struct lockres *r, int64_t end, struct lockcheck_result *out)
+{
+    pthread_mutex_lock(&r->mu);
+    int64_t value = r->value;
+    pthread_mutex_unlock(&r->mu);
+    return lockcheck_result(r->chk, end, value, out);
+}
+
 int lockres_report(struct lockres *r, struct lab_run *run, int64_t end, const char *what)
 {
     struct lockcheck_result c;

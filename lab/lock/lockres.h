@@ -59,6 +59,12 @@ int lockres_access(struct lockres *r, struct env *e, uint64_t *id, bool write, i
 int lockres_critical(struct lockres *r, struct env *e, uint64_t *id, int64_t lease, int64_t fence,
                      int64_t hold, void (*after_read)(void *arg, struct env *e), void *arg);
 
+/* The checker's result at true time 'end' (the counter's final value included), for a
+ * workload that reports a second resource under names of its own: lockres_report's are
+ * one resource's. Returns 0 or -ENOMEM. */
+struct lockcheck_result;
+int lockres_result(struct lockres *r, int64_t end, struct lockcheck_result *out);
+
 /* The checker's result at true time 'end' as the run's metrics: overlaps, overlap_time,
  * max_holders, lost_updates, stale_writes, stale_reads, rejected_writes, rejected_reads,
  * foreign_deletes, acquisitions, writes, counter, throughput; the time lines (100 ms bins)

@@ -35,6 +35,13 @@ struct redis_ops {
     int (*incr)(struct redis *r, const char *key, int64_t *out);
     int (*cad)(struct redis *r, const char *key, const char *val);
     int (*cae)(struct redis *r, const char *key, const char *val, int64_t ttl_ns);
+    int (*zadd)(struct redis *r, const char *key, const char *member, int64_t score);
+    int (*zrem)(struct redis *r, const char *key, const char *member);
+    int (*zfirst)(struct redis *r, const char *key, char *member, size_t cap, int64_t *score);
+    int (*zpopmove)(struct redis *r, const char *src, const char *dst, int64_t max_score,
+                    int64_t dst_score, unsigned flags, char *member, size_t cap,
+                    int64_t *score);
+    int (*zmove)(struct redis *r, const char *src, const char *dst, const char *member);
     void (*close)(struct redis *r);
 };
 
@@ -86,6 +93,58 @@ static inline int redis_cad(struct redis *r, const char *key, const char *val)
 static inline int redis_cae(struct redis *r, const char *key, const char *val, int64_t ttl_ns)
 {
     return r->ops->cae(r, key, val, ttl_ns);
+}
+
+/* ---- Sorted sets ------------------------------------------------------------------------
+ * Members are strings of at most REDIS_VAL_MAX bytes, scores integers (ms, by the callers
+ * here: Redis keeps doubles, exact for integers below 2^53); ties order by member, as in
+ * Redis. A sorted-set call on a key that holds a string, or the reverse, is -EPROTO
+ * (WRONGTYPE). A set whose last member goes is deleted, as Redis does. */
+
+/* ZADD key score member. Returns 1 when the member is new, 0 when its score was updated. */
+static inline int redis_zadd(struct redis *r, const char *key, const char *member, int64_t score)
+{
+    return r->ops->zadd(r, key, member, score);
+}
+
+/* ZREM key member. Returns 1 when removed, 0 when it was not there. */
+static inline int redis_zrem(struct redis *r, const char *key, const char *member)
+{
+    return r->ops->zrem(r, key, member);
+}
+
+/* The lowest-scored member (ZRANGE key 0 0 WITHSCORES) into member (cap bytes) and *score.
+ * Returns 1, or 0 when the set is empty or missing. */
+static inline int redis_zfirst(struct redis *r, const char *key, char *member, size_t cap,
+                               int64_t *score)
+{
+    return r->ops->zfirst(r, key, member, cap, score);
+}
+
+/* zpopmove flags: how the member is named in dst. */
+#define REDIS_ZTAG 1u   /* "<member>@<its score in src>" (the score as an integer) */
+#define REDIS_ZUNTAG 2u /* a member "<m>@<s>" goes in as "<m>" with score s (dst_score is
+                         * ignored); a member without '@' goes in as it is */
+
+/* Atomically (a Lua script on a real server): if the lowest-scored member of src has a
+ * score <= max_score, remove it from src and add it to dst with score dst_score (< 0: its
+ * own score), named as flags say. Copies it (as it was in src) into member and its score
+ * in src into *score. Returns 1 when one moved, 0 when none was due. A delayed-task
+ * queue's claim (due tasks by fire time -> claimed ones by the time the claim runs out,
+ * tagged with their fire time) and its redelivery (expired claims back, untagged). A
+ * tagged member must still fit REDIS_VAL_MAX. */
+static inline int redis_zpopmove(struct redis *r, const char *src, const char *dst,
+                                 int64_t max_score, int64_t dst_score, unsigned flags,
+                                 char *member, size_t cap, int64_t *score)
+{
+    return r->ops->zpopmove(r, src, dst, max_score, dst_score, flags, member, cap, score);
+}
+
+/* Atomically move 'member' from src to dst keeping its score (a Lua script on a real
+ * server). Returns 1 when moved, 0 when src does not hold it. */
+static inline int redis_zmove(struct redis *r, const char *src, const char *dst, const char *member)
+{
+    return r->ops->zmove(r, src, dst, member);
 }
 
 /* Bound every later call on r to timeout_ns (> 0). */

@@ -1,6 +1,6 @@
-/* test_delay_workload.c - the delay/timers and delay/dispatch workloads end to end: the
- * committed scenarios run and every expectation in them holds, and a run replays from
- * its seed. */
+/* test_delay_workload.c - the delay workloads end to end: the committed scenarios run and
+ * every expectation in them holds, a run replays from its seed, and the cluster's run
+ * writes the seed's table before and after into placement.md. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -10,9 +10,11 @@
 #include "lab/run.h"
 #include "lab/scenario.h"
 
-extern const struct lab_workload lab_wl_delay_timers, lab_wl_delay_dispatch;
-const struct lab_workload *const lab_workloads[] = {&lab_wl_delay_timers, &lab_wl_delay_dispatch,
-                                                    NULL};
+extern const struct lab_workload lab_wl_delay_timers, lab_wl_delay_dispatch, lab_wl_delay_cluster,
+    lab_wl_delay_rebalance, lab_wl_delay_rqueue;
+const struct lab_workload *const lab_workloads[] = {&lab_wl_delay_timers,  &lab_wl_delay_dispatch,
+                                                    &lab_wl_delay_cluster, &lab_wl_delay_rebalance,
+                                                    &lab_wl_delay_rqueue,  NULL};
 
 static struct lab_scenario *load(const char *name)
 {
@@ -76,6 +78,74 @@ Test(delay_workload, dispatch_replays_from_its_seed)
         v[k][0] = lab_run_metric(&run, "lost")->scalar;
         v[k][1] = lab_run_metric(&run, "retries")->scalar;
         v[k][2] = hist_mean(lat->hist);
+        lab_run_cleanup(&run);
+    }
+    cr_assert_eq(memcmp(v[0], v[1], sizeof v[0]), 0);
+    lab_scenario_free(sc);
+}
+
+Test(delay_workload, rebalance_seed_scenario_holds, .timeout = 600)
+{
+    all_expectations_hold("delay_rebalance_seed.yaml");
+}
+
+Test(delay_workload, partitioned_primary_scenario_holds, .timeout = 600)
+{
+    all_expectations_hold("delay_partitioned_primary.yaml");
+}
+
+Test(delay_workload, detector_timeout_scenario_holds, .timeout = 600)
+{
+    all_expectations_hold("delay_detector_timeout.yaml");
+}
+
+Test(delay_workload, scale_scenario_holds, .timeout = 600)
+{
+    all_expectations_hold("delay_scale.yaml");
+}
+
+Test(delay_workload, redis_redelivery_scenario_holds, .timeout = 600)
+{
+    all_expectations_hold("delay_redis_redelivery.yaml");
+}
+
+/* placement.md holds the seed's rows, the rebalanced ones, and says where they differ. */
+Test(delay_workload, the_seed_run_writes_its_tables)
+{
+    struct lab_scenario *sc = load("delay_rebalance_seed.yaml");
+    struct lab_run run;
+    lab_run_init(&run, sc, &sc->runs[0], LAB_WORLD_SIM);
+    cr_assert_eq(lab_run_exec(&run), 0, "%s", run.fail ? run.fail : "");
+    cr_assert_eq(run.ntexts, 1);
+    const char *md = run.texts[0].text;
+    cr_assert_str_eq(run.texts[0].name, "placement.md");
+    const char *want[] = {
+        "| 1 | A b d E |\n| 2 | a C D |\n| 3 | B d e |\n",
+        "task C has 0 replicas, want 1; task D has 2 replicas, want 1.",
+        "| 1 (lost) | - |\n| 2 | A b C D e |\n| 3 | a B c d E |\n",
+        "| 1 (lost) | - |\n| 2 | a b C D E |\n| 3 | A B c d e |\n",
+        "0 promoted in place, 2 primaries copied to nodes that held no copy, 2 replicas copied",
+        "- task A: the seed makes node 3 the primary, which held no copy of A",
+        "- task E: the seed makes node 2 the primary, which held no copy of E",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        cr_assert_not_null(strstr(md, want[i]), "missing: %s\nin:\n%s", want[i], md);
+    lab_run_cleanup(&run);
+    lab_scenario_free(sc);
+}
+
+/* The cluster's run twice gives the same measurements. */
+Test(delay_workload, the_cluster_replays_from_its_seed)
+{
+    struct lab_scenario *sc = load("delay_partitioned_primary.yaml");
+    double v[2][4];
+    for (int k = 0; k < 2; k++) {
+        struct lab_run run;
+        lab_run_init(&run, sc, &sc->runs[0], LAB_WORLD_SIM);
+        cr_assert_eq(lab_run_exec(&run), 0);
+        const char *names[] = {"duplicate_fires", "stale_executed", "effects", "epoch"};
+        for (int i = 0; i < 4; i++)
+            v[k][i] = lab_run_metric(&run, names[i])->scalar;
         lab_run_cleanup(&run);
     }
     cr_assert_eq(memcmp(v[0], v[1], sizeof v[0]), 0);

@@ -1,7 +1,9 @@
-/* helpers.c - temporary files and an in-process distlab for the lab tests. */
+/* helpers.c - temporary files, an in-process distlab and its summaries, for the tests. */
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <fcntl.h>
 #include <ftw.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,4 +111,35 @@ void t_cleanup(char *dir)
 {
     nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
+}
+
+static json_t *summary(const char *out, const char *scenario)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s/summary.json", out, scenario);
+    return json_load_file(path, 0, NULL);
+}
+
+char *t_runs_text(const char *out, const char *scenario)
+{
+    json_t *root = summary(out, scenario);
+    if (!root)
+        return NULL;
+    size_t i;
+    json_t *run;
+    json_array_foreach(json_object_get(root, "runs"), i, run)
+        json_object_del(run, "wall_s");
+    char *s = json_dumps(json_object_get(root, "runs"), JSON_SORT_KEYS);
+    json_decref(root);
+    return s;
+}
+
+double t_metric(const char *out, const char *scenario, size_t i, const char *name)
+{
+    json_t *root = summary(out, scenario);
+    json_t *m = json_object_get(
+        json_object_get(json_array_get(json_object_get(root, "runs"), i), "metrics"), name);
+    double v = json_is_number(m) ? json_number_value(m) : NAN;
+    json_decref(root);
+    return v;
 }

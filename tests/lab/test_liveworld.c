@@ -25,7 +25,8 @@ struct t_client {
     struct lab_run *run;
     const char *server; /* address of redis-0 (or NULL) */
     bool kill_behind;   /* client-0 kills redis-0 with kill(2) at 300 ms */
-    _Atomic int starts, exits, pings_ok, pings_failed;
+    _Atomic int starts, exits, pings_ok, pings_failed, pause_hooks;
+    _Atomic int64_t hook_dur; /* ms */
     _Atomic int64_t max_gap, max_skew, min_skew, last_seen;
 };
 
@@ -33,6 +34,14 @@ static void t_exit(void *arg)
 {
     struct t_client *c = arg;
     atomic_fetch_add(&c->exits, 1);
+}
+
+/* lab_live_on_pause: what a pause of the node must stop besides its actors. */
+static void t_on_pause(void *arg, int64_t dur)
+{
+    struct t_client *c = arg;
+    atomic_fetch_add(&c->pause_hooks, 1);
+    atomic_store(&c->hook_dur, dur / MS);
 }
 
 static void t_close(void *arg)
@@ -101,7 +110,9 @@ static int t_run(struct lab_run *run)
         c[k].min_skew = INT64_MAX;
         c[k].max_skew = INT64_MIN;
         cr_assert_eq(lab_live_node(run, name, t_client_main, &c[k]), 0);
+        cr_assert_eq(lab_live_on_pause(run, name, t_on_pause, &c[k]), 0);
     }
+    cr_assert_eq(lab_live_on_pause(run, "client-9", t_on_pause, &c[0]), -ENOENT);
     cr_assert_eq(lab_live_node(run, "client-0", t_client_main, &c[0]), -EINVAL, "a name twice");
     int rc = lab_live_go(run, 0);
     double v[NCLIENTS];
@@ -118,6 +129,8 @@ static int t_run(struct lab_run *run)
     PUT(max_gap, 1e6);
     PUT(max_skew, 1e6);
     PUT(min_skew, 1e6);
+    PUT(pause_hooks, 1);
+    PUT(hook_dur, 1);
 #undef PUT
     free(c);
     return rc;
@@ -193,6 +206,9 @@ Test(liveworld, faults_reach_client_and_server_nodes_by_name)
     cr_assert_eq(at(&r, "starts", 1), 2, "the crash's for: did not start client-1 again");
     cr_assert_eq(at(&r, "exits", 1), 2, "client-1's exit handler ran once per life");
     cr_assert_eq(at(&r, "starts", 0), 1);
+    cr_assert_eq(at(&r, "pause_hooks", 0), 1, "the pause hook of client-0 did not run once");
+    cr_assert_eq(at(&r, "hook_dur", 0), 300);
+    cr_assert_eq(at(&r, "pause_hooks", 1), 0, "a crash ran the pause hook");
     cr_assert_leq(at(&r, "min_skew", 2), -999, "world.clocks' offset was not applied");
     cr_assert_geq(at(&r, "max_skew", 2), 3598000, "the clock step did not reach client-2");
     cr_assert_lt(at(&r, "max_skew", 0), 1000, "the step reached client-0");

@@ -140,6 +140,40 @@ Test(run, misuse_of_the_lab_fails_the_run_with_a_message)
     t_cleanup(dir);
 }
 
+Test(run, a_text_is_kept_by_name_and_a_bad_name_is_a_misuse)
+{
+    char *dir = t_tmpdir();
+    char *path = t_write(dir, "s.yaml", BASE);
+    struct lab_err err;
+    struct lab_scenario *sc = lab_scenario_load(path, NULL, &err);
+    cr_assert_not_null(sc, "%s", err.msg);
+    struct lab_run run;
+    lab_run_init(&run, sc, &sc->runs[0], LAB_WORLD_SIM);
+    cr_assert_eq(lab_run_exec(&run), 0, "%s", run.fail);
+    cr_assert_eq(run.ntexts, 1);
+    cr_expect_str_eq(run.texts[0].name, "doc.md");
+    cr_expect_str_eq(run.texts[0].text, "n 4, mode a\n"); /* two calls, one text */
+    /* one run: the file is its text alone */
+    cr_assert_eq(lab_write_results(sc, &run, 1, dir, &err), 0, "%s", err.msg);
+    char *doc = t_read_in(dir, "doc.md");
+    cr_expect_str_eq(doc, "n 4, mode a\n");
+    free(doc);
+    lab_run_cleanup(&run);
+    lab_scenario_free(sc);
+    free(path);
+    path = t_write(dir, "s2.yaml", BASE "  label: bad-doc\n");
+    sc = lab_scenario_load(path, NULL, &err);
+    cr_assert_not_null(sc, "%s", err.msg);
+    lab_run_init(&run, sc, &sc->runs[0], LAB_WORLD_SIM);
+    cr_expect_eq(lab_run_exec(&run), -EINVAL);
+    cr_expect_not_null(strstr(run.fail, "lab_text: '../escape' is not a file name"), "%s",
+                       run.fail);
+    lab_run_cleanup(&run);
+    lab_scenario_free(sc);
+    free(path);
+    t_cleanup(dir);
+}
+
 /* ---- The CLI ------------------------------------------------------------------------ */
 
 static const char *scenario_ok =
@@ -196,6 +230,16 @@ Test(cli, run_writes_summary_csvs_and_plots_and_exits_0)
               csv);
     cr_expect_not_null(strstr(csv, ",1,ns\n"));
     free(csv);
+    /* lab_text: every run's part under a line naming it */
+    snprintf(res, sizeof(res), "%s/ok/doc.md", out);
+    char *doc = t_read(res);
+    cr_assert_not_null(doc);
+    cr_expect_not_null(strstr(doc, "## run 0: n=2, mode=a, repeat=0\n\nn 2, mode a\n\n"
+                                   "## run 1: n=2, mode=a, repeat=1\n\nn 2, mode a\n\n"),
+                       "%.200s", doc);
+    cr_expect(!strncmp(doc, "## run 0:", 9), "%.40s", doc);
+    cr_expect_not_null(strstr(doc, "## run 7: n=4, mode=b, repeat=1\n\nn 4, mode b\n\n"));
+    free(doc);
     snprintf(res, sizeof(res), "%s/ok/counts.csv", out);
     csv = t_read(res);
     cr_expect(!strncmp(csv, "run,n,mode,repeat,index,value\n0,2,a,0,0,", 40), "%.80s", csv);

@@ -87,6 +87,10 @@ static int compute_run(struct lab_run *run)
                                             ? lab_list_float(run, "weights", 1) : 0));
     lab_metric(run, "first", counts[0]);
     lab_note(run, "mode %s, label %s", lab_str(run, "mode"), lab_str(run, "label"));
+    lab_text(run, "doc.md", "n %zu", n);
+    lab_text(run, "doc.md", ", mode %s\n", lab_str(run, "mode"));
+    if (!strcmp(lab_str(run, "label"), "bad-doc"))
+        lab_text(run, "../escape", "x");
     free(counts);
     free(theory);
     free(m);

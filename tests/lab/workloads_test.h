@@ -17,6 +17,11 @@ char *t_write(const char *dir, const char *name, const char *text);
  * the exit status. stdout and stderr go to dir/out.txt and dir/err.txt when dir is
  * not NULL. */
 int t_distlab(const char *dir, ...);
+/* The runs in OUT/SCENARIO/summary.json as canonical text, without their wall-clock
+ * times (two runs of one seed compare equal); malloc'd, or NULL if unreadable. */
+char *t_runs_text(const char *out, const char *scenario);
+/* Metric 'name' of run i in OUT/SCENARIO/summary.json, or NAN if there is none. */
+double t_metric(const char *out, const char *scenario, size_t i, const char *name);
 /* The contents of a file (malloc'd), or NULL. */
 char *t_read(const char *path);
 char *t_read_in(const char *dir, const char *name); /* dir/name */
