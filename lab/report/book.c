@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,71 +172,106 @@ bool rep_selects(struct lab_arena *a, const struct rep_evidence *e, const struct
     return false;
 }
 
+/* One problem of claim c: printed to 'all' when given (every problem is), kept in err
+ * when it is the first. Returns -EINVAL. */
+static int problem(struct lab_err *err, FILE *all, int *n, const struct rep_claim *c,
+                   const struct lab_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int problem(struct lab_err *err, FILE *all, int *n, const struct rep_claim *c,
+                   const struct lab_node *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = lab_xvprintf(fmt, ap);
+    va_end(ap);
+    struct lab_err one;
+    lab_errf(&one, at, "claim %s: %s", c->id, msg);
+    free(msg);
+    if (all)
+        fprintf(all, "%s\n", one.msg);
+    if (!(*n)++)
+        *err = one;
+    return -EINVAL;
+}
+
 /* Each key of a where: must be a sweep key of sc, with one of its sweep values. */
-static int check_where(struct lab_arena *a, const struct lab_scenario *sc, const struct lab_node *w,
-                       struct lab_err *err)
+static void check_where(struct lab_arena *a, const struct lab_scenario *sc,
+                        const struct rep_claim *c, const struct lab_node *w, FILE *all, int *n,
+                        struct lab_err *err)
 {
     for (size_t i = 0; w && i < w->n; i++) {
         const struct lab_sweep_key *k = NULL;
         for (size_t j = 0; j < sc->nsweep && !k; j++)
             if (!strcmp(sc->sweep[j].name, w->keys[i]->text))
                 k = &sc->sweep[j];
-        if (!k)
-            return lab_errf(err, w->keys[i], "'%s' is not swept in scenario %s", w->keys[i]->text,
-                            sc->name);
+        if (!k) {
+            problem(err, all, n, c, w->keys[i], "'%s' is not swept in scenario %s",
+                    w->keys[i]->text, sc->name);
+            continue;
+        }
         const char *v = lab_node_text(a, w->items[i]);
         bool found = false;
         for (size_t j = 0; j < k->nvalues && !found; j++)
             found = !strcmp(lab_node_text(a, k->values[j]), v);
         if (!found)
-            return lab_errf(err, w->items[i], "scenario %s sweeps no %s = %s", sc->name, k->name,
-                            v);
+            problem(err, all, n, c, w->items[i], "scenario %s sweeps no %s = %s", sc->name, k->name,
+                    v);
     }
-    return 0;
 }
 
-static int check_evidence(struct lab_arena *a, const struct rep_evidence *e,
-                          const struct lab_scenario *sc, struct lab_err *err)
+/* Every expectation and plot the evidence selects must be in the scenario: found by
+ * metric and where:, so reordering a scenario's expectations changes nothing. */
+static void check_evidence(struct lab_arena *a, const struct rep_claim *c,
+                           const struct rep_evidence *e, const struct rep_scenario *s, FILE *all,
+                           int *n, struct lab_err *err)
 {
+    const struct lab_scenario *sc = s->sc;
     for (size_t i = 0; i < e->nsel; i++) {
         bool found = false;
         struct rep_evidence one = {.sel = &e->sel[i], .nsel = 1};
         for (size_t k = 0; k < sc->nexpects && !found; k++)
             found = rep_selects(a, &one, &sc->expects[k]);
         if (!found)
-            return lab_errf(err, e->sel[i].node, "scenario %s has no expectation on %s%s", sc->name,
-                            e->sel[i].metric, e->sel[i].where ? " with that where:" : "");
+            problem(err, all, n, c, e->sel[i].node,
+                    "scenario %s (%s) has no expectation on %s%s%s: the claim's verdict rests "
+                    "on it; select one the scenario has, or drop it from the claim",
+                    sc->name, s->file, e->sel[i].metric, e->sel[i].where ? " where " : "",
+                    e->sel[i].where ? lab_node_text(a, e->sel[i].where) : "");
     }
     for (size_t i = 0; i < e->nplots; i++) {
         bool found = false;
         for (size_t k = 0; k < sc->nplots && !found; k++)
             found = !strcmp(sc->plots[k].name, e->plots[i]);
         if (!found)
-            return lab_errf(err, e->node, "scenario %s has no plot named '%s'", sc->name,
-                            e->plots[i]);
+            problem(err, all, n, c, e->node, "scenario %s (%s) has no plot named '%s'", sc->name,
+                    s->file, e->plots[i]);
     }
-    return 0;
 }
 
-int rep_book_check(const struct rep_book *b, const struct rep_claims *cl, struct lab_err *err)
+int rep_book_check(const struct rep_book *b, const struct rep_claims *cl, FILE *all,
+                   struct lab_err *err)
 {
     struct lab_arena a = {0};
-    int rc = 0;
-    for (size_t i = 0; i < cl->n && !rc; i++) {
+    int n = 0;
+    for (size_t i = 0; i < cl->n && (all || !n); i++) {
         const struct rep_claim *c = &cl->c[i];
-        for (size_t k = 0; k < c->nev && !rc; k++) {
+        for (size_t k = 0; k < c->nev && (all || !n); k++) {
             const struct rep_scenario *s = rep_book_find(b, c->ev[k].scenario);
             if (s->sc)
-                rc = check_evidence(&a, &c->ev[k], s->sc, err);
+                check_evidence(&a, c, &c->ev[k], s, all, &n, err);
         }
-        for (size_t k = 0; k < c->nnum && !rc; k++) {
+        for (size_t k = 0; k < c->nnum && (all || !n); k++) {
             const struct rep_scenario *s = rep_book_find(b, c->num[k].scenario);
             if (s->sc)
-                rc = check_where(&a, s->sc, c->num[k].where, err);
+                check_where(&a, s->sc, c, c->num[k].where, all, &n, err);
         }
     }
     lab_arena_free(&a);
-    return rc;
+    if (n && all)
+        snprintf(err->msg, sizeof(err->msg),
+                 "%s: %d problem%s (above): a claim rests on what its scenarios no longer have",
+                 cl->file, n, n == 1 ? "" : "s");
+    return n ? -EINVAL : 0;
 }
 
 /* ---- Results ----------------------------------------------------------------------- */

@@ -29,14 +29,14 @@ struct report_opts {
     const char *out, *claims, *bench;
     const char **from;
     size_t nfrom;
-    bool pdf;
+    bool pdf, check;
     struct lab_runner_opts run;
 };
 
 static void usage(FILE *f)
 {
     fputs("usage: distlab report [FILE...] [--from DIR]... [--out DIR] [--pdf]\n"
-          "                      [--claims FILE] [--bench FILE] [-j N] [-q]\n"
+          "                      [--claims FILE] [--bench FILE] [--check] [-j N] [-q]\n"
           "The teaching report: every claim of the seed with its verdict, the checks that\n"
           "decide it measured against the theory, the plots, the scenario's explanation\n"
           "and how to reproduce it. Runs the scenarios the claims name (or only FILE...),\n"
@@ -47,6 +47,9 @@ static void usage(FILE *f)
           "  --pdf           also print DIR/report.pdf with headless Chromium\n"
           "  --claims FILE   the claims (default: scenarios/claims/seed.yaml)\n"
           "  --bench FILE    `distlab bench`'s document, for the benchmark appendix\n"
+          "  --check         only hold the claims against the scenarios (FILE... taking the\n"
+          "                  place of theirs): every expectation, plot and sweep value a\n"
+          "                  claim names must be there; runs and writes nothing\n"
           "  -j, --jobs N    runs at once\n"
           "  -q, --quiet     print only failures\n"
           "  -h, --help      this text\n"
@@ -57,15 +60,12 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, struct report_opts *o, int *status)
 {
-    static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"pdf", no_argument, NULL, 'p'},
-                                         {"claims", required_argument, NULL, 'c'},
-                                         {"bench", required_argument, NULL, 'b'},
-                                         {"jobs", required_argument, NULL, 'j'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, 'f'},  {"out", required_argument, NULL, 'o'},
+        {"pdf", no_argument, NULL, 'p'},         {"claims", required_argument, NULL, 'c'},
+        {"bench", required_argument, NULL, 'b'}, {"check", no_argument, NULL, 'k'},
+        {"jobs", required_argument, NULL, 'j'},  {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},        {0}};
     memset(o, 0, sizeof(*o));
     o->out = "report";
     o->run.world = LAB_WORLD_SIM;
@@ -92,6 +92,9 @@ static int parse(int argc, char **argv, struct report_opts *o, int *status)
             break;
         case 'b':
             o->bench = optarg;
+            break;
+        case 'k':
+            o->check = true;
             break;
         case 'q':
             o->run.quiet = true;
@@ -367,19 +370,33 @@ static int report(const struct report_opts *o, const char *const *files, size_t 
     }
     struct rep_book b;
     if ((rc = rep_book_open(&b, &cl, files, nfiles, &err)) ||
-        (rc = rep_book_check(&b, &cl, &err))) {
+        (rc = rep_book_check(&b, &cl, stderr, &err))) {
         fprintf(stderr, "%s\n", err.msg);
         rep_book_close(&b);
         rep_claims_free(&cl);
         return err.status;
+    }
+    if (o->check) {
+        size_t n = 0;
+        for (size_t i = 0; i < b.n; i++)
+            n += b.s[i].wanted && b.s[i].sc;
+        if (!o->run.quiet)
+            printf("claims: %zu claims of %s hold against the %zu scenarios they name\n", cl.n,
+                   cl.file, n);
+        rep_book_close(&b);
+        rep_claims_free(&cl);
+        return LAB_EXIT_OK;
     }
     int status = gather(&b, o, files, nfiles);
     if (status <= LAB_EXIT_EXPECT) {
         struct rep_outcome *out = calloc(cl.n ? cl.n : 1, sizeof(*out));
         if (!out)
             abort();
-        for (size_t i = 0; i < cl.n; i++)
+        for (size_t i = 0; i < cl.n; i++) {
             rep_decide(&cl.c[i], &b, &out[i]);
+            for (char *p = out[i].problems, *nl; p && (nl = strchr(p, '\n')); p = nl + 1)
+                fprintf(stderr, "distlab report: %s: %.*s\n", cl.file, (int)(nl - p), p);
+        }
         struct rep_doc d = {.cl = &cl, .b = &b, .o = out, .bench_file = o->bench};
         json_error_t je;
         char bench_err[256] = "";

@@ -113,8 +113,11 @@ struct rep_scenario *rep_book_find(const struct rep_book *b, const char *name);
 /* Does evidence e select expectation x (a: scratch for texts)? */
 bool rep_selects(struct lab_arena *a, const struct rep_evidence *e, const struct lab_expect *x);
 /* Hold each claim's selectors, plots and numbers against the scenarios that exist:
- * an expectation, plot or sweep key that is not there is an error at the claim. */
-int rep_book_check(const struct rep_book *b, const struct rep_claims *cl, struct lab_err *err);
+ * an expectation (by metric and where:, never by position), plot or sweep value that is
+ * not there is an error at the claim ("file:line:col: claim ID: ..."). With 'all', every
+ * problem is printed there and err sums them up; without, err is the first. */
+int rep_book_check(const struct rep_book *b, const struct rep_claims *cl, FILE *all,
+                   struct lab_err *err);
 
 /* Run the wanted scenarios that exist (all of them, or only 'files' when some are
  * given) into out/runs/<name>/ (o: jobs, quiet). Returns the runner's exit status
@@ -151,6 +154,7 @@ struct rep_outcome {
     char *reason;     /* one sentence: what decided it */
     char *correction; /* the texts with their numbers filled in, or NULL */
     char *note;
+    char *problems; /* "claim ID: {name}: why\n" per number that could not be given */
     size_t nchecks, nfailed;
     struct rep_part *parts; /* one per evidence */
     size_t nparts;

@@ -53,6 +53,16 @@ void rep_format(char *buf, size_t len, double v, int digits, bool ns)
     snprintf(buf + used, len - used, "%s%s", sep, unit);
 }
 
+static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = lab_xvprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 /* Does a sweep value as the claims file writes it equal a run's parameter? */
 static bool same_value(const struct lab_node *w, const json_t *p)
 {
@@ -136,8 +146,8 @@ static double metric_value(const json_t *run, const char *expr)
 }
 
 /* A claim's number as text (malloc'd): the mean over the repeats of the one sweep point
- * its where: names. */
-static char *number_text(const struct rep_number *num, const struct rep_book *b)
+ * its where: names. What keeps it from being one is also said in *why (malloc'd). */
+static char *number_text(const struct rep_number *num, const struct rep_book *b, char **why)
 {
     const struct rep_scenario *s = rep_book_find(b, num->scenario);
     if (!s || !s->summary)
@@ -158,14 +168,21 @@ static char *number_text(const struct rep_number *num, const struct rep_book *b)
             json_decref(p);
         if (!same) {
             json_decref(first);
+            *why = lab_xstrdup("its where: names more than one sweep point");
             return lab_xstrdup("(not one sweep point)");
         }
         sum += metric_value(run, num->metric);
         n++;
     }
     json_decref(first);
-    if (!n)
+    if (!n) {
+        *why = xprintf("no run of %s has its where:", num->scenario);
         return lab_xstrdup("(no such run)");
+    }
+    if (isnan(sum)) {
+        *why = xprintf("the runs of %s have no metric %s", num->scenario, num->metric);
+        return xprintf("(no metric %s)", num->metric);
+    }
     char buf[64];
     rep_format(buf, sizeof(buf), sum / (double)n * num->scale, num->digits, false);
     char *out;
@@ -174,8 +191,10 @@ static char *number_text(const struct rep_number *num, const struct rep_book *b)
     return out;
 }
 
-/* text with each {name} replaced by its number (malloc'd). */
-static char *fill(const char *text, const struct rep_claim *c, const struct rep_book *b)
+/* text with each {name} replaced by its number (malloc'd); a number that cannot be
+ * given is a line of o->problems. */
+static char *fill(const char *text, const struct rep_claim *c, const struct rep_book *b,
+                  struct rep_outcome *o)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -193,8 +212,15 @@ static char *fill(const char *text, const struct rep_claim *c, const struct rep_
         size_t nlen = (size_t)(close - open - 1);
         for (size_t i = 0; i < c->nnum; i++)
             if (strlen(c->num[i].name) == nlen && !strncmp(c->num[i].name, open + 1, nlen)) {
-                char *t = number_text(&c->num[i], b);
+                char *why = NULL, *t = number_text(&c->num[i], b, &why);
                 fputs(t, f);
+                if (why) {
+                    char *line = xprintf("%sclaim %s: {%s}: %s\n", o->problems ? o->problems : "",
+                                         c->id, c->num[i].name, why);
+                    free(o->problems);
+                    o->problems = line;
+                }
+                free(why);
                 free(t);
             }
         p = close + 1;
@@ -295,9 +321,9 @@ void rep_decide(const struct rep_claim *c, const struct rep_book *b, struct rep_
                    o->nchecks, o->nchecks == 1 ? "" : "s", o->nchecks == 1 ? "s" : "");
     }
     if (c->correction && o->verdict == REP_CORRECTED)
-        o->correction = fill(c->correction, c, b);
+        o->correction = fill(c->correction, c, b, o);
     if (c->note)
-        o->note = fill(c->note, c, b);
+        o->note = fill(c->note, c, b, o);
     lab_arena_free(&a);
 }
 
@@ -314,6 +340,7 @@ void rep_outcome_free(struct rep_outcome *o)
     free(o->reason);
     free(o->correction);
     free(o->note);
+    free(o->problems);
     memset(o, 0, sizeof(*o));
 }
 

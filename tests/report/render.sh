@@ -170,7 +170,7 @@ claims:
         expect: [ { metric: no_such_metric } ]
 YAML
 bad "an expectation the scenario does not have" \
-    "^bad.yaml:8:19: scenario lock_mutex_counter has no expectation on no_such_metric"
+    "^bad.yaml:8:19: claim a: scenario lock_mutex_counter \\(.*\\) has no expectation on no_such_metric"
 cat >bad.yaml <<'YAML'
 claims:
   - id: a
@@ -181,7 +181,7 @@ claims:
       x: { scenario: lock_mutex_counter, metric: final_count, where: { guard: lock } }
 YAML
 bad "a number of a sweep point that does not exist" \
-    "^bad.yaml:7:79: scenario lock_mutex_counter sweeps no guard = lock"
+    "^bad.yaml:7:79: claim a: scenario lock_mutex_counter sweeps no guard = lock"
 cat >bad.yaml <<'YAML'
 claims:
   - { id: a, seed: s, title: t, claim: c, verdict: { pass: corrected } }
