@@ -260,6 +260,8 @@ static void checks_table(FILE *f, const struct rep_doc *d, const struct rep_part
 {
     if (!p->nrows)
         return;
+    if (d->html)
+        fputs("<div class=\"checks\">\n\n", f);
     fputs("| Check | Run | Measured | Expected | Held | Why (the theory) |\n"
           "|---|---|--:|--:|:-:|---|\n",
           f);
@@ -280,7 +282,7 @@ static void checks_table(FILE *f, const struct rep_doc *d, const struct rep_part
                     row_cells(f, d, p, r, i, 1, false);
         }
     }
-    fputs("\n", f);
+    fputs(d->html ? "\n</div>\n\n" : "\n", f);
 }
 
 /* ---- Figures ----------------------------------------------------------------------- */

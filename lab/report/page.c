@@ -22,17 +22,17 @@ static const char css[] =
     "border-top:2px solid #dde2ea}\n"
     "h3{font-size:1.1rem;margin-top:2rem}\n"
     "a{color:#1f5fbf}\n"
-    "table{border-collapse:collapse;display:block;overflow-x:auto;font-size:.9rem;"
-    "margin:.8rem 0 1.4rem}\n"
+    "table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.8rem 0 1.4rem}\n"
     "th,td{border-bottom:1px solid #e3e7ee;padding:.35rem .55rem;vertical-align:top;"
     "text-align:left}\n"
     "th{background:#f4f6fa;white-space:nowrap}\n"
-    ".claims table{display:table;width:100%}.claims td:nth-child(2){width:40%}\n"
+    ".claims td:nth-child(2){width:40%}\n"
+    ".checks td:first-child{min-width:12rem}.checks td:last-child{min-width:15rem}\n"
     "td[align=right],th[align=right]{text-align:right;white-space:nowrap}\n"
     "td[align=center],th[align=center]{text-align:center}\n"
     "code{font:.86em/1.4 ui-monospace,'DejaVu Sans Mono',monospace;background:#f2f4f7;"
     "padding:.05em .3em;border-radius:3px}\n"
-    "td code{white-space:nowrap}\n"
+    "td code{white-space:nowrap}.checks td code{white-space:normal;overflow-wrap:anywhere}\n"
     ".verdict{display:inline-block;padding:.05em .6em;border-radius:1em;font-weight:600;"
     "font-size:.88em;white-space:nowrap}\n"
     ".confirmed{background:#dcf3e3;color:#125c2b}.refuted{background:#fbe0e0;color:#8a1c1c}"
@@ -46,7 +46,7 @@ static const char css[] =
     "figcaption{font-size:.9rem;color:#4a5463;margin-top:.4rem}\n"
     ".missing{padding:1rem;border:1px dashed #c3cad6;color:#4a5463}\n"
     "@media print{h2{break-before:page}figure,tr{break-inside:avoid}"
-    "table{display:table}main{max-width:none}}\n";
+    "main{max-width:none}}\n";
 
 /* ---- A plot's SVG ------------------------------------------------------------------ */
 
