@@ -38,6 +38,8 @@ rc=$?
 # lb_shuffle_bias ran with 2% of its requests: some of its checks fail, hence exit 1.
 check "report writes index.html and report.md (exit $rc)" \
     "[ $rc -le 1 ] && [ -s rep/index.html ] && [ -s rep/report.md ]"
+check "every {number} of the claims whose scenario ran was filled in" \
+    "! grep -q '^distlab report: .*: claim [^:]*: {' err.txt"
 check "the shard slices were merged into the report's runs" \
     "[ -s rep/runs/lock_trylock_single/summary.json ]"
 
@@ -193,5 +195,25 @@ claims:
   - { id: a, seed: s, title: t, claim: c }
 YAML
 bad "a claim id used twice" "^bad.yaml:3:11: claim id 'a' is used twice"
+
+# A number on a metric the runs do not have: the report is written, the text says so and
+# stderr names the claim, the number and the metric.
+cat >bad.yaml <<'YAML'
+claims:
+  - id: a
+    seed: s
+    title: t
+    claim: c
+    verdict: { pass: confirmed }
+    numbers:
+      x: { scenario: lock_mutex_counter, metric: no_such_metric,
+           where: { guard: none, world.cores: 2 } }
+    note: "measured {x}"
+    evidence: [ { scenario: lock_mutex_counter } ]
+YAML
+"$bin" report -q --claims bad.yaml --from rep/runs --out numrep >out.txt 2>err.txt
+check "a number on a metric the runs lack: named on stderr and in the text" \
+    "[ \$? -le 1 ] && grep -q '^distlab report: bad.yaml: claim a: {x}: the runs of lock_mutex_counter have no metric no_such_metric' err.txt &&
+     grep -q '^measured (no metric no_such_metric)' numrep/report.md"
 
 finish
