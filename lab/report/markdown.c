@@ -396,6 +396,37 @@ static void reproduce(FILE *f, const struct rep_part *p)
     fputs(").\n\n", f);
 }
 
+/* The Markdown documents the runs wrote beside summary.json (lab_text: e.g. the
+ * cluster's placement.md, the seed's table beside the run's), headings moved under the
+ * scenario's. */
+static void documents(FILE *f, const struct rep_scenario *s)
+{
+    char *pattern;
+    if (asprintf(&pattern, "%s/*.md", s->dir) < 0)
+        abort();
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            char *text = lab_read_file(g.gl_pathv[i], NULL);
+            if (!text)
+                continue;
+            fputs("**What the run wrote:** ", f);
+            md_code(f, strrchr(g.gl_pathv[i], '/') + 1);
+            fputs("\n\n", f);
+            for (char *line = text, *next; *line; line = next) {
+                next = line + strcspn(line, "\n");
+                if (*next)
+                    next++;
+                fprintf(f, "%s%.*s", *line == '#' ? "###" : "", (int)(next - line), line);
+            }
+            fputs("\n\n", f);
+            free(text);
+        }
+        globfree(&g);
+    }
+    free(pattern);
+}
+
 static void part(FILE *f, const struct rep_doc *d, const struct rep_part *p,
                  struct rep_figure **fig, size_t *nfig)
 {
@@ -422,6 +453,7 @@ static void part(FILE *f, const struct rep_doc *d, const struct rep_part *p,
     } else {
         checks_table(f, d, p);
         figures(f, d, p, fig, nfig);
+        documents(f, p->s);
     }
     const char *rest = about + first;
     while (*rest == '\n')
