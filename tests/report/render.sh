@@ -33,11 +33,15 @@ S=$src/scenarios
 "$bin" run -q --shard 1/2 --out parts "$S/lock_trylock_single.yaml" >/dev/null 2>>err.txt
 "$bin" run -q --shard 2/2 --out parts "$S/lock_trylock_single.yaml" >/dev/null 2>>err.txt
 "$bin" report -q -j 2 --out rep --from elsewhere --from parts "$S/lock_mutex_counter.yaml" \
-    "$S/redis_lock_seed_del.yaml" "$S/delay_broker_crash.yaml" >out.txt 2>>err.txt
+    "$S/redis_lock_seed_del.yaml" "$S/delay_broker_crash.yaml" "$S/delay_rebalance_seed.yaml" \
+    >out.txt 2>>err.txt
 rc=$?
 # lb_shuffle_bias ran with 2% of its requests: some of its checks fail, hence exit 1.
 check "report writes index.html and report.md (exit $rc)" \
     "[ $rc -le 1 ] && [ -s rep/index.html ] && [ -s rep/report.md ]"
+check "a document a run wrote (placement.md) is in its scenario's section, headings under it" \
+    "grep -q '^\\*\\*What the run wrote:\\*\\* \`placement.md\`' rep/report.md &&
+     grep -q '^#### Placement' rep/report.md"
 check "every {number} of the claims whose scenario ran was filled in" \
     "! grep -q '^distlab report: .*: claim [^:]*: {' err.txt"
 check "the shard slices were merged into the report's runs" \
