@@ -1,7 +1,7 @@
 // peer_simgrid.cpp - bench-engine's sleep and pingpong workloads on SimGrid's S4U actors,
 // so the two engines are compared on one machine in one run. Durations come from the same
 // xoshiro stream as distlab's, per actor.
-#include "bench/peer_simgrid.h"
+#include "bench/engine_peers.h"
 
 #include <chrono>
 #include <simgrid/s4u.hpp>
@@ -56,9 +56,10 @@ extern "C" int peer_simgrid_sleep(int actors, int sleeps, struct bench_result *r
                 sg4::this_actor::sleep_for((1000 + (double)rng_below(&rg, 999000)) * 1e-9);
         });
     }
-    double t0 = now_s();
+    double t0 = now_s(), c0 = bench_cpu_s();
     r->setup_s = t0 - t_setup;
     e->run();
+    r->cpu_s = bench_cpu_s() - c0;
     r->wall_s = now_s() - t0;
     r->events = (uint64_t)actors * (uint64_t)sleeps;
     return 0;
@@ -95,9 +96,10 @@ extern "C" int peer_simgrid_pingpong(int pairs, int msgs, struct bench_result *r
             }
         });
     }
-    double t0 = now_s();
+    double t0 = now_s(), c0 = bench_cpu_s();
     r->setup_s = t0 - t_setup;
     e->run();
+    r->cpu_s = bench_cpu_s() - c0;
     r->wall_s = now_s() - t0;
     r->events = (uint64_t)pairs * (uint64_t)msgs;
     return 0;

@@ -125,7 +125,8 @@ static void run_usage(FILE *f, const char *verb)
           "  --seed N           the scenario's seed (same as --set seed=N)\n"
           "  --out DIR          write results and plots under DIR/<name>/\n"
           "  --set k.path=v     override a scenario value (e.g. workload.clients=8)\n"
-          "  -j, --jobs N       run independent runs on N threads\n"
+          "  -j, --jobs N       run independent runs on N threads (default: one per CPU\n"
+          "                     in the simulated world, one in the live world)\n"
           "  --shard I/N        run only slice I of N of the runs and write a partial\n"
           "                     result (DIR/<name>/shard-I-of-N.json) for `distlab merge`\n"
           "  -q, --quiet        print only failures\n"
@@ -144,7 +145,7 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
         {0}};
     memset(o, 0, sizeof(*o));
     o->world = LAB_WORLD_SIM;
-    o->jobs = 1;
+    o->jobs = 0; /* lab_runner decides per world */
     *sets = calloc((size_t)argc + 1, sizeof(**sets));
     if (!*sets)
         abort();
@@ -166,6 +167,11 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
             o->seed = optarg; /* checked with the scenario's seed */
             break;
         case 'o':
+            if (!*optarg) { /* "" + "/name" would be /name */
+                fprintf(stderr, "distlab %s: --out must name a directory, got ''\n", argv[0]);
+                *status = LAB_EXIT_INPUT;
+                return -1;
+            }
             o->out = optarg;
             break;
         case 'S':

@@ -7,8 +7,9 @@
  *   0  LAB_EXIT_OK       everything ran; every expectation held
  *   1  LAB_EXIT_EXPECT   an expectation failed (the results are written)
  *   2  LAB_EXIT_INPUT    bad input: an option, a scenario ("file:line:col: ..."), a
- *                        world the workload does not run in, a run the workload failed
- *                        with lab_fail or a negative errno, a misuse of lab.h
+ *                        world the workload does not run in, a parameter it rejects
+ *                        (lab_fail_param), a run the workload failed with lab_fail or a
+ *                        negative errno, a misuse of lab.h
  *   3  LAB_EXIT_UNREACH  a world or server could not be reached (or started, or kept: a
  *                        live server lost during a run): the workload returned
  *                        -ECONNREFUSED or -EHOSTUNREACH

@@ -2,12 +2,13 @@
  *
  * The lab reads a scenario file, expands its sweep and repeats into runs, and for each
  * run calls the workload's run(). The workload reads its parameters, builds its world
- * (a simulated one through lab_sim_begin/lab_sim_go, or threads and real servers), and
+ * (a simulated one through lab_sim_run, or threads and real servers), and
  * records metrics. The lab then checks the scenario's expectations, writes summary.json
  * and CSVs, and draws the plots. A workload never writes files and never exits. */
 #ifndef DISTLAB_LAB_H
 #define DISTLAB_LAB_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -115,25 +116,35 @@ const struct lab_fault *lab_fault_get(struct lab_run *run, size_t i);
 
 /* ---- The simulated world --------------------------------------------------------- */
 
-/* Create this run's simulated world from `world:` (network, slice, stack size) and the
- * run seed. The workload then adds nodes (sim_node_add) and actors, and calls
- * lab_sim_go, which sets the clocks given in `world.clocks`, schedules `faults:` by node
- * name (an unknown name is a scenario error) and runs to the scenario's duration, or
- * until 'until' if > 0, showing progress. Returns the world, or NULL after lab_fail. */
-struct sim *lab_sim_begin(struct lab_run *run);
-/* Returns 0, or -EINVAL after lab_fail (unknown node in a fault, a hang: the message
- * names the actor). Leaves the world for the workload to read, then destroys it at the
- * end of the run. */
-int lab_sim_go(struct lab_run *run, int64_t until);
-
-/* The shape most simulated runs take, in one call: lab_sim_begin; build(run, sim, w) adds
- * the nodes and actors; lab_sim_go to the scenario's end; record(run, w) puts the
- * metrics. A negative errno from build fails the run with "cannot build the world: ..."
- * (unless build gave its own reason with lab_fail). Returns 0, or the first failure's
- * negative errno; the workload frees w afterwards either way. */
+/* A simulated run, in one call: the lab creates the world from `world:` (network, slice,
+ * stack size, event budget) and the run seed; build(run, sim, w) adds the nodes
+ * (sim_node_add) and their actors; the lab sets the clocks of `world.clocks`, schedules
+ * `faults:` by node name (an unknown name is a scenario error at its line) and runs to
+ * the scenario's duration, showing progress; record(run, w) reads the world and puts the
+ * metrics. Then the lab ends the world: every actor is gone (its exit handlers have run)
+ * before lab_sim_run returns, so the workload frees what its actors used (a counter whose
+ * mutex they wait on, a model they call) only afterwards, in any order it likes.
+ *
+ * In the check pass (before the first run of an invocation starts, once per sweep point)
+ * the lab builds the world and resolves its names, ends it without running it, and
+ * returns LAB_CHECKED: the workload returns that at once (any negative return does),
+ * after checking its parameters as it always does, so that a bad value in the third
+ * file stops the invocation before the first file runs. A workload's simulated world is
+ * the one lab_sim_run gives it.
+ *
+ * A negative errno from build fails the run with "cannot build the world: ..." (unless
+ * build gave its own reason with lab_fail). Returns 0, LAB_CHECKED, or the first
+ * failure's negative errno (-EINVAL for a hang or the event budget spent: the message
+ * names the actor or the key); the workload frees w afterwards either way. */
 int lab_sim_run(struct lab_run *run, void *w,
                 int (*build)(struct lab_run *run, struct sim *sim, void *w),
                 int (*record)(struct lab_run *run, void *w));
+#define LAB_CHECKED (-ECANCELED)
+
+/* True in the check pass. A workload that computes without a simulated world (no
+ * lab_sim_run) returns LAB_CHECKED once its parameters are checked when this is true, so
+ * that checking a file never costs a whole run. */
+bool lab_checking(const struct lab_run *run);
 
 /* ---- The live world ------------------------------------------------------------------
  * The live counterpart of the simulated world above: the workload asks for servers and
@@ -255,10 +266,33 @@ void lab_skip(struct lab_run *run, const char *key, const char *fmt, ...)
 void lab_fail(struct lab_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A parameter's value that the workload refuses (a key its primitive cannot take, a
- * duration its server rounds differently): "file:line:col: message" at the place the
- * value was written (or "--set k=v: message"). Returns -EINVAL, for the run to return. */
+ * duration its server rounds differently, a value that does not fit another): "file:
+ * line:col: message" at the place the value was written (or "--set k=v: message").
+ * Returns -EINVAL, for the run to return. Check parameters before building anything: the
+ * check pass (lab_sim_run) then finds the error before any run of the invocation
+ * starts. */
 int lab_fail_param(struct lab_run *run, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* lab_text's table form: every run's rows of document 'name' (e.g. "choice.csv") one
+ * after the other under one header (the first writer's), without the lines that name
+ * each run's part. Calls with one name add rows. */
+void lab_table(struct lab_run *run, const char *name, const char *header, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- One workload driving another ------------------------------------------------------
+ * Perform this run as workload 'wl' (one of its family's, e.g. lock/choice runs lock/zk):
+ * wl's run() reads its parameters from 'set' ("name=value" texts, NULL-terminated,
+ * checked as a scenario's values are), else from this run's own parameter of the same
+ * name and type, else from wl's default; it sees the scenario's faults plus 'faults' (n;
+ * errors about them point at this run's parameter 'at'). What wl records is this run's.
+ * Returns what wl's run returns, or -EINVAL after lab_fail (a 'set' wl cannot take, a
+ * world it does not run in). */
+int lab_run_as(struct lab_run *run, const struct lab_workload *wl, const char *const *set,
+               const struct lab_fault *faults, size_t nfaults, const char *at);
+
+/* A scalar metric this run recorded: true with *out, or false. */
+bool lab_metric_get(struct lab_run *run, const char *name, double *out);
 
 /* Tell the user how far along a long run is (0..1); quiet unless stderr is a tty. */
 void lab_progress(struct lab_run *run, double fraction);

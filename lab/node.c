@@ -3,9 +3,11 @@
 #include "lab/node.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libfyaml.h>
 
@@ -154,8 +156,35 @@ static void grow(struct builder *b, struct lab_node *n, size_t *cap)
     *cap = nc;
 }
 
-/* Map pairs are built by first storing the key in keys[n] with items[n] NULL. */
-static int add_child(struct builder *b, struct lab_node *child)
+/* a + b, saturating: weights only ever compare against LAB_NODE_MAX_WEIGHT. */
+static size_t weight_add(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+/* What 'child' adds to its parent's flow text: itself, plus ", " before a sequence's item
+ * or a map's key after the first, and ": " after a key. The brackets were counted when
+ * the parent started. An error (at 'at') past LAB_NODE_MAX_WEIGHT. */
+static int add_weight(struct builder *b, struct lab_node *parent, const struct lab_node *child,
+                      bool is_key, const struct lab_node *at)
+{
+    size_t w = child->weight;
+    if (parent->kind == LAB_NODE_SEQ || is_key)
+        w = weight_add(w, parent->n > 0 ? 2 : 0);
+    if (is_key)
+        w = weight_add(w, 2);
+    parent->weight = weight_add(parent->weight, w);
+    if (parent->weight > LAB_NODE_MAX_WEIGHT)
+        return lab_errf(b->err, at,
+                        "this value makes the scenario larger than %u bytes when its aliases "
+                        "are written out (an alias is a copy of what it names)",
+                        LAB_NODE_MAX_WEIGHT);
+    return 0;
+}
+
+/* Map pairs are built by first storing the key in keys[n] with items[n] NULL. 'at' is
+ * where the child was written (for an alias: the alias, not its anchor). */
+static int add_child(struct builder *b, struct lab_node *child, const struct lab_node *at)
 {
     if (b->depth == 0) {
         if (b->root)
@@ -166,12 +195,16 @@ static int add_child(struct builder *b, struct lab_node *child)
     struct lab_node *parent = b->stack[b->depth - 1];
     size_t *cap = &b->caps[b->depth - 1];
     if (parent->kind == LAB_NODE_SEQ) {
+        if (add_weight(b, parent, child, false, at))
+            return -EINVAL;
         grow(b, parent, cap);
         parent->items[parent->n++] = child;
         return 0;
     }
     /* A map: key, then value. */
     if (parent->n < *cap && parent->keys[parent->n] && !parent->items[parent->n]) {
+        if (add_weight(b, parent, child, false, at))
+            return -EINVAL;
         parent->items[parent->n++] = child;
         return 0;
     }
@@ -181,6 +214,8 @@ static int add_child(struct builder *b, struct lab_node *child)
         if (!strcmp(parent->keys[i]->text, child->text))
             return lab_errf(b->err, child, "duplicate key '%s' (first at line %d)",
                             child->text, parent->keys[i]->line);
+    if (add_weight(b, parent, child, true, at))
+        return -EINVAL;
     grow(b, parent, cap);
     parent->keys[parent->n] = child;
     parent->items[parent->n] = NULL;
@@ -214,23 +249,35 @@ static int on_event(struct builder *b, struct fy_event *e)
     case FYET_SCALAR: {
         n = new_node(b, LAB_NODE_SCALAR, m);
         n->text = token_text(b, e->scalar.value);
+        n->weight = strlen(n->text);
         n->plain = fy_token_scalar_style(e->scalar.value) == FYSS_PLAIN;
         n->null = n->plain && (!*n->text || !strcmp(n->text, "~") || !strcmp(n->text, "null") ||
                                !strcmp(n->text, "Null") || !strcmp(n->text, "NULL"));
         remember_anchor(b, e->scalar.anchor, n);
-        return add_child(b, n);
+        return add_child(b, n, n);
     }
     case FYET_ALIAS: {
         const char *name = token_text(b, e->alias.anchor);
-        for (size_t i = b->nanchors; i-- > 0;)
-            if (!strcmp(b->anchors[i].name, name))
-                return add_child(b, b->anchors[i].node);
-        n = new_node(b, LAB_NODE_SCALAR, m);
+        n = new_node(b, LAB_NODE_SCALAR, m); /* where the alias is, for messages: */
+        if (n->col > 1)
+            n->col--; /* libfyaml marks the name; the '*' comes right before it */
+        for (size_t i = b->nanchors; i-- > 0;) {
+            if (strcmp(b->anchors[i].name, name))
+                continue;
+            /* An anchor names its node from its start: an alias inside it would make the
+             * tree a cycle, which nothing could walk to its end. */
+            for (size_t d = 0; d < b->depth; d++)
+                if (b->stack[d] == b->anchors[i].node)
+                    return lab_errf(b->err, n, "alias '*%s' is inside the value it names "
+                                    "(a value cannot contain itself)", name);
+            return add_child(b, b->anchors[i].node, n);
+        }
         return lab_errf(b->err, n, "unknown alias '*%s'", name);
     }
     case FYET_SEQUENCE_START:
     case FYET_MAPPING_START:
         n = new_node(b, e->type == FYET_MAPPING_START ? LAB_NODE_MAP : LAB_NODE_SEQ, m);
+        n->weight = 2; /* the brackets */
         if (b->depth == sizeof(b->stack) / sizeof(b->stack[0]))
             return lab_errf(b->err, n, "nested too deeply");
         remember_anchor(b, e->type == FYET_MAPPING_START ? e->mapping_start.anchor
@@ -242,7 +289,7 @@ static int on_event(struct builder *b, struct fy_event *e)
     case FYET_SEQUENCE_END:
     case FYET_MAPPING_END:
         n = b->stack[--b->depth];
-        return add_child(b, n);
+        return add_child(b, n, n);
     case FYET_DOCUMENT_START:
         if (b->root) {
             n = new_node(b, LAB_NODE_SCALAR, m);
@@ -252,6 +299,116 @@ static int on_event(struct builder *b, struct fy_event *e)
     default:
         return 0;
     }
+}
+
+/* The length of the UTF-8 sequence at s (n bytes left), or 0 if it is not one: no
+ * overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4                                 ? 4
+                                                                                : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+/* What libfyaml is given must be text it reads safely: no NUL (it would end the file
+ * silently), UTF-8 only, and no directive line ('%' at a line's start: libfyaml 0.7.12
+ * hangs or reads out of bounds scanning some, upstream issues 101 and 175; a scenario
+ * needs none). Returns 0, or -EINVAL with err set at the offending line and column. */
+static int check_text(const char *text, size_t n, const char *origin, bool option,
+                      struct lab_err *err)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    int line = 1, col = 1;
+    const char *why = NULL;
+    char buf[64];
+    for (size_t i = 0; i < n && !why; col++) {
+        size_t len = s[i] ? utf8_len(s + i, n - i) : 0;
+        if (s[i] == 0) {
+            why = "a NUL byte: a scenario is text (is this a binary file?)";
+        } else if (len == 0) {
+            snprintf(buf, sizeof(buf), "byte 0x%02x is not UTF-8 text", s[i]);
+            why = buf;
+        } else if (s[i] == '%' && col == 1) {
+            why = "'%' at the start of a line begins a YAML directive, which distlab does "
+                  "not read (quote a value that starts with '%')";
+        } else if (s[i] == '\n') {
+            line++;
+            col = 0;
+        }
+        if (!why)
+            i += len;
+    }
+    if (!why)
+        return 0;
+    err->status = LAB_EXIT_INPUT;
+    if (option)
+        snprintf(err->msg, sizeof(err->msg), "%s: %s", origin, why);
+    else
+        snprintf(err->msg, sizeof(err->msg), "%s:%d:%d: %s", origin, line, col - 1, why);
+    return -EINVAL;
+}
+
+/* The whole file at 'path' into *buf (malloc'd; *len bytes), reading to its end so that
+ * pipes and FIFOs work; a file over LAB_NODE_MAX_FILE bytes, or one that is not text
+ * (check_text: a NUL stops the reading at once, so /dev/zero is refused at 1:1), is an
+ * error. Returns 0 or a negative errno with err set. */
+static int read_input(const char *path, char **buf, size_t *len, struct lab_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err->msg, sizeof(err->msg), "%s: cannot read: %s", path, strerror(e));
+        return -e;
+    }
+    size_t cap = 8192, n = 0;
+    char *p = lab_xmalloc(cap + 1);
+    int rc = 0;
+    for (;;) {
+        if (n == cap) { /* n <= LAB_NODE_MAX_FILE here, so cap stays below twice that */
+            cap *= 2;
+            p = lab_xrealloc(p, cap + 1);
+        }
+        ssize_t got = read(fd, p + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = -errno;
+            snprintf(err->msg, sizeof(err->msg), "%s: cannot read: %s", path, strerror(-rc));
+            break;
+        }
+        const char *nul = memchr(p + n, 0, (size_t)got);
+        n += (size_t)got;
+        if (got == 0 || nul || n > LAB_NODE_MAX_FILE)
+            break;
+    }
+    close(fd);
+    if (rc == 0)
+        rc = check_text(p, n, path, false, err);
+    if (rc == 0 && n > LAB_NODE_MAX_FILE) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "%s: larger than %u bytes (a scenario is a small text file)", path,
+                 LAB_NODE_MAX_FILE);
+        rc = -EFBIG;
+    }
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    p[n] = 0;
+    *buf = p;
+    *len = n;
+    return 0;
 }
 
 static struct lab_node *parse(struct lab_arena *a, const char *origin, bool option,
@@ -272,20 +429,11 @@ static struct lab_node *parse(struct lab_arena *a, const char *origin, bool opti
     if (!p)
         out_of_memory();
     struct builder b = {.a = a, .origin = origin, .option = option, .err = err};
-    int rc = 0;
     err->status = LAB_EXIT_INPUT; /* whatever goes wrong here is the input's */
-    if (path) {
-        FILE *f = fopen(path, "r");
-        if (!f) {
-            snprintf(err->msg, sizeof(err->msg), "%s: cannot read: %s", path, strerror(errno));
-            rc = -errno;
-        } else {
-            fclose(f);
-            rc = fy_parser_set_input_file(p, path) ? -EIO : 0;
-            if (rc)
-                snprintf(err->msg, sizeof(err->msg), "%s: cannot read", path);
-        }
-    } else if (fy_parser_set_string(p, text, strlen(text))) {
+    char *file = NULL;
+    size_t len = text ? strlen(text) : 0;
+    int rc = path ? read_input(path, &file, &len, err) : check_text(text, len, origin, true, err);
+    if (rc == 0 && fy_parser_set_string(p, file ? file : text, len)) {
         snprintf(err->msg, sizeof(err->msg), "%s: cannot parse", origin);
         rc = -EINVAL;
     }
@@ -313,6 +461,7 @@ static struct lab_node *parse(struct lab_arena *a, const char *origin, bool opti
     free(b.anchors);
     fy_parser_destroy(p);
     fy_diag_destroy(diag);
+    free(file); /* after the parser: it reads the text in place */
     return rc ? NULL : b.root;
 }
 
@@ -358,6 +507,7 @@ struct lab_node *lab_node_scalar(struct lab_arena *a, const char *text,
     n->kind = LAB_NODE_SCALAR;
     n->plain = true;
     n->text = lab_arena_strdup(a, text);
+    n->weight = strlen(text);
     n->origin = where ? where->origin : "";
     n->line = where ? where->line : 0;
     n->col = where ? where->col : 0;
@@ -373,6 +523,7 @@ struct lab_node *lab_node_with(struct lab_arena *a, struct lab_node *root,
     struct lab_node *copy = lab_arena_alloc(a, sizeof(*copy));
     if (!root) {
         copy->kind = LAB_NODE_MAP;
+        copy->weight = 2;
         copy->text = "";
         copy->origin = where->origin;
         copy->line = where->line;
@@ -401,8 +552,13 @@ struct lab_node *lab_node_with(struct lab_arena *a, struct lab_node *root,
         memcpy(keys, copy->keys, copy->n * sizeof(*keys));
         memcpy(items, copy->items, copy->n * sizeof(*items));
     }
-    if (i == copy->n)
+    if (i == copy->n) {
         keys[i] = lab_node_scalar(a, comp[0], where);
+        copy->weight = weight_add(copy->weight, keys[i]->weight + 2 + (copy->n ? 2 : 0));
+    } else {
+        copy->weight -= old->weight < copy->weight ? old->weight : copy->weight;
+    }
+    copy->weight = weight_add(copy->weight, sub->weight);
     items[i] = sub;
     copy->keys = keys;
     copy->items = items;

@@ -38,6 +38,8 @@ enum lab_node_kind { LAB_NODE_SCALAR, LAB_NODE_SEQ, LAB_NODE_MAP };
 
 struct lab_node {
     enum lab_node_kind kind;
+    size_t weight;     /* bytes of lab_node_text's result, aliases written out: never
+                        * above LAB_NODE_MAX_WEIGHT in a parsed tree */
     bool plain;        /* a scalar written without quotes */
     bool null;         /* a plain scalar that is empty, "~" or "null" */
     const char *text;  /* scalar text, NUL-terminated ("" for collections) */
@@ -48,9 +50,18 @@ struct lab_node {
     int line, col;           /* 1-based; 0 when the origin is an option */
 };
 
-/* Parse a file (one YAML document) into a tree in arena a. Returns the root, or NULL
- * with err set (a syntax error at file:line:col, an unreadable file, an empty file,
- * a duplicate key, a key that is not a scalar). */
+/* What a scenario may be: a file of at most LAB_NODE_MAX_FILE bytes, whose values written
+ * out with every alias expanded (lab_node_text) take at most LAB_NODE_MAX_WEIGHT bytes in
+ * all, so that no input makes the loader's time or memory run away ("billion laughs"). */
+#define LAB_NODE_MAX_FILE (4u << 20)
+#define LAB_NODE_MAX_WEIGHT (1u << 20)
+
+/* Parse a file (one YAML document) into a tree in arena a. The file is read to its end
+ * first, so a pipe, a FIFO or /dev/stdin serve as well as a regular file. Returns the
+ * root, or NULL with err set (a syntax error at file:line:col, an unreadable file, an
+ * empty file, a file over LAB_NODE_MAX_FILE, a NUL byte (text has none), a duplicate
+ * key, a key that is not a scalar, an alias to the node that contains it, a document
+ * that grows past LAB_NODE_MAX_WEIGHT when its aliases are written out). */
 struct lab_node *lab_node_parse_file(struct lab_arena *a, const char *path, struct lab_err *err);
 /* Parse the text of a file read elsewhere (a scenario a partial result carries): like
  * lab_node_parse_file, places are 'file':line:col. */
@@ -77,7 +88,8 @@ struct lab_node *lab_node_with(struct lab_arena *a, struct lab_node *root,
 struct lab_node *lab_node_scalar(struct lab_arena *a, const char *text,
                                  const struct lab_node *where);
 
-/* The node as YAML flow text ("[1, 2]", "5s"), for labels and messages. */
+/* The node as YAML flow text ("[1, 2]", "5s"), for labels and messages: n->weight bytes.
+ * O(n->weight); a tree has no cycles (the parser refuses them). */
 char *lab_node_text(struct lab_arena *a, const struct lab_node *n);
 
 /* ---- Checks on maps read from a file (scenarios, the claims file) ----------------- */

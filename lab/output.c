@@ -1,16 +1,20 @@
-/* output.c - summary.json (jansson) and the CSVs of distribution metrics, written
- * atomically. The summary of a simulated run depends only on the scenario and seed,
- * except "machine" and "wall_s". */
+/* output.c - result sets written whole (a temporary directory swapped in, under a lock),
+ * summary.json (jansson) and the CSVs of distribution metrics. The summary of a
+ * simulated run depends only on the scenario and seed, except "machine" and "wall_s". */
 #include "lab/output.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -66,6 +70,225 @@ char *lab_read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* ---- Result sets ------------------------------------------------------------------ */
+
+static const int held_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+static volatile sig_atomic_t pending_signal;
+
+static void on_signal(int sig)
+{
+    pending_signal = sig;
+}
+
+void lab_signals_hold(struct lab_signals *s)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    pending_signal = 0;
+    for (int i = 0; i < 3; i++)
+        sigaction(held_signals[i], &sa, &s->saved[i]);
+}
+
+bool lab_signal_pending(void)
+{
+    return pending_signal != 0;
+}
+
+void lab_signals_release(struct lab_signals *s)
+{
+    for (int i = 0; i < 3; i++)
+        sigaction(held_signals[i], &s->saved[i], NULL);
+    if (pending_signal)
+        raise(pending_signal);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int lab_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0;
+}
+
+/* "dir/.name.tmp-" style names beside target: 'kind' is "tmp" or "old". */
+static char *beside(const char *target, const char *kind, const char *suffix)
+{
+    const char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    int dlen = slash ? (int)(slash - target) : 1;
+    char *s;
+    if (asprintf(&s, "%.*s/.%s.%s-%s", dlen, slash ? target : ".", base, kind, suffix) < 0)
+        abort();
+    return s;
+}
+
+/* Remove '.<name>.tmp-*' and '.<name>.old-*' in the parent: a distlab killed while it
+ * wrote. Called with the parent locked, so none is being written now. */
+static void sweep_stale(const char *target)
+{
+    char *tmp = beside(target, "tmp", ""), *old = beside(target, "old", "");
+    char *slash = strrchr(tmp, '/');
+    *slash = 0;
+    const char *tp = slash + 1, *op = strrchr(old, '/') + 1;
+    DIR *d = opendir(tmp);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, tp, strlen(tp)) && strncmp(e->d_name, op, strlen(op)))
+            continue;
+        char *path;
+        if (asprintf(&path, "%s/%s", tmp, e->d_name) < 0)
+            abort();
+        lab_remove_tree(path);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    free(tmp);
+    free(old);
+}
+
+/* A fresh directory named beside target ('kind' "tmp" or "old"), mode 0777 less the
+ * umask like any other. Returns its path (malloc'd) or NULL with errno set. */
+static char *make_beside(const char *target, const char *kind)
+{
+    for (unsigned i = 0;; i++) {
+        char suffix[48];
+        snprintf(suffix, sizeof(suffix), "%ld-%u", (long)getpid(), i);
+        char *path = beside(target, kind, suffix);
+        if (mkdir(path, 0777) == 0)
+            return path;
+        int e = errno;
+        free(path);
+        if (e != EEXIST || i > 1000) {
+            errno = e;
+            return NULL;
+        }
+    }
+}
+
+/* Without RENAME_EXCHANGE: the old set moves aside, the new one in, the old one goes. */
+static int swap_aside(struct lab_outdir *od)
+{
+    char *old = make_beside(od->target, "old");
+    if (!old || rmdir(old) < 0 || rename(od->target, old) < 0) {
+        int rc = -errno;
+        free(old);
+        return rc;
+    }
+    int rc = 0;
+    if (rename(od->tmp, od->target) < 0) {
+        rc = -errno;
+        rename(old, od->target); /* put it back */
+    } else {
+        lab_remove_tree(old);
+        free(od->tmp);
+        od->tmp = NULL;
+    }
+    free(old);
+    return rc;
+}
+
+int lab_outdir_begin(struct lab_outdir *od, const char *target, struct lab_err *err)
+{
+    int rc = lab_outdir_lock(od, target, err);
+    if (rc == 0 && !(od->tmp = make_beside(target, "tmp"))) {
+        rc = lab_err_write(err, target, -errno);
+        lab_outdir_end(od);
+    }
+    return rc;
+}
+
+int lab_outdir_lock(struct lab_outdir *od, const char *target, struct lab_err *err)
+{
+    od->target = lab_xstrdup(target);
+    od->tmp = NULL;
+    od->lockfd = -1;
+    char *parent = lab_xstrdup(target);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent)
+        *slash = 0;
+    else if (slash)
+        slash[1] = 0; /* "/name": the root */
+    else
+        strcpy(parent, ".");
+    int rc = lab_mkdirs(parent);
+    if (rc == 0) {
+        od->lockfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (od->lockfd < 0)
+            rc = -errno;
+    }
+    if (rc == 0 && flock(od->lockfd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK) {
+            rc = -errno;
+        } else { /* poll, so that a held signal ends the wait */
+            fprintf(stderr, "distlab: another distlab is writing into %s: waiting\n", parent);
+            while (rc == 0 && flock(od->lockfd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                    rc = -errno;
+                else if (pending_signal)
+                    rc = -EINTR;
+                else
+                    nanosleep(&(struct timespec){0, 50000000}, NULL);
+            }
+        }
+    }
+    free(parent);
+    if (rc == 0)
+        sweep_stale(target);
+    if (rc) {
+        lab_err_write(err, target, rc);
+        lab_outdir_end(od);
+    }
+    return rc;
+}
+
+int lab_outdir_commit(struct lab_outdir *od, struct lab_err *err)
+{
+    struct stat st;
+    int rc = 0;
+    bool exists = lstat(od->target, &st) == 0;
+    if (!exists && errno != ENOENT) {
+        rc = -errno;
+    } else if (exists && !S_ISDIR(st.st_mode)) {
+        rc = -ENOTDIR; /* a file of the user's: never replaced */
+    } else if (!exists) {
+        if (rename(od->tmp, od->target) < 0) {
+            rc = -errno;
+        } else {
+            free(od->tmp);
+            od->tmp = NULL;
+        }
+    } else if (renameat2(AT_FDCWD, od->tmp, AT_FDCWD, od->target, RENAME_EXCHANGE) < 0) {
+        rc = errno == EINVAL || errno == ENOSYS ? swap_aside(od) : -errno;
+    }
+    /* After the exchange the temporary name holds the old set: lab_outdir_end removes it. */
+    return rc ? lab_err_write(err, od->target, rc) : 0;
+}
+
+void lab_outdir_end(struct lab_outdir *od)
+{
+    if (od->tmp)
+        lab_remove_tree(od->tmp);
+    free(od->tmp);
+    od->tmp = NULL;
+    free(od->target);
+    od->target = NULL;
+    if (od->lockfd >= 0)
+        close(od->lockfd); /* and with it the lock */
+    od->lockfd = -1;
+}
+
 int lab_write_file(const char *path, const char *data, size_t len, struct lab_err *err)
 {
     size_t plen = strlen(path) + 32;
@@ -109,6 +332,11 @@ static json_t *number(double v)
     if (v == floor(v) && fabs(v) < 9007199254740992.0)
         return json_integer((json_int_t)v);
     return json_real(v);
+}
+
+json_t *lab_json_number(double v)
+{
+    return number(v);
 }
 
 /* A parameter value as JSON: typed when the key names a typed value. */
@@ -201,7 +429,7 @@ static json_t *metric_json(const struct lab_metric *m)
     return json_null();
 }
 
-static json_t *machine_json(void)
+json_t *lab_machine_json(void)
 {
     json_t *o = json_object();
     char host[256] = "";
@@ -230,7 +458,7 @@ json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *ru
     json_object_set_new(root, "seed", json_integer((json_int_t)sc->points[0]->seed));
     json_object_set_new(root, "version", json_string(DISTLAB_GIT_VERSION));
     if (machine)
-        json_object_set_new(root, "machine", machine_json());
+        json_object_set_new(root, "machine", lab_machine_json());
     json_t *arr = json_array();
     for (size_t i = 0; i < nruns; i++) {
         const struct lab_run *run = &runs[i];
@@ -365,13 +593,21 @@ static void csv_metric(FILE *f, const struct lab_scenario *sc, const struct lab_
     }
 }
 
-/* The run's text named 'name', or NULL. */
-static const char *run_text(const struct lab_run *run, const char *name)
+/* The run's text named 'name', or NULL; *header its lab_table header (or NULL). */
+static const char *run_text_h(const struct lab_run *run, const char *name, const char **header)
 {
     for (size_t i = 0; i < run->ntexts; i++)
-        if (!strcmp(run->texts[i].name, name))
+        if (!strcmp(run->texts[i].name, name)) {
+            if (header)
+                *header = run->texts[i].header;
             return run->texts[i].text;
+        }
     return NULL;
+}
+
+static const char *run_text(const struct lab_run *run, const char *name)
+{
+    return run_text_h(run, name, NULL);
 }
 
 /* The documents named 'name' (lab_text) of every run, in run order; each under a line
@@ -380,8 +616,18 @@ static void text_doc(FILE *f, const struct lab_scenario *sc, const struct lab_ru
                      size_t nruns, const char *name)
 {
     size_t writers = 0;
+    const char *header = NULL;
     for (size_t i = 0; i < nruns; i++)
-        writers += run_text(&runs[i], name) != NULL;
+        if (run_text_h(&runs[i], name, header ? NULL : &header))
+            writers++;
+    if (header) { /* lab_table: one header, then every run's rows */
+        fputs(header, f);
+        for (size_t i = 0; i < nruns; i++) {
+            const char *t = run_text(&runs[i], name);
+            fputs(t ? t : "", f);
+        }
+        return;
+    }
     for (size_t i = 0; i < nruns; i++) {
         const char *t = run_text(&runs[i], name);
         if (!t)

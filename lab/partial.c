@@ -146,21 +146,24 @@ int lab_partial_write(const struct lab_scenario *sc, const struct lab_run *runs,
     json_decref(machine);
     free(text);
 
-    int rc = lab_mkdirs(dir);
-    if (rc) {
-        json_decref(root);
-        return lab_err_write(err, dir, rc);
-    }
     char *dump = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (!dump)
         return lab_err_write(err, dir, -ENOMEM);
+    /* One file added to dir, beside other slices': under the lock of dir's parent, so
+     * that a whole set swapped in there (a run, a merge) never takes it with the old. */
+    struct lab_outdir od;
+    int rc = lab_outdir_lock(&od, dir, err);
+    if (!rc && (rc = lab_mkdirs(dir)))
+        lab_err_write(err, dir, rc);
     char *name = lab_shard_file_name(s), *path;
     if (asprintf(&path, "%s/%s", dir, name) < 0)
         abort();
     size_t len = strlen(dump);
     dump[len] = '\n'; /* the NUL goes: lab_write_file takes a length */
-    rc = lab_write_file(path, dump, len + 1, err);
+    if (!rc)
+        rc = lab_write_file(path, dump, len + 1, err);
+    lab_outdir_end(&od);
     free(dump);
     free(path);
     free(name);

@@ -88,6 +88,25 @@ int lab_run_exec(struct lab_run *run)
     return rc;
 }
 
+int lab_run_precheck(struct lab_run *run)
+{
+    if (run->world != LAB_WORLD_SIM)
+        return 0;
+    run->checking = true;
+    int rc = run->spec->cfg->wl->run(run);
+    lab__sim_end(run);
+    if (rc == LAB_CHECKED || rc > 0)
+        rc = 0; /* built and resolved (or a computation without a world: done) */
+    if (rc < 0 && !run->fail)
+        fail_plain(run, 0, "workload '%s' failed: %s", run->spec->cfg->wl->name,
+                   strerror(-rc));
+    if (!run->fail)
+        return 0;
+    if (run->status == 0) /* lab_fail: the workload's errno decides, as in a run */
+        run->status = rc == 0 ? LAB_EXIT_INPUT : lab_status_of_errno(rc);
+    return rc < 0 ? rc : -EINVAL;
+}
+
 void lab_run_cleanup(struct lab_run *run)
 {
     lab__sim_end(run);
@@ -107,6 +126,7 @@ void lab_run_cleanup(struct lab_run *run)
     for (size_t i = 0; i < run->ntexts; i++) {
         free(run->texts[i].name);
         free(run->texts[i].text);
+        free(run->texts[i].header);
     }
     free(run->texts);
     for (size_t i = 0; i < run->nchecks; i++)
@@ -214,6 +234,11 @@ const char *lab_list_str(struct lab_run *run, const char *name, size_t i)
         return "";
     }
     return v->items[i];
+}
+
+bool lab_checking(const struct lab_run *run)
+{
+    return run->checking;
 }
 
 uint64_t lab_seed(struct lab_run *run)
@@ -479,13 +504,67 @@ void lab_text(struct lab_run *run, const char *name, const char *fmt, ...)
         i++;
     if (i == run->ntexts) {
         run->texts = lab_xrealloc(run->texts, (run->ntexts + 1) * sizeof(*run->texts));
-        run->texts[run->ntexts++] = (struct lab_text){lab_xstrdup(name), s};
+        run->texts[run->ntexts++] = (struct lab_text){lab_xstrdup(name), s, NULL};
         return;
     }
     size_t a = strlen(run->texts[i].text), b = strlen(s);
     run->texts[i].text = lab_xrealloc(run->texts[i].text, a + b + 1);
     memcpy(run->texts[i].text + a, s, b + 1);
     free(s);
+}
+
+void lab_table(struct lab_run *run, const char *name, const char *header, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = lab_xvprintf(fmt, ap);
+    va_end(ap);
+    lab_text(run, name, "%s", s);
+    free(s);
+    for (size_t i = 0; i < run->ntexts; i++)
+        if (!strcmp(run->texts[i].name, name) && !run->texts[i].header)
+            run->texts[i].header = lab_xstrdup(header);
+}
+
+int lab_run_as(struct lab_run *run, const struct lab_workload *wl, const char *const *set,
+               const struct lab_fault *faults, size_t nfaults, const char *at)
+{
+    const struct lab_value *where = param(run, at, "lab_run_as");
+    if (!where)
+        return -EINVAL;
+    if (!(wl->worlds & run->world))
+        return lab__fail_at(run, where->node, "workload '%s' does not run in the %s world",
+                            wl->name, lab_world_name(run->world));
+    struct lab_arena a = {0};
+    struct lab_err err;
+    struct lab_config cfg;
+    int rc = lab__config_as(&a, &err, run->spec->cfg, wl, set, faults, nfaults, where->node,
+                            &cfg);
+    if (rc) {
+        if (!run->fail) {
+            run->fail = lab_xstrdup(err.msg);
+            run->status = err.status;
+        }
+        lab_arena_free(&a);
+        return -EINVAL;
+    }
+    const struct lab_runspec *outer = run->spec;
+    struct lab_runspec spec = *outer;
+    spec.cfg = &cfg;
+    run->spec = &spec;
+    rc = wl->run(run);
+    run->spec = outer;
+    lab_arena_free(&a);
+    return rc;
+}
+
+bool lab_metric_get(struct lab_run *run, const char *name, double *out)
+{
+    const struct lab_metric *m = lab_run_metric(run, name);
+    if (!m || m->kind != LAB_M_SCALAR)
+        return false;
+    *out = m->scalar;
+    return true;
 }
 
 void lab_fail(struct lab_run *run, const char *fmt, ...)

@@ -37,6 +37,7 @@ typedef void (*lab_progress_fn)(void *user, const struct lab_run *run, double fr
 struct lab_text {
     char *name;
     char *text;
+    char *header; /* lab_table: the header of every run's rows, or NULL */
 };
 
 struct lab_run {
@@ -53,7 +54,7 @@ struct lab_run {
     int status;  /* with fail: the exit status it leads to (err.h) */
     char *skipped; /* lab_skip's reason, located: the run was left out, or NULL */
     struct sim *sim;
-    bool sim_set_up;
+    bool checking; /* the check pass (lab_run_precheck): lab_sim_run builds, never runs */
     struct lab_live *live; /* the live world, lab_live_begin to lab__live_end */
     double wall_s;
     lab_progress_fn progress;
@@ -69,6 +70,13 @@ void lab_run_init(struct lab_run *run, const struct lab_scenario *sc,
  * -EINVAL (bad input or a misuse of lab.h), -ECONNREFUSED / -EHOSTUNREACH (unreachable),
  * other; lab_status_of_errno (err.h) maps the workload's errno to the status. */
 int lab_run_exec(struct lab_run *run);
+/* The check pass for run (initialised, not executed): calls the workload as a run does,
+ * but its simulated world is built and its names resolved, never run (lab_sim_run
+ * returns LAB_CHECKED), so that every parameter check and every node name of a sweep
+ * point is known good before the first run of an invocation starts. A live run is not
+ * tried (it would start servers): its checks happen when it runs. Returns 0, or a
+ * negative errno with run->fail and run->status set. The caller cleans the run up. */
+int lab_run_precheck(struct lab_run *run);
 /* Free everything the run recorded. */
 void lab_run_cleanup(struct lab_run *run);
 

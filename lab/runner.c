@@ -1,6 +1,6 @@
-/* runner.c - `distlab run | check` after the options: loading every scenario before
- * running any, running (on N threads), progress on a terminal, results, plots, the
- * PASS/FAIL report, and the exit status. */
+/* runner.c - `distlab run | check` after the options: loading and checking every
+ * scenario before running any, running (on N threads), progress on a terminal, results,
+ * plots, the PASS/FAIL report, and the exit status. */
 #include "lab/runner.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,20 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* CPU seconds of this process's threads and of the children it waited for (gnuplot). */
+static double cpu_s(void)
+{
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    double us = (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
+                         kids.ru_stime.tv_sec) *
+                    1e6 +
+                (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+                         kids.ru_stime.tv_usec);
+    return us / 1e6;
 }
 
 /* ---- Progress --------------------------------------------------------------------- */
@@ -58,7 +73,7 @@ static void on_progress(void *user, const struct lab_run *run, double fraction)
 {
     struct progress *p = user;
     pthread_mutex_lock(&p->mu);
-    /* The workload and lab_sim_go may both report: show the furthest. */
+    /* The workload and lab_sim_run may both report: show the furthest. */
     if (fraction > p->frac[run->spec->index])
         p->frac[run->spec->index] = fraction;
     progress_show(p, false);
@@ -243,12 +258,67 @@ static size_t report(const struct lab_scenario *sc, const struct lab_run *runs, 
 struct tally {
     bool warned_gnuplot;
     size_t failed;
+    size_t scenarios;
+    double run_s, out_s; /* wall seconds executing runs, and writing results and plots */
 };
+
+/* Where a scenario's time went: executing its runs (from t0 to t1) and writing what they
+ * left (from t1 to now), in wall seconds, and the CPU seconds of both since cpu0. */
+struct timing {
+    double t0, t1, cpu0;
+};
+
+/* ---- Writing a result set --------------------------------------------------------- */
+
+/* Write sc's results (and plots, unless checking) as whole sets: into temporaries beside
+ * their targets, then swapped in. With --out, data and plots are one set in
+ * out/<name>/; without, two (results/<name>/, plots/<name>/), the plots swapped in
+ * first so that a summary.json never has older plots beside it. Returns 0, or -errno
+ * with err set (nothing of this scenario was replaced then). */
+static int write_sets(const struct lab_scenario *sc, const struct lab_run *runs,
+                      const struct lab_runner_opts *o, const char *rdir, const char *pdir,
+                      struct tally *t, struct lab_err *err)
+{
+    bool plots = !o->check, two = plots && strcmp(rdir, pdir) != 0;
+    struct lab_outdir rs = {.lockfd = -1}, ps = {.lockfd = -1};
+    int rc = lab_outdir_begin(&rs, rdir, err);
+    if (!rc && two)
+        rc = lab_outdir_begin(&ps, pdir, err);
+    if (!rc)
+        rc = lab_write_results(sc, runs, sc->nruns, rs.tmp, err);
+    if (!rc && plots) {
+        bool no_gnuplot = false;
+        int plot_failures = 0;
+        char *tpl;
+        if (asprintf(&tpl, "%s/plots", lab_source_root()) < 0)
+            abort();
+        rc = lab_draw_plots(sc, runs, sc->nruns, two ? ps.tmp : rs.tmp, tpl, &no_gnuplot,
+                            &plot_failures, err);
+        free(tpl);
+        if (no_gnuplot && !t->warned_gnuplot && sc->nplots) {
+            fprintf(stderr,
+                    "distlab: gnuplot is not in PATH: plot data written to %s, "
+                    "no images drawn\n",
+                    pdir);
+            t->warned_gnuplot = true;
+        }
+    }
+    if (!rc && lab_signal_pending()) /* drop the set: the signal comes when it is gone */
+        rc = lab_err_write(err, rdir, -EINTR);
+    if (!rc && two)
+        rc = lab_outdir_commit(&ps, err);
+    if (!rc)
+        rc = lab_outdir_commit(&rs, err);
+    lab_outdir_end(&ps);
+    lab_outdir_end(&rs);
+    return rc;
+}
 
 /* Write the results (and the plots, unless checking) of sc's runs, and print the report.
  * Returns 0, or -errno with err set. */
 static int write_and_report(const struct lab_scenario *sc, const struct lab_run *runs,
-                            const struct lab_runner_opts *o, struct tally *t, struct lab_err *err)
+                            const struct lab_runner_opts *o, struct tally *t,
+                            const struct timing *tm, struct lab_err *err)
 {
     char *rdir, *pdir;
     if (o->out) {
@@ -259,26 +329,17 @@ static int write_and_report(const struct lab_scenario *sc, const struct lab_run 
                asprintf(&pdir, "plots/%s", sc->name) < 0) {
         abort();
     }
-    int rc = lab_write_results(sc, runs, sc->nruns, rdir, err);
-    if (!rc && !o->check) {
-        bool no_gnuplot = false;
-        int plot_failures = 0;
-        char *tpl;
-        if (asprintf(&tpl, "%s/plots", lab_source_root()) < 0)
-            abort();
-        rc = lab_draw_plots(sc, runs, sc->nruns, pdir, tpl, &no_gnuplot, &plot_failures, err);
-        free(tpl);
-        if (no_gnuplot && !t->warned_gnuplot && sc->nplots) {
-            fprintf(stderr,
-                    "distlab: gnuplot is not in PATH: plot data written to %s, "
-                    "no images drawn\n",
-                    pdir);
-            t->warned_gnuplot = true;
-        }
-    }
+    struct lab_signals held;
+    lab_signals_hold(&held);
+    int rc = write_sets(sc, runs, o, rdir, pdir, t, err);
+    lab_signals_release(&held);
     if (!rc) {
         size_t passed, failed = report(sc, runs, o->check && !o->quiet, &passed);
         t->failed += failed;
+        double out_s = now_s() - tm->t1, cpu = cpu_s() - tm->cpu0;
+        t->scenarios++;
+        t->run_s += tm->t1 - tm->t0;
+        t->out_s += out_s;
         if (!o->quiet) {
             size_t skipped = 0;
             for (size_t i = 0; i < sc->nruns; i++) {
@@ -296,7 +357,8 @@ static int write_and_report(const struct lab_scenario *sc, const struct lab_run 
                    passed == 1 ? "" : "s", failed, rdir);
             if (!o->check && sc->nplots)
                 printf(", plots in %s", pdir);
-            printf("\n");
+            printf("; %.2f s (runs %.2f s, output %.2f s), %.2f s CPU\n", tm->t1 - tm->t0 + out_s,
+                   tm->t1 - tm->t0, out_s, cpu);
         }
     }
     free(rdir);
@@ -309,7 +371,9 @@ int lab_runner_write(const struct lab_scenario *sc, const struct lab_run *runs,
 {
     struct tally t = {0};
     struct lab_err err = {.status = LAB_EXIT_WRITE};
-    if (write_and_report(sc, runs, o, &t, &err)) {
+    double now = now_s(); /* the runs were executed elsewhere (merge: by the slices) */
+    struct timing tm = {.t0 = now, .t1 = now, .cpu0 = cpu_s()};
+    if (write_and_report(sc, runs, o, &t, &tm, &err)) {
         fprintf(stderr, "distlab: %s\n", err.msg);
         return err.status;
     }
@@ -325,7 +389,10 @@ static int write_partial(const struct lab_scenario *sc, const struct lab_run *ru
     char *dir;
     if (asprintf(&dir, "%s/%s", o->out ? o->out : "results", sc->name) < 0)
         abort();
+    struct lab_signals held;
+    lab_signals_hold(&held);
     int rc = lab_partial_write(sc, runs, &o->shard, lo, dir, err);
+    lab_signals_release(&held);
     if (!rc) {
         size_t passed, failed = report(sc, runs, o->check && !o->quiet, &passed), n = 0;
         for (size_t i = 0; i < sc->nruns; i++)
@@ -350,12 +417,19 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
     struct lab_run *runs = calloc(sc->nruns, sizeof(*runs));
     if (!runs)
         abort();
+    int jobs = o->jobs;
+    if (jobs <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = sc->world == LAB_WORLD_LIVE || cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
+    }
+    struct timing tm = {.t0 = now_s(), .cpu0 = cpu_s()};
     int status =
-        lab_execute_shard(sc, runs, &o->shard, o->jobs, !o->quiet && isatty(STDERR_FILENO));
+        lab_execute_shard(sc, runs, &o->shard, jobs, !o->quiet && isatty(STDERR_FILENO));
+    tm.t1 = now_s();
     if (status == LAB_EXIT_OK) {
         struct lab_err err = {.status = LAB_EXIT_WRITE};
         if (o->shard.n ? write_partial(sc, runs, o, lo, t, &err)
-                       : write_and_report(sc, runs, o, t, &err)) {
+                       : write_and_report(sc, runs, o, t, &tm, &err)) {
             fprintf(stderr, "distlab: %s\n", err.msg);
             status = err.status;
         }
@@ -363,6 +437,25 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
     for (size_t r = 0; r < sc->nruns; r++)
         lab_run_cleanup(&runs[r]);
     free(runs);
+    return status;
+}
+
+/* The check pass over sc: each sweep point's workload checks its parameters and builds
+ * its simulated world (names resolved, never run), so that a bad value in any file of
+ * the invocation stops it before the first run starts. One run per point: repeats
+ * differ only in their seed. Returns an exit status, the failure printed. */
+static int precheck(const struct lab_scenario *sc)
+{
+    int status = LAB_EXIT_OK;
+    for (size_t p = 0; p < sc->npoints && status == LAB_EXIT_OK; p++) {
+        struct lab_run run;
+        lab_run_init(&run, sc, &sc->runs[p * (size_t)sc->repeat], sc->world);
+        if (lab_run_precheck(&run) < 0) {
+            fprintf(stderr, "%s\n", run.fail);
+            status = run.status;
+        }
+        lab_run_cleanup(&run);
+    }
     return status;
 }
 
@@ -383,9 +476,27 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
             status = err.status;
         }
     }
+    /* Two scenarios of one name would write one directory, the second over the first. */
+    for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++) {
+        for (size_t j = 0; j < i && status == LAB_EXIT_OK; j++) {
+            if (strcmp(scs[i]->name, scs[j]->name))
+                continue;
+            struct lab_err err;
+            lab_errf(&err, lab_node_get(scs[i]->root, "name", NULL),
+                     "'%s' is also the name of %s: both would write their results to %s/%s/",
+                     scs[i]->name, scs[j]->file, o->out ? o->out : "results", scs[i]->name);
+            fprintf(stderr, "%s\n", err.msg);
+            status = err.status;
+        }
+    }
+    for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
+        status = precheck(scs[i]);
     struct tally t = {0};
     for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
         status = run_scenario(scs[i], o, &lo, &t);
+    if (!o->quiet && t.scenarios > 1)
+        printf("%zu scenarios; %.2f s (runs %.2f s, output %.2f s), %.2f s CPU\n", t.scenarios,
+               t.run_s + t.out_s, t.run_s, t.out_s, cpu_s());
     if (status == LAB_EXIT_OK && t.failed)
         status = LAB_EXIT_EXPECT;
     for (size_t i = 0; i < nfiles; i++)

@@ -5,13 +5,15 @@
  *   name: lb-shuffle-bias       required; [A-Za-z0-9_.-]+, names results/<name>/
  *   about: |                    optional text; its first line is the one-line summary
  *   seed: 1                     integer >= 0, default 1
- *   duration: 60s               default 60s; DURATION = number + ns|us|ms|s|m, or 0
+ *   duration: 60s               default 60s; DURATION = number + ns|us|ms|s|m, or 0;
+ *                               at most a day, like every time in a scenario
  *   repeat: 1                   runs per sweep point, seeds derived (repeat 0: the seed)
  *   world:
  *     cores: 2                  per node, >= 1
  *     nodes: 0                  >= 0 (0: the workload decides)
- *     slice: 4ms                CPU time slice, > 0
+ *     slice: 4ms                CPU time slice, 1us .. a day
  *     stack: 128k               actor stack, bytes, suffix k|M|G allowed, >= 16k
+ *     max_events: 100000000     a simulated run fails past this many events
  *     network:                  default for every link
  *       latency: 500us          or { dist: const, value: D }
  *                               or { dist: uniform, min: D, max: D }
@@ -50,7 +52,7 @@
  * world.cores or world.nodes. --set key.path=value replaces any value before
  * validation; a bare first component that is not a top-level key means workload.<key>.
  * Node names in faults, links and clocks are resolved when the world exists
- * (lab_sim_go). */
+ * (lab_sim_run). */
 #include "lab/scenario_impl.h"
 
 #include <ctype.h>

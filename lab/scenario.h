@@ -47,6 +47,7 @@ struct lab_world_cfg {
     int cores, nodes;
     int64_t slice_ns;
     size_t stack;
+    uint64_t max_events; /* a simulated run fails past this many events */
     struct sim_link network;
     struct lab_link_cfg *links;
     size_t nlinks;
@@ -207,5 +208,14 @@ bool lab_parse_duration(const char *text, int64_t *ns);
 
 /* The seed of repeat r of a scenario with seed s: s itself for r = 0. */
 uint64_t lab_repeat_seed(uint64_t s, int r);
+
+/* lab_run_as's configuration (scenario_as.c): 'base' for workload wl, its parameters from
+ * 'set' ("name=value", NULL-terminated), else base's parameter of the same name and type,
+ * else wl's default; the faults base's plus 'faults', whose errors point at 'at'. Strings
+ * live in a. Returns 0, or -EINVAL with err set. */
+int lab__config_as(struct lab_arena *a, struct lab_err *err, const struct lab_config *base,
+                   const struct lab_workload *wl, const char *const *set,
+                   const struct lab_fault *faults, size_t nfaults, const struct lab_node *at,
+                   struct lab_config *out);
 
 #endif

@@ -14,6 +14,11 @@
 
 #include "lab/scenario.h"
 
+/* The most runs a scenario may make (sweep points x repeat), and the most a sweep may
+ * cost the loader: points x the tree's weight (node.h). */
+#define LAB_MAX_RUNS 100000
+#define LAB_MAX_LOAD 100000000
+
 /* The top-level keys of a scenario, NULL-terminated. */
 extern const char *const lab__top_keys[];
 
@@ -36,6 +41,10 @@ const char *lab__type_name(enum lab_type t); /* "an integer", ... for messages *
 int lab__parse_value(struct lab_arena *a, struct lab_err *err, const struct lab_node *n,
                      const char *what, enum lab_type t, double min, double max,
                      const char *choices, struct lab_value *v);
+
+/* "'what' must be between MIN and MAX, got TEXT (why)" at n; why may be NULL. */
+int lab__range_error(struct lab_err *err, const struct lab_node *n, const char *what,
+                     enum lab_type t, double min, double max, const char *why);
 
 /* ---- A sweep point (scenario_world.c) --------------------------------------------- */
 

@@ -61,11 +61,20 @@ static void point_digits(const struct lab_scenario *sc, size_t p, size_t *idx)
 int lab__expand_sweep(struct lab_scenario *sc, struct lab_err *err)
 {
     struct lab_arena *a = &sc->arena;
-    size_t npoints = 1;
+    /* Each point re-reads the tree with its values in place: bound the points and their
+     * cost (points x the tree's size, aliases written out) so that no input makes the
+     * loader run away; and the runs, which each cost a world. */
+    size_t npoints = 1, weight = sc->root->weight ? sc->root->weight : 1;
     for (size_t i = 0; i < sc->nsweep; i++) {
         npoints *= sc->sweep[i].nvalues;
-        if (npoints > 1000000)
-            return lab_errf(err, sc->sweep[i].key, "the sweep has more than a million points");
+        if (npoints > LAB_MAX_RUNS / (size_t)sc->repeat)
+            return lab_errf(err, sc->sweep[i].key, "the sweep%s makes more than %d runs",
+                            sc->repeat > 1 ? " with its repeats" : "", LAB_MAX_RUNS);
+        if (npoints > LAB_MAX_LOAD / weight)
+            return lab_errf(err, sc->sweep[i].key,
+                            "the sweep makes %zu points of a %zu-byte scenario: more than the "
+                            "loader reads (points x bytes at most %d)",
+                            npoints, weight, LAB_MAX_LOAD);
     }
     sc->npoints = npoints;
     sc->points = lab_arena_alloc(a, npoints * sizeof(*sc->points));

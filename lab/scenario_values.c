@@ -207,15 +207,23 @@ static void fmt_range_value(char *buf, size_t cap, enum lab_type t, double v)
     }
 }
 
-static int range_error(struct lab_err *err, const struct lab_node *n, const char *what,
-                       enum lab_type t, double min, double max)
+int lab__range_error(struct lab_err *err, const struct lab_node *n, const char *what,
+                     enum lab_type t, double min, double max, const char *why)
 {
     char lo[64], hi[64];
     fmt_range_value(lo, sizeof(lo), t, min);
     fmt_range_value(hi, sizeof(hi), t, max);
     if (max >= 9e18 || isinf(max))
-        return lab_errf(err, n, "'%s' must be at least %s, got %s", what, lo, n->text);
-    return lab_errf(err, n, "'%s' must be between %s and %s, got %s", what, lo, hi, n->text);
+        return lab_errf(err, n, "'%s' must be at least %s, got %s%s%s%s", what, lo, n->text,
+                        why ? " (" : "", why ? why : "", why ? ")" : "");
+    return lab_errf(err, n, "'%s' must be between %s and %s, got %s%s%s%s", what, lo, hi,
+                    n->text, why ? " (" : "", why ? why : "", why ? ")" : "");
+}
+
+static int range_error(struct lab_err *err, const struct lab_node *n, const char *what,
+                       enum lab_type t, double min, double max)
+{
+    return lab__range_error(err, n, what, t, min, max, NULL);
 }
 
 /* Parse node n as type t into v (choices for LAB_ENUM, range when min <= max). */

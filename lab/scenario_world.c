@@ -15,7 +15,38 @@
 
 #define DEFAULT_DURATION (60 * SIM_S)
 
-static const char *const world_keys[] = {"cores", "nodes", "slice", "stack", "network", "links",
+/* Legal values must not make a run that never finishes, nor sums that overflow int64
+ * nanoseconds: every time a scenario gives (duration, fault times, clock offsets and
+ * steps, latencies) stays within a day, a CPU slice is at least a microsecond, and a
+ * simulated run executes at most world.max_events events (the shipped scenarios take at
+ * most 8 million in a run). */
+#define MAX_TIME (86400 * SIM_S)
+#define MIN_SLICE SIM_US
+#define DEFAULT_MAX_EVENTS 100000000
+static const char why_time[] = "times in a scenario stay within a day, so that no sum of "
+                               "them overflows";
+static const char why_duration[] = "a run covers at most a day: a simulated run's cost "
+                                   "grows with the time it simulates, and a live run takes "
+                                   "that time for real";
+static const char why_slice[] = "a busy core costs one simulated event per slice, so a "
+                                "shorter one makes a second of CPU millions of events; real "
+                                "schedulers slice in milliseconds";
+
+/* A duration at n within [min, max]; out of range, the message gives why_low or why_high
+ * as the reason. */
+static int parse_time(struct lab_arena *a, struct lab_err *err, const struct lab_node *n,
+                      const char *what, int64_t min, int64_t max, const char *why_low,
+                      const char *why_high, struct lab_value *v)
+{
+    int rc = lab__parse_value(a, err, n, what, LAB_DURATION, 1, 0, NULL, v);
+    if (rc || (v->i >= min && v->i <= max))
+        return rc;
+    return lab__range_error(err, n, what, LAB_DURATION, (double)min, (double)max,
+                            v->i < min ? why_low : why_high);
+}
+
+static const char *const world_keys[] = {"cores", "nodes", "slice", "stack", "max_events",
+                                         "network", "links",
                                          "clocks", "redis", "etcd", "zookeeper", NULL};
 
 static bool parse_bytes(const char *text, int64_t *out)
@@ -55,7 +86,7 @@ static int parse_dist(struct lab_arena *a, struct lab_err *err, const struct lab
 {
     struct lab_value v;
     if (n->kind == LAB_NODE_SCALAR) {
-        int rc = lab__parse_value(a, err, n, "latency", LAB_DURATION, 0, 9.2e18, NULL, &v);
+        int rc = parse_time(a, err, n, "latency", 0, MAX_TIME, NULL, why_time, &v);
         if (rc)
             return rc;
         *d = (struct sim_dist){SIM_DIST_CONST, v.i, v.i, 0};
@@ -81,8 +112,7 @@ static int parse_dist(struct lab_arena *a, struct lab_err *err, const struct lab
         if (!xn)
             return lab_errf(err, n, "%s needs '%s'", what, keys[i + 1]);
         struct lab_value xv;
-        if ((rc = lab__parse_value(a, err, xn, keys[i + 1], LAB_DURATION, 0, 9.2e18, NULL,
-                                   &xv)))
+        if ((rc = parse_time(a, err, xn, keys[i + 1], 0, MAX_TIME, NULL, why_time, &xv)))
             return rc;
         x[i] = xv.i;
     }
@@ -107,7 +137,7 @@ static int parse_link_model(struct lab_arena *a, struct lab_err *err, const stru
         return rc;
     if (jit) {
         struct lab_value v;
-        if ((rc = lab__parse_value(a, err, jit, "jitter", LAB_DURATION, 0, 9.2e18, NULL, &v)))
+        if ((rc = parse_time(a, err, jit, "jitter", 0, MAX_TIME, NULL, why_time, &v)))
             return rc;
         if (l->latency.kind != SIM_DIST_CONST)
             return lab_errf(err, jit, "'jitter' goes with a plain latency (like 1ms), not "
@@ -142,9 +172,15 @@ static int parse_machine(struct lab_arena *a, struct lab_err *err, const struct 
         w->nodes = (int)v.i;
     }
     if ((x = lab_node_get(n, "slice", NULL))) {
-        if ((rc = lab__parse_value(a, err, x, "slice", LAB_DURATION, 1, 9.2e18, NULL, &v)))
+        if ((rc = parse_time(a, err, x, "slice", MIN_SLICE, MAX_TIME, why_slice, why_time,
+                             &v)))
             return rc;
         w->slice_ns = v.i;
+    }
+    if ((x = lab_node_get(n, "max_events", NULL))) {
+        if ((rc = lab__parse_value(a, err, x, "max_events", LAB_INT, 1, 1e12, NULL, &v)))
+            return rc;
+        w->max_events = (uint64_t)v.i;
     }
     if ((x = lab_node_get(n, "stack", NULL))) {
         int64_t b;
@@ -210,13 +246,14 @@ static int parse_clock(struct lab_arena *a, struct lab_err *err, const struct la
     struct lab_value v;
     struct lab_node *o = lab_node_get(cn, "offset", NULL);
     if (o) {
-        if ((rc = lab__parse_value(a, err, o, "offset", LAB_DURATION, 1, 0, NULL, &v)))
+        if ((rc = parse_time(a, err, o, "offset", -MAX_TIME, MAX_TIME, why_time, why_time,
+                             &v)))
             return rc;
         c->offset = v.i;
     }
     struct lab_node *d = lab_node_get(cn, "drift", NULL);
     if (d) {
-        if ((rc = lab__parse_value(a, err, d, "drift", LAB_FLOAT, -1e5, 1e5, NULL, &v)))
+        if ((rc = lab__parse_value(a, err, d, "drift", LAB_FLOAT, -99999, 99999, NULL, &v)))
             return rc;
         c->ppm = v.f;
     }
@@ -262,6 +299,7 @@ static int parse_world(struct lab_arena *a, struct lab_err *err, const struct la
     w->cores = 2;
     w->slice_ns = 4 * SIM_MS;
     w->stack = 128 * 1024;
+    w->max_events = DEFAULT_MAX_EVENTS;
     if (!n)
         return 0;
     int rc = lab__want_map(err, n, "'world'");
@@ -359,7 +397,7 @@ static int parse_partition(struct lab_arena *a, struct lab_err *err, const struc
     struct lab_value v;
     struct lab_node *u = lab_node_get(n, "until", NULL);
     if (u) {
-        if ((rc = lab__parse_value(a, err, u, "until", LAB_DURATION, 0, 9.2e18, NULL, &v)))
+        if ((rc = parse_time(a, err, u, "until", 0, MAX_TIME, NULL, why_time, &v)))
             return rc;
         if (v.i <= f->at)
             return lab_errf(err, u, "'until' must be later than 'at'");
@@ -387,21 +425,22 @@ static int parse_node_fault(struct lab_arena *a, struct lab_err *err, const stru
         m = lab_node_get(n, "for", NULL);
         if (!m && f->kind == LAB_FAULT_PAUSE)
             return lab_errf(err, n, "'pause' needs 'for: DURATION'");
-        if (m && !(rc = lab__parse_value(a, err, m, "for", LAB_DURATION, 1, 9.2e18, NULL, &v)))
+        if (m && !(rc = parse_time(a, err, m, "for", 1, MAX_TIME, NULL, why_time, &v)))
             f->dur = v.i;
         break;
     case LAB_FAULT_CLOCK_STEP:
         m = lab_node_get(n, "step", NULL);
         if (!m)
             return lab_errf(err, n, "'clock' needs 'step: DURATION' (negative: backwards)");
-        if (!(rc = lab__parse_value(a, err, m, "step", LAB_DURATION, 1, 0, NULL, &v)))
+        if (!(rc = parse_time(a, err, m, "step", -MAX_TIME, MAX_TIME, why_time, why_time,
+                              &v)))
             f->step = v.i;
         break;
     case LAB_FAULT_DRIFT:
         m = lab_node_get(n, "ppm", NULL);
         if (!m)
             return lab_errf(err, n, "'drift' needs 'ppm: NUMBER'");
-        if (!(rc = lab__parse_value(a, err, m, "ppm", LAB_FLOAT, -1e5, 1e5, NULL, &v)))
+        if (!(rc = lab__parse_value(a, err, m, "ppm", LAB_FLOAT, -99999, 99999, NULL, &v)))
             f->ppm = v.f;
         break;
     default:
@@ -432,7 +471,7 @@ static int parse_fault(struct lab_arena *a, struct lab_err *err, const struct la
     if (!at)
         return lab_errf(err, n, "a fault needs 'at: DURATION' (when it happens)");
     struct lab_value v;
-    if ((rc = lab__parse_value(a, err, at, "at", LAB_DURATION, 0, 9.2e18, NULL, &v)))
+    if ((rc = parse_time(a, err, at, "at", 0, MAX_TIME, NULL, why_time, &v)))
         return rc;
     f->at = v.i;
     if ((rc = check_modifiers(err, n, kind)))
@@ -510,6 +549,34 @@ static int parse_workload(struct lab_arena *a, struct lab_err *err, const struct
     return 0;
 }
 
+/* Faults by time, stable (in the order written at equal times): O(n log n), since a
+ * scenario may list many. */
+struct fault_at {
+    struct lab_fault f;
+    const struct lab_node *node;
+    size_t index;
+};
+
+static int by_time(const void *x, const void *y)
+{
+    const struct fault_at *p = x, *q = y;
+    if (p->f.at != q->f.at)
+        return p->f.at < q->f.at ? -1 : 1;
+    return p->index < q->index ? -1 : p->index > q->index;
+}
+
+static void sort_faults(struct lab_arena *a, struct lab_config *c)
+{
+    struct fault_at *v = lab_arena_alloc(a, (c->nfaults + 1) * sizeof(*v));
+    for (size_t i = 0; i < c->nfaults; i++)
+        v[i] = (struct fault_at){c->faults[i], c->fault_nodes[i], i};
+    qsort(v, c->nfaults, sizeof(*v), by_time);
+    for (size_t i = 0; i < c->nfaults; i++) {
+        c->faults[i] = v[i].f;
+        c->fault_nodes[i] = v[i].node;
+    }
+}
+
 /* One sweep point: the whole configuration from a (rewritten) tree. */
 int lab__parse_config(struct lab_arena *a, struct lab_err *err, const struct lab_node *root,
                       unsigned world, struct lab_config *c)
@@ -526,7 +593,7 @@ int lab__parse_config(struct lab_arena *a, struct lab_err *err, const struct lab
     }
     c->duration = DEFAULT_DURATION;
     if ((x = lab_node_get(root, "duration", NULL))) {
-        if ((rc = lab__parse_value(a, err, x, "duration", LAB_DURATION, 1, 9.2e18, NULL, &v)))
+        if ((rc = parse_time(a, err, x, "duration", 1, MAX_TIME, NULL, why_duration, &v)))
             return rc;
         c->duration = v.i;
     }
@@ -547,16 +614,10 @@ int lab__parse_config(struct lab_arena *a, struct lab_err *err, const struct lab
                 return lab_errf(err, x->items[i], "this fault is at %s, after the end of the "
                                 "run (duration %s)", lab_node_get(x->items[i], "at", NULL)->text,
                                 lab_arena_printf(a, "%.9gs", (double)c->duration / 1e9));
-            /* Insertion sort by time, stable: faults are few. */
-            size_t j = c->nfaults++;
-            while (j > 0 && c->faults[j - 1].at > f.at) {
-                c->faults[j] = c->faults[j - 1];
-                c->fault_nodes[j] = c->fault_nodes[j - 1];
-                j--;
-            }
-            c->faults[j] = f;
-            c->fault_nodes[j] = x->items[i];
+            c->faults[c->nfaults] = f;
+            c->fault_nodes[c->nfaults++] = x->items[i];
         }
+        sort_faults(a, c);
     }
     return 0;
 }

@@ -1,6 +1,7 @@
 /* simworld.c - a run's simulated world (lab.h): built from `world:`, clocks, links and
  * faults resolved by node name once the workload has added its nodes, then run to the
- * scenario's duration in slices so that progress can be shown. */
+ * scenario's duration in slices so that progress can be shown, and ended before the
+ * workload frees anything its actors use. */
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -10,7 +11,8 @@
 #include "lab/run.h"
 #include "sim/sim.h"
 
-struct sim *lab_sim_begin(struct lab_run *run)
+/* A fresh world for the run from `world:` and its seed, in run->sim. */
+static struct sim *sim_begin(struct lab_run *run)
 {
     if (run->world != LAB_WORLD_SIM) {
         lab_fail(run, "workload '%s' asked for a simulated world in a live run",
@@ -18,7 +20,7 @@ struct sim *lab_sim_begin(struct lab_run *run)
         return NULL;
     }
     if (run->sim) {
-        lab_fail(run, "lab_sim_begin called twice in one run");
+        lab_fail(run, "lab_sim_run called twice in one run");
         return NULL;
     }
     const struct lab_world_cfg *w = &run->spec->cfg->world;
@@ -27,11 +29,11 @@ struct sim *lab_sim_begin(struct lab_run *run)
         .stack_size = w->stack,
         .slice_ns = w->slice_ns,
         .network = w->network,
+        .max_events = w->max_events,
     };
     run->sim = sim_create(&cfg);
     if (!run->sim)
         lab_fail(run, "cannot create the simulated world: out of memory");
-    run->sim_set_up = false;
     return run->sim;
 }
 
@@ -187,20 +189,11 @@ static int set_up(struct lab_run *run)
     return 0;
 }
 
-int lab_sim_go(struct lab_run *run, int64_t until)
+/* Run the world to the scenario's end in 100 slices, showing progress. Returns 0, or
+ * -EINVAL after lab_fail (a hang, an error, the event budget spent). */
+static int sim_go(struct lab_run *run)
 {
-    if (!run->sim) {
-        if (!run->fail)
-            lab_fail(run, "lab_sim_go without a world from lab_sim_begin");
-        return -EINVAL;
-    }
-    if (!run->sim_set_up) {
-        int rc = set_up(run);
-        if (rc < 0)
-            return rc;
-        run->sim_set_up = true;
-    }
-    int64_t end = until > 0 ? until : run->spec->cfg->duration;
+    int64_t end = run->spec->cfg->duration;
     int64_t start = sim_now(run->sim);
     int64_t step = (end - start) / 100;
     if (step < 1)
@@ -210,9 +203,15 @@ int lab_sim_go(struct lab_run *run, int64_t until)
         enum sim_stop stop = sim_run(run->sim, next);
         if (stop == SIM_STOP_HANG || stop == SIM_STOP_ERROR) {
             const char *why = sim_error(run->sim);
-            lab_fail(run, "the simulation %s at %.9gs: %s",
+            struct sim_stats st;
+            sim_stats(run->sim, &st);
+            lab_fail(run, "the simulation %s at %.9gs: %s%s",
                      stop == SIM_STOP_HANG ? "hung" : "stopped",
-                     (double)sim_now(run->sim) / 1e9, why ? why : "(no reason given)");
+                     (double)sim_now(run->sim) / 1e9, why ? why : "(no reason given)",
+                     st.events >= run->spec->cfg->world.max_events
+                         ? " (world.max_events: a shorter duration or fewer requests make "
+                           "fewer events; the limit guards against a run that never ends)"
+                         : "");
             return -EINVAL;
         }
         lab_progress(run, (double)(next - start) / (double)(end - start));
@@ -227,15 +226,19 @@ int lab_sim_run(struct lab_run *run, void *w,
                 int (*build)(struct lab_run *run, struct sim *sim, void *w),
                 int (*record)(struct lab_run *run, void *w))
 {
-    struct sim *sim = lab_sim_begin(run);
+    struct sim *sim = sim_begin(run);
     if (!sim)
         return -EINVAL;
     int rc = build(run, sim, w);
-    if (rc < 0) {
-        lab_fail(run, "cannot build the world: %s", strerror(-rc));
-        return rc;
-    }
-    if ((rc = lab_sim_go(run, 0)) < 0)
-        return rc;
-    return record(run, w);
+    if (rc < 0)
+        lab_fail(run, "cannot build the world: %s", strerror(-rc)); /* unless build said */
+    else if ((rc = set_up(run)) < 0)
+        ; /* a node name in faults, links or clocks that the world does not have */
+    else if (run->checking)
+        rc = LAB_CHECKED; /* the check pass: built and resolved, not run */
+    else if ((rc = sim_go(run)) == 0)
+        rc = record(run, w);
+    /* Every actor is gone before the workload frees what they used. */
+    lab__sim_end(run);
+    return rc;
 }

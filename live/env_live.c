@@ -43,7 +43,8 @@ struct live_actor {
     void *arg;
     struct rng rng;
     pthread_t thread;
-    bool started, joined;
+    bool started;
+    enum { NOT_JOINED, JOINING, JOINED } join; /* under the world's lock */
     uint64_t id;
     _Atomic int64_t pause_ns; /* injected: the next env call sleeps this long first */
     int natexit;
@@ -62,7 +63,8 @@ struct kv {
 
 struct live_world {
     uint64_t seed;
-    pthread_mutex_t lock; /* actors list, nodes list, store */
+    pthread_mutex_t lock;  /* actors list, nodes list, store */
+    pthread_cond_t joined; /* an actor's join is done */
     struct live_actor *actors;
     struct live_node *nodes;
     uint64_t next_id;
@@ -363,39 +365,50 @@ int live_spawn(struct live_world *w, const char *name, env_fn fn, void *arg, uin
     return spawn_on(w, NULL, name, fn, arg, handle);
 }
 
-static struct live_actor *find(struct live_world *w, uint64_t id)
+/* Join a's thread once, with w->lock held (released while joining). Two threads may join
+ * one actor at once (a client joins its keepalive thread while the world joins every
+ * thread): the first claims the join, the second waits until it is done, as two
+ * pthread_join of one thread would be undefined. */
+static void join_locked(struct live_world *w, struct live_actor *a)
 {
-    pthread_mutex_lock(&w->lock);
-    struct live_actor *a = w->actors;
-    while (a && a->id != id)
-        a = a->next;
-    pthread_mutex_unlock(&w->lock);
-    return a;
+    if (!a->started)
+        return;
+    if (a->join == NOT_JOINED) {
+        a->join = JOINING;
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(a->thread, NULL);
+        pthread_mutex_lock(&w->lock);
+        a->join = JOINED;
+        pthread_cond_broadcast(&w->joined);
+    }
+    while (a->join != JOINED)
+        pthread_cond_wait(&w->joined, &w->lock);
 }
 
 void live_join(struct live_world *w, uint64_t handle)
 {
-    struct live_actor *a = find(w, handle);
-    if (a && a->started && !a->joined) {
-        pthread_join(a->thread, NULL);
-        a->joined = true;
-    }
+    pthread_mutex_lock(&w->lock);
+    struct live_actor *a = w->actors;
+    while (a && a->id != handle)
+        a = a->next;
+    if (a)
+        join_locked(w, a);
+    pthread_mutex_unlock(&w->lock);
 }
 
 void live_join_all(struct live_world *w)
 {
+    pthread_mutex_lock(&w->lock);
     for (;;) {
         struct live_actor *todo = NULL;
-        pthread_mutex_lock(&w->lock);
-        for (struct live_actor *a = w->actors; a; a = a->next)
-            if (a->started && !a->joined)
+        for (struct live_actor *a = w->actors; a && !todo; a = a->next)
+            if (a->started && a->join != JOINED)
                 todo = a;
-        pthread_mutex_unlock(&w->lock);
         if (!todo)
-            return;
-        pthread_join(todo->thread, NULL);
-        todo->joined = true;
+            break;
+        join_locked(w, todo);
     }
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* A child belongs to its parent's node: a node's faults reach the threads it started. */
@@ -491,6 +504,7 @@ struct live_world *live_world_create(uint64_t seed)
         return NULL;
     w->seed = seed;
     pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->joined, NULL);
     w->self.env.ops = &live_env_ops;
     w->self.w = w;
     w->self.name = "main";
@@ -545,6 +559,7 @@ void live_world_destroy(struct live_world *w)
         free(kv->val);
         free(kv);
     }
+    pthread_cond_destroy(&w->joined);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }

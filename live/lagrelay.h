@@ -6,7 +6,7 @@
  * dies is lost with it, as bytes still queued in a dead machine are. The other direction
  * (the replica's acknowledgements) passes at once.
  *
- * One thread per relay (poll over every connection pair); thread-safe calls. */
+ * One relay.h relay set (and its thread) per lagrelay; thread-safe calls. */
 #ifndef DISTLAB_LIVE_LAGRELAY_H
 #define DISTLAB_LIVE_LAGRELAY_H
 

@@ -6,9 +6,12 @@
  * a ZooKeeper client's own I/O thread would otherwise keep its session alive through any
  * pause of the thread that holds the lock.
  *
+ * A group can also delay what its upstreams send to the client by a lag, and cut that
+ * stream at a pattern (the replication relay of lagrelay.h is one such group).
+ *
  * One thread serves every relay of a struct live_relay; everything is 127.0.0.1. A relay
  * adds a hop of user space to each message (tens of microseconds): use it only where a
- * run pauses clients. */
+ * run pauses clients or lags a link. */
 #ifndef DISTLAB_LIVE_RELAY_H
 #define DISTLAB_LIVE_RELAY_H
 
@@ -27,6 +30,28 @@ struct live_relay *live_relay_create(void);
  * -EINVAL (a host other than 127.0.0.1, too many), -ENOSPC (out too small), or another
  * negative errno. */
 int live_relay_add(struct live_relay *r, const char *upstreams, char *out, size_t cap);
+
+/* As live_relay_add, and every byte an upstream sends reaches the client lag_ns after
+ * the relay read it (the client's bytes pass at once). -EINVAL also for lag_ns < 0. */
+int live_relay_add_lagged(struct live_relay *r, const char *upstreams, int64_t lag_ns, char *out,
+                          size_t cap);
+
+/* Cut group g's upstream-to-client stream at the first occurrence of 'pattern' among the
+ * bytes not yet delivered (or, if none holds it yet, at its next occurrence): that byte
+ * and every later one the upstream writes are dropped; the bytes before it still arrive
+ * at their time, even if the upstream closes meanwhile. The cut ends when the connection
+ * it covered closes (after the upstream closed and what preceded the cut was delivered).
+ * Returns 0, -EINVAL (an empty pattern, no group g) or -ENOMEM. */
+int live_relay_cut(struct live_relay *r, int g, const void *pattern, size_t len);
+
+struct live_relay_stats {
+    uint64_t delivered; /* upstream-to-client bytes written to clients */
+    uint64_t dropped;   /* ... lost: past a cut, or held when a connection closed */
+    uint64_t landed;    /* cuts that found their pattern */
+};
+
+/* Group g's counts so far. Returns 0 or -EINVAL. */
+int live_relay_stats(struct live_relay *r, int g, struct live_relay_stats *out);
 
 /* Stop everything through group g for dur_ns from now (a later call extends or ends it).
  * Returns 0 or -EINVAL. */

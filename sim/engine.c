@@ -114,24 +114,28 @@ struct sim *sim_create(const struct sim_config *cfg)
     sim->next_actor_id = 1;
     sim->hash = 0xcbf29ce484222325ULL ^ rng_mix(sim->cfg.seed);
     rng_seed_stream(&sim->net_rng, sim->cfg.seed, UINT64_MAX);
-    if (tq4_init(&sim->events, 1024) < 0)
-        goto err_free_sim;
+    evq_init(&sim->events);
     sim->stacks = sim__stackpool_create(sim->cfg.stack_size);
-    if (!sim->stacks)
-        goto err_events;
+    if (!sim->stacks) {
+        free(sim);
+        return NULL;
+    }
     return sim;
-err_events:
-    tq4_cleanup(&sim->events);
-err_free_sim:
-    free(sim);
-    return NULL;
 }
 
+/* sim_at's events come from blocks of CALLS_PER_BLOCK, kept on a free list when they
+ * have run (calls are never cancelled, so a reused one has no entry left in the queue);
+ * the blocks go when the world does. */
 struct sim__call {
     struct sim__event ev;
-    struct sim__call *next, *prev;
+    struct sim__call *next_free;
     void (*fn)(struct sim *, void *);
     void *arg;
+};
+#define CALLS_PER_BLOCK 256
+struct sim__call_block {
+    struct sim__call_block *next;
+    struct sim__call call[CALLS_PER_BLOCK];
 };
 
 void sim_destroy(struct sim *sim)
@@ -139,9 +143,8 @@ void sim_destroy(struct sim *sim)
     if (!sim)
         return;
     sim->destroying = true;
-    /* First, while every queued node (in actors, messages, faults, calls) still exists:
-     * the cleanup marks each one unqueued. */
-    tq4_cleanup(&sim->events);
+    /* The queue first: its cleanup touches no node, and cancels after it are no-ops. */
+    evq_cleanup(&sim->events);
     for (int i = 0; i < sim->nnodes; i++) {
         struct sim__node *n = &sim->nodes[i];
         while (n->actors)
@@ -157,9 +160,9 @@ void sim_destroy(struct sim *sim)
     }
     free(sim->nodes);
     sim__faults_free(sim);
-    for (struct sim__call *c = sim->calls, *next; c; c = next) {
-        next = c->next;
-        free(c);
+    for (struct sim__call_block *b = sim->call_blocks, *next; b; b = next) {
+        next = b->next;
+        free(b);
     }
     sim__net_cleanup(sim);
     sim__map_free(&sim->ports);
@@ -284,18 +287,22 @@ int sim_node_store_latency(struct sim *sim, int node, int64_t ns)
 
 /* ---- Timers of actors ------------------------------------------------------------- */
 
+int sim__event_push(struct sim *sim, struct sim__event *ev, int64_t at)
+{
+    return evq_push(&sim->events, &ev->q, at);
+}
+
 void sim__timer_set(struct sim *sim, struct sim_actor *a, int kind, int64_t at)
 {
-    if (tq_node_queued(&a->timer.tq))
-        tq4_cancel(&sim->events, &a->timer.tq);
+    evq_cancel(&sim->events, &a->timer.q);
     a->timer.kind = (uint8_t)kind;
-    if (tq4_push(&sim->events, &a->timer.tq, at < sim->now ? sim->now : at) < 0)
+    if (evq_push(&sim->events, &a->timer.q, at < sim->now ? sim->now : at) < 0)
         sim__fail(sim, SIM_STOP_ERROR, "out of memory scheduling actor '%s'", a->name);
 }
 
 void sim__timer_cancel(struct sim *sim, struct sim_actor *a)
 {
-    tq4_cancel(&sim->events, &a->timer.tq);
+    evq_cancel(&sim->events, &a->timer.q);
 }
 
 /* ---- The CPU model ----------------------------------------------------------------- */
@@ -523,34 +530,33 @@ int sim_at(struct sim *sim, int64_t at, void (*fn)(struct sim *, void *), void *
 {
     if (!fn || at < sim->now)
         return -EINVAL;
-    struct sim__call *c = calloc(1, sizeof(*c));
-    if (!c)
+    if (!sim->free_calls) {
+        struct sim__call_block *b = calloc(1, sizeof(*b));
+        if (!b)
+            return -ENOMEM;
+        b->next = sim->call_blocks;
+        sim->call_blocks = b;
+        for (int i = CALLS_PER_BLOCK - 1; i >= 0; i--) {
+            b->call[i].ev.kind = SIM__EV_CALL;
+            b->call[i].next_free = sim->free_calls;
+            sim->free_calls = &b->call[i];
+        }
+    }
+    struct sim__call *c = sim->free_calls;
+    if (sim__event_push(sim, &c->ev, at) < 0)
         return -ENOMEM;
-    c->ev.kind = SIM__EV_CALL;
+    sim->free_calls = c->next_free;
     c->fn = fn;
     c->arg = arg;
-    if (tq4_push(&sim->events, &c->ev.tq, at) < 0) {
-        free(c);
-        return -ENOMEM;
-    }
-    c->next = sim->calls;
-    if (sim->calls)
-        sim->calls->prev = c;
-    sim->calls = c;
     return 0;
 }
 
 static void run_call(struct sim *sim, struct sim__call *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        sim->calls = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
     void (*fn)(struct sim *, void *) = c->fn;
     void *arg = c->arg;
-    free(c);
+    c->next_free = sim->free_calls;
+    sim->free_calls = c;
     fn(sim, arg);
 }
 
@@ -617,21 +623,21 @@ enum sim_stop sim_run(struct sim *sim, int64_t until)
         run_ready(sim);
         if (sim->stopping)
             return sim->stop;
-        struct tq_node *t = tq4_peek(&sim->events);
+        struct evq_node *t = evq_pop(&sim->events, until);
         if (!t) {
             if (until > sim->now)
                 sim->now = until;
-            return SIM_STOP_IDLE;
+            return evq_size(&sim->events) ? SIM_STOP_TIME : SIM_STOP_IDLE;
         }
-        if (t->when > until) {
-            if (until > sim->now)
-                sim->now = until;
-            return SIM_STOP_TIME;
+        if (sim->cfg.max_events && sim->stats.events >= sim->cfg.max_events) {
+            evq_push(&sim->events, t, t->when);    /* still owned by the queue */
+            sim__fail(sim, SIM_STOP_ERROR, "it executed its limit of %llu events",
+                      (unsigned long long)sim->cfg.max_events);
+            return sim->stop;
         }
-        tq4_pop(&sim->events);
         sim->now = t->when;
         sim->stats.events++;
-        run_event(sim, sim__container_of(t, struct sim__event, tq));
+        run_event(sim, sim__container_of(t, struct sim__event, q));
     }
 }
 

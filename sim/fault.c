@@ -34,7 +34,7 @@ static int fault_add(struct sim *sim, int64_t at, int kind, int node, int64_t ar
     f->arg = arg;
     f->ppm = ppm;
     f->part = part;
-    if (tq4_push(&sim->events, &f->ev.tq, at) < 0) {
+    if (sim__event_push(sim, &f->ev, at) < 0) {
         free(f);
         return -ENOMEM;
     }
@@ -135,7 +135,7 @@ static void node_pause(struct sim *sim, struct sim__node *n, int64_t dur)
     for (struct sim_actor *a = n->actors; a; a = a->node_next) {
         if (!a->has_core)
             continue;
-        if (tq_node_queued(&a->timer.tq) && a->timer.kind == SIM__EV_WORK) {
+        if (evq_queued(&a->timer.q) && a->timer.kind == SIM__EV_WORK) {
             int64_t done = sim->now - a->chunk_start;
             a->work_left -= done;
             a->slice_used += done;

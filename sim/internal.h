@@ -4,9 +4,9 @@
 #define DISTLAB_SIM_INTERNAL_H
 
 #include "sim/sim.h"
-#include "timer/heap4.h"
+#include "timer/evq.h"
 
-/* ---- Events: everything the loop executes is one of these, queued in a tq4 ---------- */
+/* ---- Events: everything the loop executes is one of these, queued in an evq --------- */
 
 enum sim__ev_kind {
     SIM__EV_WAKE,  /* an actor's sleep or timeout ended */
@@ -17,7 +17,7 @@ enum sim__ev_kind {
 };
 
 struct sim__event {
-    struct tq_node tq;
+    struct evq_node q;
     uint8_t kind;
 };
 
@@ -157,7 +157,7 @@ struct sim__stackpool;
 struct sim {
     struct sim_config cfg;
     int64_t now;
-    struct tq4 events;
+    struct evq events;
     uint64_t hash;
     struct sim_stats stats;
     int64_t next_actor_id;
@@ -182,7 +182,8 @@ struct sim {
     struct rng net_rng;
 
     struct sim__fault *faults; /* owned, freed at destroy */
-    struct sim__call *calls;
+    struct sim__call_block *call_blocks; /* sim_at's events: owned, freed at destroy */
+    struct sim__call *free_calls;
 
     enum sim_stop stop;
     bool stopping;
@@ -207,6 +208,7 @@ void sim__fail(struct sim *sim, enum sim_stop why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sim__timer_set(struct sim *sim, struct sim_actor *a, int kind, int64_t at);
 void sim__timer_cancel(struct sim *sim, struct sim_actor *a);
+int sim__event_push(struct sim *sim, struct sim__event *ev, int64_t at); /* at >= now */
 struct sim__node *sim__node_get(const struct sim *sim, int node); /* NULL if no such node */
 void sim__actor_destroy(struct sim *sim, struct sim_actor *a);
 void sim__clock_rebase(struct sim__clock *c, int64_t t);

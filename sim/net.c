@@ -277,7 +277,7 @@ static int send_from(struct sim *sim, struct sim_addr from, struct sim_addr to, 
     if (at < ls->last)
         at = ls->last;
     ls->last = at;
-    if (tq4_push(&sim->events, &m->ev.tq, at) < 0) {
+    if (sim__event_push(sim, &m->ev, at) < 0) {
         free(m);
         return -ENOMEM;
     }

@@ -50,6 +50,8 @@ struct sim_config {
     size_t stack_size;       /* per actor, bytes; 0: 128 KiB. Committed lazily. */
     int64_t slice_ns;        /* CPU time slice; 0: 4 ms */
     uint64_t hang_yields;    /* resumptions at one instant that count as a hang; 0: 1e6 */
+    uint64_t max_events;     /* events a run may execute before it stops with
+                              * SIM_STOP_ERROR (a bound on its cost); 0: no bound */
     struct sim_link network; /* default for every link between distinct nodes */
     struct sim_link local;   /* between actors of one node; default 0 latency */
 };

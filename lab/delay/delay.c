@@ -195,8 +195,7 @@ static int tw_run(struct lab_run *run)
     w.slots = (uint32_t)lab_int(run, "slots");
     w.resched = lab_float(run, "reschedule");
     if (w.slots & (w.slots - 1)) {
-        lab_fail(run, "slots must be a power of two, not %u", w.slots);
-        return -EINVAL;
+        return lab_fail_param(run, "slots", "slots must be a power of two, not %u", w.slots);
     }
     w.lateness = lab_hist(run, "lateness", "ns");
     if (!(w.t = calloc((size_t)w.pending, sizeof(*w.t)))) {
@@ -433,11 +432,9 @@ static int dw_read(struct dw *w, struct lab_run *run)
     w->cpu = lab_enum(run, "cb_cost") == CB_CPU;
     w->publish_timeout = lab_duration(run, "publish_timeout");
     w->retries = (int)lab_int(run, "retries");
-    if (w->dist == CB_LOGNORMAL && w->cb_p99 <= w->cb_median) {
-        lab_fail(run, "cb_p99 (%lld ns) must exceed cb_median (%lld ns)", (long long)w->cb_p99,
-                 (long long)w->cb_median);
-        return -EINVAL;
-    }
+    if (w->dist == CB_LOGNORMAL && w->cb_p99 <= w->cb_median)
+        return lab_fail_param(run, "cb_p99", "cb_p99 (%lld ns) must exceed cb_median (%lld ns)",
+                          (long long)w->cb_p99, (long long)w->cb_median);
     return 0;
 }
 
@@ -542,16 +539,9 @@ static int dw_run(struct lab_run *run)
         lab_fail(run, "no memory for %lld tasks", (long long)w.tasks);
         return -ENOMEM;
     }
+    /* The service's actors waited on conditions inside it; the world, and they with it,
+     * ended inside lab_sim_run. */
     rc = lab_sim_run(run, &w, dw_build, dw_record);
-    if (w.dq) {
-        /* The service's actors wait on conditions inside it: crash its node, so they are
-         * gone, before freeing it (the lab destroys the world only after we return). */
-        int tn = sim_node_find(w.sim, "timer");
-        if (sim_fault_crash(w.sim, sim_now(w.sim), tn) == 0)
-            sim_run(w.sim, sim_now(w.sim));
-        if (sim_node_up(w.sim, tn))
-            w.dq = NULL; /* could not stop them: leak rather than free under them */
-    }
     dq_destroy(w.dq);
     free(w.task);
     return rc;

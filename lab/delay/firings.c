@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "sim/sim.h"
-
 #define MS 1000000LL
 
 int firings_init(struct firings *f, struct lab_run *run, uint32_t ntasks, bool ms)
@@ -108,15 +106,6 @@ int64_t firings_worst_in(const struct firings *f, int64_t from, int64_t to)
                 worst = f->first_effect[at] - due;
         }
     return worst;
-}
-
-void delay_end_actors(struct sim *sim)
-{
-    if (!sim)
-        return;
-    for (int n = 0; n < sim_node_count(sim); n++)
-        sim_fault_crash(sim, sim_now(sim), n);
-    sim_run(sim, sim_now(sim));
 }
 
 void firings_free(struct firings *f)

@@ -73,9 +73,4 @@ int64_t firings_worst_in(const struct firings *f, int64_t from, int64_t to);
 
 void firings_free(struct firings *f);
 
-/* Crash every node of the world now and run it to this instant, so that no actor is left
- * to run on state the workload frees before the lab destroys the world. NULL is a no-op. */
-struct sim;
-void delay_end_actors(struct sim *sim);
-
 #endif

@@ -47,11 +47,12 @@ static int rb_run(struct lab_run *run)
     int lose = (int)lab_int(run, "lose") - 1;
     enum pl_policy pol = (enum pl_policy)lab_enum(run, "policy");
     double bw = lab_float(run, "bandwidth");
-    if (R >= N - 1 || lose >= N) {
-        lab_fail(run, "workload: need replicas < nodes - 1 and lose <= nodes (%d, %d, %d)", R, N,
-                 lose + 1);
-        return -EINVAL;
-    }
+    if (R >= N - 1)
+        return lab_fail_param(run, "replicas", "replicas must be below nodes - 1 (%d nodes)", N);
+    if (lose >= N)
+        return lab_fail_param(run, "lose", "lose names a node, 1..nodes (%d nodes)", N);
+    if (lab_checking(run))
+        return LAB_CHECKED; /* the parameters hold: the placement is the run's to compute */
     struct pl_map *m = pl_create(T, N, R, pol, lab_seed(run), (uint32_t)lab_int(run, "task_bytes"));
     if (!m || pl_place_all(m) < 0) {
         pl_destroy(m);

@@ -248,7 +248,7 @@ static int rw_run(struct lab_run *run)
     int rc = rw_read(&w, run);
     if (rc == 0)
         rc = w.live ? rw_live(run, &w) : lab_sim_run(run, &w, rw_build, rw_record);
-    delay_end_actors(w.sim);
+    /* a simulated world ended inside lab_sim_run: no actor calls the model below */
     sim_redis_destroy(w.redis);
     pl_destroy(w.policy);
     firings_free(&w.book);

@@ -187,18 +187,6 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-static bool parse_layout_bits(const char *s, struct sf_layout *l)
-{
-    int t, dc, w, q, n = 0;
-    if (sscanf(s, "%d/%d/%d/%d%n", &t, &dc, &w, &q, &n) != 4 || s[n])
-        return false;
-    l->time_bits = t;
-    l->dc_bits = dc;
-    l->worker_bits = w;
-    l->seq_bits = q;
-    return true;
-}
-
 static int64_t real_now(void)
 {
     struct timespec ts;
@@ -232,8 +220,9 @@ static int parse_opts(int argc, char **argv, bool encode, struct opts *o)
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 'L':
-            if (!parse_layout_bits(optarg, &o->layout))
-                return bad("--layout '%s'", optarg, "expected T/D/W/S, e.g. 41/5/5/12");
+            if (sf_layout_parse_bits(optarg, &o->layout) < 0)
+                return bad("--layout '%s'", optarg,
+                           "expected T/D/W/S, each from 0 to 63 bits, e.g. 41/5/5/12");
             break;
         case 'U':
             if (!lab_parse_duration(optarg, &o->layout.unit_ns) || o->layout.unit_ns <= 0)
@@ -319,8 +308,13 @@ static int cmd_decode(int argc, char **argv)
         struct sf_fields f;
         if (!parse_u64(argv[i], &id))
             return bad("'%s' is not an ID", argv[i], "expected a decimal or 0x-hex integer");
-        if (sf_decompose(&o.layout, id, &f) < 0)
+        int drc = sf_decompose(&o.layout, id, &f);
+        if (drc == -ERANGE)
             return bad("'%s' has the sign bit set", argv[i], "no layout's ID is that large");
+        if (drc < 0)
+            return bad("'%s' is past what this layout's time can say", argv[i],
+                       "its time field from the epoch is after 2262-04-11, the last time "
+                       "of 64-bit Unix nanoseconds");
     }
     if (!o.json)
         printf("%-20s  %-30s  %5s  %6s  %5s\n", "id", "time (UTC)", "dc", "worker", "seq");

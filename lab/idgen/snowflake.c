@@ -196,14 +196,14 @@ static int read_params(struct sfw *w, struct lab_run *run)
     struct sf_config *g = &w->gen;
     g->layout = sf_layout_default;
     const char *lay = lab_str(run, "layout");
-    int n = 0;
-    if (sscanf(lay, "%d/%d/%d/%d%n", &g->layout.time_bits, &g->layout.dc_bits,
-               &g->layout.worker_bits, &g->layout.seq_bits, &n) != 4 ||
-        lay[n]) {
-        lab_fail(run, "layout '%s': expected T/D/W/S, e.g. 41/5/5/12", lay);
-        return -EINVAL;
-    }
+    if (sf_layout_parse_bits(lay, &g->layout) < 0)
+        return lab_fail_param(run, "layout",
+                          "layout '%s': expected T/D/W/S, each from 0 to 63 bits, e.g. "
+                          "41/5/5/12", lay);
     g->layout.unit_ns = lab_duration(run, "unit");
+    char why[256];
+    if (sf_layout_check(&g->layout, INT64_MAX, why, sizeof(why)) < 0)
+        return lab_fail_param(run, "layout", "%s", why);
     g->policy = (enum sf_policy)lab_enum(run, "policy");
     g->on_full = (enum sf_full)lab_enum(run, "on_full");
     g->wait_max_ns = lab_duration(run, "wait_max");
@@ -220,8 +220,8 @@ static int read_params(struct sfw *w, struct lab_run *run)
     w->watch_worker = (int)lab_int(run, "watch_worker");
     size_t nids = lab_list_len(run, "worker_ids");
     if (nids && nids != (size_t)w->workers) {
-        lab_fail(run, "worker_ids has %zu entries for %d workers", nids, w->workers);
-        return -EINVAL;
+        return lab_fail_param(run, "worker_ids", "worker_ids has %zu entries for %d workers", nids,
+                          w->workers);
     }
     w->nodes = calloc((size_t)w->workers, sizeof(*w->nodes));
     if (!w->nodes)
@@ -234,8 +234,8 @@ static int read_params(struct sfw *w, struct lab_run *run)
         if (nids) {
             double v = lab_list_float(run, "worker_ids", (size_t)i);
             if (!(v >= 0) || v != floor(v) || v > 1e18) {
-                lab_fail(run, "worker_ids[%d] = %g: expected a non-negative integer", i, v);
-                return -EINVAL;
+                return lab_fail_param(run, "worker_ids",
+                                  "worker_ids[%d] = %g: expected a non-negative integer", i, v);
             }
             nd->cfg.gen.worker = (uint64_t)v;
         } else {
@@ -243,10 +243,11 @@ static int read_params(struct sfw *w, struct lab_run *run)
         }
         char err[256];
         /* The epoch is checked against the simulated clocks when a node opens it. */
-        if (sf_config_check(&nd->cfg.gen, INT64_MAX, err, sizeof(err)) < 0) {
-            lab_fail(run, "worker-%d: %s", i, err);
-            return -EINVAL;
-        }
+        if (sf_config_check(&nd->cfg.gen, INT64_MAX, err, sizeof(err)) < 0)
+            return lab_fail_param(run, g->dc > sf_layout_max_dc(&g->layout) ? "dc"
+                                   : nids                              ? "worker_ids"
+                                                                       : "workers",
+                              "worker-%d: %s", i, err);
         nd->key = (nd->cfg.gen.dc << g->layout.worker_bits) | nd->cfg.gen.worker;
         snprintf(nd->store_key, sizeof(nd->store_key), "sf.hwm");
         nd->cfg.store_key = w->hwm ? nd->store_key : NULL;

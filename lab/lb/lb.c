@@ -240,17 +240,17 @@ static int read_params(struct lbw *w, struct lab_run *run)
     w->timeout = lab_duration(run, "timeout");
     int64_t med = lab_duration(run, "service"), p99 = lab_duration(run, "service_p99");
     if (p99 > 0 && p99 < med) {
-        lab_fail(run, "service_p99 (%lld ns) is below the median service time (%lld ns)",
-                 (long long)p99, (long long)med);
-        return -EINVAL;
+        return lab_fail_param(run, "service_p99",
+                          "service_p99 (%lld ns) is below the median service time (%lld ns)",
+                          (long long)p99, (long long)med);
     }
     w->service = p99 > 0 ? (struct sim_dist){SIM_DIST_LOGNORMAL, med, p99, 0}
                          : (struct sim_dist){SIM_DIST_CONST, med, med, 0};
     size_t nw = lab_list_len(run, "weights");
     if (nw) {
         if (nw != w->n) {
-            lab_fail(run, "weights has %zu entries for %zu endpoints", nw, w->n);
-            return -EINVAL;
+            return lab_fail_param(run, "weights", "weights has %zu entries for %zu endpoints", nw,
+                              w->n);
         }
         w->weights = calloc(nw, sizeof *w->weights);
         if (!w->weights)
@@ -258,9 +258,9 @@ static int read_params(struct lbw *w, struct lab_run *run)
         for (size_t i = 0; i < nw; i++) {
             double v = lab_list_float(run, "weights", i);
             if (!(v >= 1 && v <= 1e6 && v == floor(v))) {
-                lab_fail(run, "weights[%zu] is '%s': expected an integer from 1 to 1000000",
-                         i, lab_list_str(run, "weights", i));
-                return -EINVAL;
+                return lab_fail_param(run, "weights",
+                                  "weights[%zu] is '%s': expected an integer from 1 to 1000000",
+                                  i, lab_list_str(run, "weights", i));
             }
             w->weights[i] = (int64_t)v;
         }

@@ -335,8 +335,8 @@ static int el_run(struct lab_run *run)
 out_nomem:
     lab_fail(run, "out of memory");
 out:
-    /* the lab tears the simulated world down after this; the clients' locks go with their
-     * actors (exit handlers), and the members' handlers no longer read the model */
+    /* the world ended inside lab_sim_run: the clients' locks went with their actors (exit
+     * handlers), so nothing that runs still uses what is freed here */
     for (int k = 0; w->client && k < w->clients; k++)
         hist_destroy(w->client[k].latency);
     free(w->client);

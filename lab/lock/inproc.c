@@ -114,9 +114,8 @@ static int read_params(struct lkw *w, struct lab_run *run)
     w->spin.base_ns = lab_duration(run, "backoff_base");
     w->spin.cap_ns = lab_duration(run, "backoff_cap");
     if (w->spin.cap_ns < w->spin.base_ns) {
-        lab_fail(run, "backoff_cap (%lld ns) is below backoff_base (%lld ns)",
-                 (long long)w->spin.cap_ns, (long long)w->spin.base_ns);
-        return -EINVAL;
+        return lab_fail_param(run, "backoff_cap", "backoff_cap (%lld ns) is below backoff_base "
+                          "(%lld ns)", (long long)w->spin.cap_ns, (long long)w->spin.base_ns);
     }
     return 0;
 }
@@ -165,6 +164,26 @@ static void lkw_free(struct lkw *w, struct env *e)
     }
 }
 
+/* The simulated world: one node whose main actor runs the workload. */
+static int sim_build(struct lab_run *run, struct sim *sim, void *arg)
+{
+    struct lkw *w = arg;
+    int node = sim_node_add(sim, "node", w->cores);
+    if (node < 0 || sim_node_main(sim, node, "main", lkw_main, w) < 0) {
+        lab_fail(run, "cannot build the simulated node");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int sim_record(struct lab_run *run, void *arg)
+{
+    struct lkw *w = arg;
+    if (w->finished)
+        lkw_record(w, run);
+    return 0;
+}
+
 static int lkw_run(struct lab_run *run, enum lkw_kind kind)
 {
     struct lkw w = {.run = run, .kind = kind, .live = lab_world(run) == LAB_WORLD_LIVE};
@@ -194,24 +213,12 @@ static int lkw_run(struct lab_run *run, enum lkw_kind kind)
         lkw_free(&w, e);
         live_world_destroy(lw);
     } else {
-        struct sim *sim = lab_sim_begin(run);
-        if (!sim) {
-            lkw_free(&w, NULL);
-            return -EINVAL;
-        }
-        int node = sim_node_add(sim, "node", w.cores);
-        if (node < 0 || sim_node_main(sim, node, "main", lkw_main, &w) < 0) {
-            lab_fail(run, "cannot build the simulated node");
-            lkw_free(&w, NULL);
-            return -EINVAL;
-        }
-        if ((rc = lab_sim_go(run, 0)) < 0) {
-            lkw_free(&w, NULL);
-            return rc;
-        }
-        if (w.finished)
-            lkw_record(&w, run);
+        /* The world ends inside lab_sim_run, so no worker still waits on the counter's
+         * mutex when lkw_free frees it. */
+        rc = lab_sim_run(run, &w, sim_build, sim_record);
         lkw_free(&w, NULL);
+        if (rc < 0)
+            return rc;
     }
     if (w.err < 0) {
         lab_fail(run, "the workload could not run: %s", strerror(-w.err));

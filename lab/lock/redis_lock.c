@@ -121,25 +121,35 @@ static int read_params(struct rl *w, struct lab_run *run)
     w->fault_step = lab_duration(run, "fault_step");
     w->fault_servers = (int)lab_int(run, "fault_servers");
     w->duration = lab_duration_total(run);
-    if (w->fault_servers > w->servers) {
-        lab_fail(run, "fault_servers (%d) is more than servers (%d)", w->fault_servers,
-                 w->servers);
-        return -EINVAL;
-    }
-    if (w->replica && w->algo == RLOCK_REDLOCK) {
-        lab_fail(run, "replica: Redlock's servers are independent masters, without replicas");
-        return -EINVAL;
-    }
-    if (w->live && w->hfault == HF_CLOCK) {
-        lab_fail(run, "lock/redis with holder_fault: clock-step does not run in the live world "
-                      "(redis-server reads this machine's clock, which a run must not step): "
-                      "use --world sim");
-        return -EINVAL;
-    }
+    if (w->fault_servers > w->servers)
+        return lab_fail_param(run, "fault_servers",
+                              "fault_servers (%d) is more than servers (%d)", w->fault_servers,
+                              w->servers);
+    if (w->replica && w->algo == RLOCK_REDLOCK)
+        return lab_fail_param(run, "replica", "replica: Redlock's servers are independent "
+                                              "masters, without replicas");
+    if (w->live && w->hfault == HF_CLOCK)
+        return lab_fail_param(run, "holder_fault",
+                              "lock/redis with holder_fault: clock-step does not run in the "
+                              "live world (redis-server reads this machine's clock, which a "
+                              "run must not step): use --world sim");
     return 0;
 }
 
 /* ---- Results ----------------------------------------------------------------------- */
+
+void rl_stats_add(struct rlock_stats *to, const struct rlock_stats *from)
+{
+    to->acquired += from->acquired;
+    to->attempts += from->attempts;
+    to->busy += from->busy;
+    to->errors += from->errors;
+    to->released += from->released;
+    to->stale_releases += from->stale_releases;
+    to->extends += from->extends;
+    to->extend_errors += from->extend_errors;
+    to->lost += from->lost;
+}
 
 int rl_report(struct rl *w, int64_t end)
 {
@@ -158,10 +168,7 @@ int rl_report(struct rl *w, int64_t end)
         res_err += c->res_errors;
         if (!w->live && c->lock)
             rlock_get_stats(c->lock, &c->st); /* the actor's lock outlives it in the sim */
-        sum.attempts += c->st.attempts;
-        sum.extends += c->st.extends;
-        sum.extend_errors += c->st.extend_errors;
-        sum.lost += c->st.lost;
+        rl_stats_add(&sum, &c->st);
     }
     lab_metric(run, "failed_acquires", (double)failed);
     lab_metric(run, "acquire_errors", (double)errors);
@@ -172,6 +179,14 @@ int rl_report(struct rl *w, int64_t end)
     lab_metric(run, "lost_leases", (double)sum.lost);
     lab_metric(run, "attempts_per_acquire", hist_count(att) ? hist_mean(att) : 0);
     lab_metric(run, "redis_attempts", (double)sum.attempts);
+    /* Commands the clients sent, counted from the lock's own calls: an attempt is a SET
+     * (Redlock: one per master, plus a compare-and-delete on each after a failed one), a
+     * fenced grant adds its INCR, a release is one compare-and-delete (Redlock: per master). */
+    double k = w->algo == RLOCK_REDLOCK ? w->servers : 1;
+    double cmds = k * (double)(sum.attempts + sum.released + sum.stale_releases) +
+                  (w->algo == RLOCK_FENCED ? (double)sum.acquired : 0) +
+                  (w->algo == RLOCK_REDLOCK ? k * (double)sum.busy : 0);
+    lab_metric(run, "requests_per_acquisition", sum.acquired ? cmds / (double)sum.acquired : 0);
     lab_metric(run, "fault_fired", atomic_load(&w->fault_fired));
     if (atomic_load(&w->fault_fired)) {
         lab_metric(run, "fault_fired_at", (double)w->fault_fired_at / 1e9);

@@ -173,12 +173,10 @@ static void client_main_sim(struct env *e, void *arg)
 
 /* ---- The simulated world ----------------------------------------------------------- */
 
-int rl_run_sim(struct rl *w)
+static int build_sim(struct lab_run *run, struct sim *sim, void *arg)
 {
-    struct lab_run *run = w->run;
-    struct sim *sim = w->sim = lab_sim_begin(run);
-    if (!sim)
-        return -EINVAL;
+    struct rl *w = arg;
+    w->sim = sim;
     int cores = lab_world_cores(run);
     char name[48];
     for (int i = 0; i < w->servers; i++) {
@@ -216,9 +214,15 @@ int rl_run_sim(struct rl *w)
     for (int k = 0; k < w->clients; k++)
         if (sim_node_main(sim, w->client[k].node, "client", client_main_sim, &w->client[k]) < 0)
             goto err_nomem;
-    int rc = lab_sim_go(run, 0);
-    if (rc < 0)
-        return rc;
+    return 0;
+err_nomem:
+    lab_fail(run, "out of memory building the simulated world");
+    return -ENOMEM;
+}
+
+static int record_sim(struct lab_run *run, void *arg)
+{
+    struct rl *w = arg;
     struct sim_redis_stats st;
     sim_redis_stats(w->model[0], &st);
     if (w->hfault == HF_CRASH && st.armed_grant >= 0) {
@@ -226,9 +230,15 @@ int rl_run_sim(struct rl *w)
         w->fault_fired_at = st.armed_grant;
         w->fault_client = -1;
     }
-    return rl_report(w, sim_now(sim));
-err_nomem:
-    lab_fail(run, "out of memory building the simulated world");
-    return -ENOMEM;
+    return rl_report(w, sim_now(w->sim));
+}
+
+/* The world ends inside lab_sim_run: the models and locks its actors use are freed by
+ * the caller afterwards. */
+int rl_run_sim(struct rl *w)
+{
+    int rc = lab_sim_run(w->run, w, build_sim, record_sim);
+    w->sim = NULL;
+    return rc;
 }
 

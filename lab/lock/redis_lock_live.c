@@ -26,10 +26,7 @@ static void client_gone(void *arg)
     struct rlock_stats st;
     rlock_get_stats(c->lock, &st);
     pthread_mutex_lock(&w->mu);
-    c->st.attempts += st.attempts;
-    c->st.extends += st.extends;
-    c->st.extend_errors += st.extend_errors;
-    c->st.lost += st.lost;
+    rl_stats_add(&c->st, &st);
     if (w->ngrave < MAX_CLIENTS * 4)
         w->grave[w->ngrave++] = c->lock;
     pthread_mutex_unlock(&w->mu);
@@ -51,10 +48,7 @@ static void client_main_live(struct env *e, void *arg)
     struct rlock_stats st;
     rlock_get_stats(c->lock, &st);
     pthread_mutex_lock(&c->w->mu);
-    c->st.attempts += st.attempts;
-    c->st.extends += st.extends;
-    c->st.extend_errors += st.extend_errors;
-    c->st.lost += st.lost;
+    rl_stats_add(&c->st, &st);
     pthread_mutex_unlock(&c->w->mu);
     rlock_destroy(c->lock);
     c->lock = NULL;

@@ -84,6 +84,8 @@ int64_t rl_true_now(struct rl *w, struct env *e);
 struct rlock *rl_make_lock(struct rl *w, struct env *e);
 /* A client's cycles until the run stops or its `cycles` are done. */
 void rl_client_loop(struct env *e, struct rl_client *c);
+/* Adds every count of 'from' to 'to'. */
+void rl_stats_add(struct rlock_stats *to, const struct rlock_stats *from);
 /* Metrics and notes of the run that ended at true time 'end'. */
 int rl_report(struct rl *w, int64_t end);
 /* The run in each world. */

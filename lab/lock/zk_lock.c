@@ -26,6 +26,10 @@
  *           wakes the n-2 still waiting and notifies the holder: 2n-3 wake-ups. Calls: 1
  *           delete, n-1 looks, 1 create, 1 look, n-2 looks: 2n; notifications 2n-2;
  *           messages 2 * 2n + 2n - 2 = 6n - 2.
+ * handover_share (redis_handover_share for the Redis half) is the share of the window's
+ * grants that went to another client than the one granted before: 1 for a queue whose
+ * releaser goes to its back; near 0 where the releaser, trying again at once, takes the
+ * lock straight back before any waiter (the Redis lock on a fast link).
  * wait_ts is, at the end of each 100 ms bin, how long the client that has waited longest
  * for the lock has been waiting (0 when nobody waits): it climbs while nobody can get the
  * lock.
@@ -137,7 +141,9 @@ struct zl {
     pthread_mutex_t mu;           /* waits, histograms, the series (live: threads) */
     struct hist *latency[NPHASES];
     struct series *lat_ts;
-    uint64_t granted[NPHASES]; /* in the window */
+    uint64_t granted[NPHASES];   /* in the window */
+    uint64_t handovers[NPHASES]; /* ... that went to another client than the last */
+    int last_holder[NPHASES];    /* the client granted last (-1: none yet) */
     struct wait *waits;
     size_t nwaits, capwaits;
     atomic_bool fault_fired;
@@ -384,7 +390,9 @@ static void cycle(struct zl_client *c, int phase)
     if (in_window(w, phase, now)) {
         hist_add(w->latency[phase], lat);
         w->granted[phase]++;
+        w->handovers[phase] += w->last_holder[phase] >= 0 && w->last_holder[phase] != c->index;
     }
+    w->last_holder[phase] = c->index;
     if (phase == PHASE_ZK)
         series_add(w->lat_ts, now, (double)lat / 1e6);
     pthread_mutex_unlock(&w->mu);
@@ -522,6 +530,8 @@ static int report(struct zl *w, int64_t end)
     }
     double acq = (double)w->granted[PHASE_ZK], secs = window_s(w, PHASE_ZK, end);
     lab_metric(run, "acquisitions_window", acq);
+    if (acq > 0)
+        lab_metric(run, "handover_share", (double)w->handovers[PHASE_ZK] / acq);
     lab_metric(run, "throughput", secs > 0 ? acq / secs : 0); /* in the window */
     hist_merge(lab_hist(run, "acquire_latency", "ns"), w->latency[PHASE_ZK]);
     lab_metric(run, "failed_acquires", (double)failed);
@@ -575,6 +585,8 @@ static int report(struct zl *w, int64_t end)
     }
     double racq = (double)w->granted[PHASE_REDIS], rsecs = window_s(w, PHASE_REDIS, end);
     lab_metric(run, "redis_acquisitions_window", racq);
+    if (racq > 0)
+        lab_metric(run, "redis_handover_share", (double)w->handovers[PHASE_REDIS] / racq);
     lab_metric(run, "redis_throughput", rsecs > 0 ? racq / rsecs : 0);
     lab_metric(run, "redis_overlaps", (double)rr.overlaps);
     lab_metric(run, "redis_max_holders", rr.max_holders);
@@ -908,6 +920,7 @@ static int zl_run(struct lab_run *run)
     for (int p = 0; p < NPHASES; p++) { /* fencing checks the ZooKeeper lock's tokens */
         w->res[p] = lockres_create(w->fencing && p == PHASE_ZK);
         w->latency[p] = hist_create();
+        w->last_holder[p] = -1;
         ok = ok && w->res[p] && w->latency[p];
     }
     if (!ok) {

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -50,7 +49,7 @@ static void usage(FILE *f)
           "  --check         only hold the claims against the scenarios (FILE... taking the\n"
           "                  place of theirs): every expectation, plot and sweep value a\n"
           "                  claim names must be there; runs and writes nothing\n"
-          "  -j, --jobs N    runs at once\n"
+          "  -j, --jobs N    runs at once (default: one per CPU)\n"
           "  -q, --quiet     print only failures\n"
           "  -h, --help      this text\n"
           "Exit: 0 written, 1 written but an expectation failed, 2 bad input, 3 a world or\n"
@@ -69,7 +68,7 @@ static int parse(int argc, char **argv, struct report_opts *o, int *status)
     memset(o, 0, sizeof(*o));
     o->out = "report";
     o->run.world = LAB_WORLD_SIM;
-    o->run.jobs = 1;
+    o->run.jobs = 0; /* lab_runner decides per world */
     o->from = calloc((size_t)argc + 1, sizeof(*o->from));
     if (!o->from)
         abort();
@@ -225,13 +224,6 @@ static char *find_program(const char *const *names)
     return NULL;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
 /* Run argv, its output into 'log', for at most 'limit' seconds. Returns its exit status,
  * or -1 when it could not start or was killed. */
 static int run_for(char *const *argv, const char *log, int limit)
@@ -324,7 +316,7 @@ static int print_pdf(const char *out, struct lab_err *err)
         free(text);
         rc = -EIO;
     }
-    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    lab_remove_tree(tmp);
     free(ppath);
     free(exe);
     free(abs);

@@ -60,8 +60,33 @@ uint64_t sf_layout_max_seq(const struct sf_layout *l)
     return field_max(l->seq_bits);
 }
 
+int sf_layout_parse_bits(const char *s, struct sf_layout *l)
+{
+    int v[4];
+    for (int i = 0; i < 4; i++) {
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        v[i] = 0;
+        for (int digits = 0; *s >= '0' && *s <= '9'; s++, digits++) {
+            v[i] = v[i] * 10 + (*s - '0');
+            if (v[i] > 63 || digits > 2) /* also "0000041" */
+                return -EINVAL;
+        }
+        if (*s++ != (i < 3 ? '/' : 0))
+            return -EINVAL;
+    }
+    l->time_bits = v[0];
+    l->dc_bits = v[1];
+    l->worker_bits = v[2];
+    l->seq_bits = v[3];
+    return 0;
+}
+
 int sf_layout_check(const struct sf_layout *l, int64_t now_ns, char *err, size_t errlen)
 {
+    if (l->time_bits > 63 || l->seq_bits > 63 || l->dc_bits > 63 || l->worker_bits > 63)
+        return fail(err, errlen, "layout %d/%d/%d/%d: a field of more than 63 bits",
+                    l->time_bits, l->dc_bits, l->worker_bits, l->seq_bits);
     if (l->time_bits < 1 || l->seq_bits < 1 || l->dc_bits < 0 || l->worker_bits < 0)
         return fail(err, errlen,
                     "layout %d/%d/%d/%d: time and sequence need at least 1 bit, "
@@ -122,8 +147,8 @@ int sf_decompose(const struct sf_layout *l, uint64_t id, struct sf_fields *out)
     out->dc = l->dc_bits ? (id >> ds) & sf_layout_max_dc(l) : 0;
     out->ts = id >> ts_shift;
     sf_i128 t = (sf_i128)l->epoch_ns + (sf_i128)out->ts * l->unit_ns;
-    out->time_ns = t > INT64_MAX ? INT64_MAX : (int64_t)t;
-    return 0;
+    out->time_ns = t > INT64_MAX ? INT64_MAX : t < INT64_MIN ? INT64_MIN : (int64_t)t;
+    return t > INT64_MAX || t < INT64_MIN ? -EOVERFLOW : 0;
 }
 
 /* ---- Configuration ---------------------------------------------------------------- */

@@ -55,6 +55,12 @@ struct sf_fields {
  * returns -EINVAL and writes a one-line reason to err (if errlen > 0). O(1). */
 int sf_layout_check(const struct sf_layout *l, int64_t now_ns, char *err, size_t errlen);
 
+/* The widths of "T/D/W/S" ("41/5/5/12": time, datacenter, worker, sequence bits) into
+ * l, the rest of l untouched. Each is a decimal integer from 0 to 63 (a wider one could
+ * never sum to 63): more digits are refused, never truncated. Returns 0 or -EINVAL. The
+ * sum is sf_layout_check's to judge. */
+int sf_layout_parse_bits(const char *s, struct sf_layout *l);
+
 /* The largest value each field can hold (2^bits - 1; 0 for a 0-bit field). */
 uint64_t sf_layout_max_ts(const struct sf_layout *l);
 uint64_t sf_layout_max_dc(const struct sf_layout *l);
@@ -70,8 +76,9 @@ int sf_layout_unit(const struct sf_layout *l, int64_t t_ns, uint64_t *ts);
 int sf_compose(const struct sf_layout *l, uint64_t ts, uint64_t dc, uint64_t worker, uint64_t seq,
                uint64_t *id_out);
 
-/* Split an ID into its fields. Returns 0, or -ERANGE if the sign bit is set (not an ID
- * of any valid layout). */
+/* Split an ID into its fields. Returns 0; -ERANGE if the sign bit is set (not an ID of
+ * any valid layout); -EOVERFLOW if its time is before 1677 or after 2262, where Unix ns
+ * in an int64 end (the fields are set, time_ns clamped to that range). */
 int sf_decompose(const struct sf_layout *l, uint64_t id, struct sf_fields *out);
 
 /* ---- Generators ------------------------------------------------------------------ */

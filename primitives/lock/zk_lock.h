@@ -66,7 +66,7 @@ struct zklock_stats {
     uint64_t checks;      /* looks at the children (the first one of an acquire included) */
     uint64_t sessions;    /* sessions opened */
     uint64_t expired;     /* sessions found expired */
-    uint64_t conn_losses; /* calls that failed with the connection */
+    uint64_t conn_losses; /* calls that failed with the connection or timed out in the client */
     uint64_t lost;        /* leases whose node was gone when released */
     uint64_t gave_up;     /* acquires that ran out of time (-ETIMEDOUT, -EBUSY) */
 };

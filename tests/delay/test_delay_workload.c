@@ -151,3 +151,29 @@ Test(delay_workload, the_cluster_replays_from_its_seed)
     cr_assert_eq(memcmp(v[0], v[1], sizeof v[0]), 0);
     lab_scenario_free(sc);
 }
+
+/* The check pass checks rebalance's parameters and computes nothing: it measures nothing
+ * for delay_scale.yaml's million tasks, and with four billion it answers at once (the run
+ * would need tens of gigabytes). fuzz-scenario found the check pass of delay_scale.yaml
+ * over its 10 s limit under ASan. */
+Test(delay_workload, the_check_pass_of_rebalance_computes_nothing)
+{
+    const char *sets[] = {"workload.tasks=4000000000", NULL};
+    for (size_t nsets = 0; nsets < 2; nsets++) {
+        struct lab_load_opts opts = {.sets = sets, .nsets = nsets};
+        const char *root = getenv("DISTLAB_SOURCE_ROOT");
+        char path[4096];
+        snprintf(path, sizeof path, "%s/scenarios/delay_scale.yaml", root ? root : ".");
+        struct lab_err err;
+        struct lab_scenario *sc = lab_scenario_load(path, &opts, &err);
+        cr_assert_not_null(sc, "%s", err.msg);
+        for (size_t i = 0; i < sc->nruns; i++) {
+            struct lab_run run;
+            lab_run_init(&run, sc, &sc->runs[i], LAB_WORLD_SIM);
+            cr_assert_eq(lab_run_precheck(&run), 0, "run %zu: %s", i, run.fail ? run.fail : "");
+            cr_assert_eq(run.nmetrics, 0, "the check pass measured something");
+            lab_run_cleanup(&run);
+        }
+        lab_scenario_free(sc);
+    }
+}

@@ -168,6 +168,16 @@ Test(sf_workload, a_worker_id_too_wide_is_a_scenario_error)
     cr_assert_eq(r.rc, -EINVAL);
     cr_assert_not_null(strstr(r.run.fail, "must be 63"), "%s", r.run.fail);
     ran_free(&r);
+    /* A width past 32 bits once read as its low bits: 4294967337 as 41. */
+    run_text(&r,
+             "name: t\nduration: 1s\nworkload:\n  primitive: idgen/snowflake\n"
+             "  layout: 4294967337/5/5/12\n",
+             0);
+    cr_assert_eq(r.rc, -EINVAL);
+    cr_assert_not_null(strstr(r.run.fail, ":5:11: layout '4294967337/5/5/12': expected T/D/W/S, "
+                                          "each from 0 to 63 bits"),
+                       "%s", r.run.fail);
+    ran_free(&r);
 }
 
 /* ---- distlab id ---------------------------------------------------------------------- */
@@ -234,6 +244,18 @@ Test(sf_cli, bad_input_exits_2, .init = cr_redirect_stderr)
         {"id", "frob", NULL},
         {"id", "decode", "--unit", "0", "1", NULL},
         {"id", "decode", "-5", NULL}, /* looks like an option: not an ID either way */
+        /* Overflow is an error, never a clamped date or a truncated width (issue 20). */
+        {"id", "decode", "--unit", "1s", "9223372036854775807", NULL},
+        {"id", "decode", "--layout", "4294967337/5/5/12", "12345", NULL},
+        {"id", "decode", "--layout", "41/5/5/4294967308", "1", NULL},
+        {"id", "decode", "--layout", "41/5/5/-12", "1", NULL},
+        {"id", "decode", "--layout", "2147483647/2147483647/2/1", "1", NULL},
+        {"id", "decode", "--unit", "99999999999999999999s", "1", NULL},
+        {"id", "decode", "--epoch", "9223372036854775807", "1", NULL},
+        {"id", "decode", "18446744073709551616", NULL},
+        {"id", "encode", "--time", "2022-01-01T00:00:00Z", "--seq", "18446744073709551616",
+         NULL},
+        {"id", "encode", "--time", "9223372036854775807", NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         cr_assert_eq(id_cmd(cases[i]), LAB_EXIT_INPUT, "case %zu", i);

@@ -135,7 +135,10 @@ Test(sf, fields_are_isolated)
             v[k] = max[k];
             cr_assert_eq(sf_compose(&l, v[0], v[1], v[2], v[3], &ids[k]), 0);
             struct sf_fields f;
-            cr_assert_eq(sf_decompose(&l, ids[k], &f), 0);
+            /* A full time field may be past 2262 in Unix ns: the fields are still set. */
+            int drc = sf_decompose(&l, ids[k], &f);
+            cr_assert(drc == 0 || (k == 0 && drc == -EOVERFLOW && f.time_ns == INT64_MAX),
+                      "decompose: %d", drc);
             cr_assert_eq(f.ts, v[0]);
             cr_assert_eq(f.dc, v[1]);
             cr_assert_eq(f.worker, v[2]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lab/cli.h"
@@ -87,6 +88,14 @@ int t_distlab(const char *dir, ...)
         close(saved_err);
     }
     return rc;
+}
+
+bool t_exists(const char *dir, const char *name)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0;
 }
 
 char *t_read_in(const char *dir, const char *name)

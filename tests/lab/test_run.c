@@ -23,14 +23,6 @@
 
 #define BASE "name: t\nworkload:\n  primitive: test/compute\n"
 
-static bool exists(const char *dir, const char *name)
-{
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return stat(path, &st) == 0;
-}
-
 /* Load and run every run of 'yaml', checking expectations; the runs are returned. */
 static struct lab_run *run_all(const char *yaml, struct lab_scenario **scp)
 {
@@ -204,23 +196,23 @@ Test(cli, run_writes_summary_csvs_and_plots_and_exits_0)
                  t_read_in(dir, "err.txt"));
     char res[4096];
     snprintf(res, sizeof(res), "%s/ok", out);
-    cr_expect(exists(res, "summary.json"));
-    cr_expect(exists(res, "counts.csv"));
-    cr_expect(exists(res, "lat.csv"));
-    cr_expect(exists(res, "m.csv"));
-    cr_expect(exists(res, "rps.csv"));
-    cr_expect_not(exists(res, "total.csv")); /* scalars are in summary.json only */
-    cr_expect(exists(res, "bars-share.dat"));
-    cr_expect(exists(res, "sweep-first.dat"));
-    cr_expect(exists(res, "heatmap-m-2.dat"));
-    cr_expect(exists(res, "heatmap-m-4.dat"));
+    cr_expect(t_exists(res, "summary.json"));
+    cr_expect(t_exists(res, "counts.csv"));
+    cr_expect(t_exists(res, "lat.csv"));
+    cr_expect(t_exists(res, "m.csv"));
+    cr_expect(t_exists(res, "rps.csv"));
+    cr_expect_not(t_exists(res, "total.csv")); /* scalars are in summary.json only */
+    cr_expect(t_exists(res, "bars-share.dat"));
+    cr_expect(t_exists(res, "sweep-first.dat"));
+    cr_expect(t_exists(res, "heatmap-m-2.dat"));
+    cr_expect(t_exists(res, "heatmap-m-4.dat"));
     if (access("/usr/bin/gnuplot", X_OK) == 0) {
-        cr_expect(exists(res, "bars-share.png"));
-        cr_expect(exists(res, "bars-share.svg"));
-        cr_expect(exists(res, "cdf-lat.png"));
-        cr_expect(exists(res, "timeseries-rps.png"));
-        cr_expect(exists(res, "heatmap-m-4.png"));
-        cr_expect(exists(res, "sweep-first.png"));
+        cr_expect(t_exists(res, "bars-share.png"));
+        cr_expect(t_exists(res, "bars-share.svg"));
+        cr_expect(t_exists(res, "cdf-lat.png"));
+        cr_expect(t_exists(res, "timeseries-rps.png"));
+        cr_expect(t_exists(res, "heatmap-m-4.png"));
+        cr_expect(t_exists(res, "sweep-first.png"));
     }
     /* The histogram CSV: header, then buckets with a cumulative fraction reaching 1. */
     snprintf(res, sizeof(res), "%s/ok/lat.csv", out);
@@ -244,6 +236,43 @@ Test(cli, run_writes_summary_csvs_and_plots_and_exits_0)
     csv = t_read(res);
     cr_expect(!strncmp(csv, "run,n,mode,repeat,index,value\n0,2,a,0,0,", 40), "%.80s", csv);
     free(csv);
+    free(path);
+    t_cleanup(dir);
+}
+
+Test(cli, a_workload_runs_another_and_tables_join_under_one_header)
+{
+    char *dir = t_tmpdir();
+    char *path = t_write(dir, "as.yaml",
+                         "name: as\nduration: 1s\nworkload:\n  primitive: test/as\n"
+                         "  mode: 2\nsweep:\n  n: [2, 5]\n");
+    char out[4096];
+    snprintf(out, sizeof(out), "%s/out", dir);
+    cr_assert_eq(t_distlab(dir, "run", path, "--out", out, NULL), 0, "%s",
+                 t_read_in(dir, "err.txt"));
+    /* samples from 'set', n from the outer run, mode (another type) test/compute's own */
+    cr_expect_eq(t_metric(out, "as", 0, "total"), 100);
+    cr_expect_eq(t_metric(out, "as", 0, "n"), 2);
+    cr_expect_eq(t_metric(out, "as", 1, "n"), 5);
+    char res[4096];
+    snprintf(res, sizeof(res), "%s/as/t.csv", out);
+    char *csv = t_read(res);
+    cr_assert_not_null(csv);
+    cr_expect_str_eq(csv, "n,total\n2,100\n5,100\n");
+    free(csv);
+    snprintf(res, sizeof(res), "%s/as/doc.md", out); /* test/compute's lab_text, as before */
+    char *doc = t_read(res);
+    cr_assert_not_null(doc);
+    cr_expect_not_null(strstr(doc, "## run 1: n=5, repeat=0\n\nn 5, mode a\n"), "%s", doc);
+    free(doc);
+    free(path);
+    path = t_write(dir, "bad.yaml",
+                   "name: bad\nduration: 1s\nworkload:\n  primitive: test/as\n  bad: true\n");
+    cr_expect_eq(t_distlab(dir, "run", path, "--out", out, NULL), 2);
+    char *err = t_read_in(dir, "err.txt");
+    cr_expect_not_null(strstr(err, "'nope=1': workload 'test/compute' has no such parameter"),
+                       "%s", err);
+    free(err);
     free(path);
     t_cleanup(dir);
 }
@@ -351,7 +380,7 @@ Test(cli, same_seed_same_summary_other_seed_other_summary)
     char *dir = t_tmpdir();
     char *path = t_write(dir, "ok.yaml", scenario_ok);
     char *a = run_summary(dir, path, "a", NULL, NULL);
-    char *b = run_summary(dir, path, "b", NULL, NULL);
+    char *b = run_summary(dir, path, "b", "-j", "1"); /* a: the default, one per CPU */
     char *c = run_summary(dir, path, "c", "--seed", "6");
     char *d = run_summary(dir, path, "d", "-j", "4");
     cr_expect_str_eq(a, b);
@@ -383,7 +412,7 @@ Test(cli, simulated_runs_apply_faults_and_replay_exactly)
     char *dir = t_tmpdir();
     char *path = t_write(dir, "sim.yaml", scenario_sim);
     char *a = run_summary(dir, path, "a", NULL, NULL);
-    char *b = run_summary(dir, path, "b", NULL, NULL);
+    char *b = run_summary(dir, path, "b", "-j", "1"); /* a: the default, one per CPU */
     cr_expect_str_eq(a, b);
     char out[4096];
     snprintf(out, sizeof(out), "%s/a", dir);
@@ -417,7 +446,7 @@ Test(cli, unknown_node_in_a_fault_is_a_scenario_error)
     snprintf(want, sizeof(want), "%s:6:5: unknown node 'n9' in this fault (nodes: n0, n1, n2)\n",
              path);
     cr_expect_str_eq(err, want);
-    cr_expect_not(exists(dir, "s"), "a failed run must write no results");
+    cr_expect_not(t_exists(dir, "s"), "a failed run must write no results");
     free(err);
     free(path);
     t_cleanup(dir);
@@ -432,7 +461,7 @@ Test(cli, exit_1_when_an_expectation_fails)
     char *out = t_read_in(dir, "out.txt");
     cr_expect_not_null(strstr(out, "FAIL t: total < 10  (actual 2000)  -- on purpose\n"), "%s",
                        out);
-    cr_expect(exists(dir, "t/summary.json"), "results are written even when a check fails");
+    cr_expect(t_exists(dir, "t/summary.json"), "results are written even when a check fails");
     free(out);
     cr_expect_eq(t_distlab(dir, "run", path, "--out", dir, "-q", NULL), 1);
     free(path);
@@ -457,7 +486,7 @@ Test(cli, exit_2_on_bad_input)
     cr_expect_eq(t_distlab(dir, "run", good, "--set", "n", NULL), 2);
     /* A bad file anywhere stops everything before any run. */
     cr_expect_eq(t_distlab(dir, "run", good, bad, "--out", dir, NULL), 2);
-    cr_expect_not(exists(dir, "t"));
+    cr_expect_not(t_exists(dir, "t"));
     char *err = t_read_in(dir, "err.txt");
     char want[4096];
     snprintf(want, sizeof(want), "%s:4:6: 'n' must be an integer, got 'lots'\n", bad);
@@ -475,7 +504,7 @@ Test(cli, exit_2_on_bad_input)
              other);
     cr_expect_str_eq(err, want);
     free(err);
-    cr_expect_not(exists(dir, "t"), "a failed run must write no results");
+    cr_expect_not(t_exists(dir, "t"), "a failed run must write no results");
     free(good);
     free(bad);
     free(sim);
@@ -496,7 +525,7 @@ Test(cli, exit_3_when_a_server_is_unreachable)
     cr_expect_str_eq(err, want);
     free(err);
     cr_expect_eq(t_distlab(dir, "check", unreach, "--world", "live", "--out", dir, NULL), 3);
-    cr_expect_not(exists(dir, "t"));
+    cr_expect_not(t_exists(dir, "t"));
     free(refused);
     free(unreach);
     t_cleanup(dir);
@@ -516,6 +545,7 @@ Test(cli, a_skipped_run_is_left_out_with_its_reason_at_the_sweep_value)
     cr_expect(out && strstr(out, want), "%s", out);
     cr_expect(out && strstr(out, "t: 2 runs (1 skipped), 1 expectation passed, 0 failed"), "%s",
               out);
+    cr_expect(out && strstr(out, " s (runs ") && strstr(out, " s CPU\n"), "%s", out);
     free(out);
     char *sum = t_read_in(dir, "t/summary.json");
     cr_expect(sum && strstr(sum, "\"skipped\": \""), "%s", sum);
@@ -550,7 +580,7 @@ Test(cli, exit_4_when_the_results_cannot_be_written)
     o.out = dir;
     o.seed = "7";
     cr_expect_eq(lab_runner(files, 1, &o), LAB_EXIT_OK);
-    cr_expect(exists(dir, "t/summary.json"));
+    cr_expect(t_exists(dir, "t/summary.json"));
     free(blocker);
     free(path);
     t_cleanup(dir);
@@ -606,9 +636,9 @@ Test(cli, out_dir_and_default_dirs)
     int rc = t_distlab(dir, "run", path, "-q", NULL);
     cr_assert_eq(chdir(cwd), 0);
     cr_expect_eq(rc, 0);
-    cr_expect(exists(dir, "results/ok/summary.json"));
-    cr_expect(exists(dir, "plots/ok/bars-share.dat"));
-    cr_expect_not(exists(dir, "results/ok/bars-share.dat"));
+    cr_expect(t_exists(dir, "results/ok/summary.json"));
+    cr_expect(t_exists(dir, "plots/ok/bars-share.dat"));
+    cr_expect_not(t_exists(dir, "results/ok/bars-share.dat"));
     free(path);
     t_cleanup(dir);
 }
@@ -619,9 +649,9 @@ Test(cli, without_gnuplot_the_data_is_written_and_one_warning_says_so)
     char *path = t_write(dir, "ok.yaml", scenario_ok);
     setenv("PATH", "/nonexistent", 1);
     cr_expect_eq(t_distlab(dir, "run", path, "--out", dir, "-q", NULL), 0);
-    cr_expect(exists(dir, "ok/bars-share.dat"));
-    cr_expect(exists(dir, "ok/cdf-lat.dat"));
-    cr_expect_not(exists(dir, "ok/bars-share.png"));
+    cr_expect(t_exists(dir, "ok/bars-share.dat"));
+    cr_expect(t_exists(dir, "ok/cdf-lat.dat"));
+    cr_expect_not(t_exists(dir, "ok/bars-share.png"));
     char *err = t_read_in(dir, "err.txt");
     char want[4096];
     snprintf(want, sizeof(want), "distlab: gnuplot is not in PATH: plot data written to %s/ok, "

@@ -1,9 +1,12 @@
 /* test_scenario.c - the loader: bad inputs pinned to their messages (file:line:col and
  * what was expected), sweep expansion and where-matching, --set overrides, durations. */
 #include <criterion/criterion.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "lab/scenario.h"
 #include "workloads_test.h"
@@ -29,7 +32,7 @@ static const struct bad bad_inputs[] = {
      ":1:1: missing required key 'workload' (a map with 'primitive:' and its parameters)"},
     {"name: t\nworkload:\n  primitive: test/nope\n", NULL,
      ":3:14: unknown primitive 'test/nope' (known: test/compute, test/sim, test/live-only, "
-     "test/required)"},
+     "test/required, test/waiters, test/as)"},
     {BASE "  clinets: 3\n", NULL, ":4:3: unknown key 'clinets' in workload 'test/compute' "
      COMPUTE_KEYS},
     {BASE "  n: abc\n", NULL, ":4:6: 'n' must be an integer, got 'abc'"},
@@ -50,8 +53,8 @@ static const struct bad bad_inputs[] = {
     {"name: t\nworkload:\n  primitive: test/live-only\n", NULL,
      ":3:14: primitive 'test/live-only' does not run in the sim world (it runs in: live)"},
     {BASE "world:\n  coers: 2\n", NULL,
-     ":5:3: unknown key 'coers' in world (expected one of: cores, nodes, slice, stack, network, "
-     "links, clocks, redis, etcd, zookeeper)"},
+     ":5:3: unknown key 'coers' in world (expected one of: cores, nodes, slice, stack, "
+     "max_events, network, links, clocks, redis, etcd, zookeeper)"},
     {BASE "world:\n  cores: 0\n", NULL, ":5:10: 'cores' must be between 1 and 4096, got 0"},
     {BASE "world:\n  stack: 12q\n", NULL,
      ":5:10: 'stack' must be a size in bytes (like 65536, 128k, 1M), got '12q'"},
@@ -125,7 +128,70 @@ static const struct bad bad_inputs[] = {
     {BASE, "foo", "--set foo: expected key.path=value"},
     {BASE, "name.x=1", "--set name.x=1: cannot set 'name.x': 'name' is not a map"},
     {BASE, "seed=-1", "--set seed=-1: 'seed' must be at least 0, got -1"},
+    /* Hostile inputs: none may crash, hang or exhaust memory (issue 20). */
+    {BASE, "weights=&w [1, *w]",
+     "--set weights=&w [1, *w]: alias '*w' is inside the value it names (a value cannot "
+     "contain itself)"},
+    {"name: t\nworkload: &w\n  primitive: test/compute\n  label: *w\n", NULL,
+     ":4:10: alias '*w' is inside the value it names (a value cannot contain itself)"},
+    {BASE "  label: *nope\n", NULL, ":4:10: unknown alias '*nope'"},
+    {BASE "  weights: {a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol],"
+          " a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0],"
+          " a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1],"
+          " a3: &a3 [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2],"
+          " a4: &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3],"
+          " a5: &a5 [*a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4]}\n",
+     NULL,
+     ":4:312: this value makes the scenario larger than 1048576 bytes when its aliases are "
+     "written out (an alias is a copy of what it names)"},
+    {BASE "  label: caf\xc3\n", NULL, ":4:13: byte 0xc3 is not UTF-8 text"},
+    {BASE "  label: \xed\xa0\x80\n", NULL, ":4:10: byte 0xed is not UTF-8 text"},
+    /* libfyaml 0.7.12 hangs on a directive with a bad byte ("%\xc6", found by fuzz-set) */
+    {"%\xc6\n" BASE, NULL,
+     ":1:1: '%' at the start of a line begins a YAML directive, which distlab does not read "
+     "(quote a value that starts with '%')"},
+    {BASE, "label=%\xc6",
+     "--set label=%\xc6: '%' at the start of a line begins a YAML directive, which distlab "
+     "does not read (quote a value that starts with '%')"},
+    {BASE "repeat: 50000\nsweep:\n  n: [1, 2, 3]\n", NULL,
+     ":6:3: the sweep with its repeats makes more than 100000 runs"},
+    {BASE "sweep:\n  n: &n [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n  samples: *n\n  wait: *n\n"
+          "  rate: *n\n  mode: *n\n  label: *n\n",
+     NULL, ":10:3: the sweep makes more than 100000 runs"},
+    /* Legal-looking values that would never finish or would overflow int64 ns. */
+    {BASE, "duration=9200000000s",
+     "--set duration=9200000000s: 'duration' must be between 1ns and 1440m, got "
+     "9200000000s (a run covers at most a day: a simulated run's cost grows with the time "
+     "it simulates, and a live run takes that time for real)"},
+    {BASE "world:\n  slice: 1ns\n", NULL,
+     ":5:10: 'slice' must be between 1us and 1440m, got 1ns (a busy core costs one "
+     "simulated event per slice, so a shorter one makes a second of CPU millions of events; "
+     "real schedulers slice in milliseconds)"},
+    {BASE "world:\n  clocks: [{node: a, offset: -1441m}]\n", NULL,
+     ":5:30: 'offset' must be between -1440m and 1440m, got -1441m (times in a scenario "
+     "stay within a day, so that no sum of them overflows)"},
+    {BASE "faults:\n  - { at: 1s, crash: a, for: 9000000000s }\n", NULL,
+     ":5:30: 'for' must be between 1ns and 1440m, got 9000000000s (times in a scenario stay "
+     "within a day, so that no sum of them overflows)"},
+    {BASE "world:\n  network: { latency: 2000m }\n", NULL,
+     ":5:23: 'latency' must be between 0ns and 1440m, got 2000m (times in a scenario stay "
+     "within a day, so that no sum of them overflows)"},
+    {BASE "world:\n  clocks: [{node: a, drift: 100000}]\n", NULL,
+     ":5:29: 'drift' must be between -99999 and 99999, got 100000"},
+    {BASE "world:\n  max_events: 0\n", NULL,
+     ":5:15: 'max_events' must be between 1 and 1000000000000, got 0"},
 };
+
+/* Every node's weight is the length of its text, recursively. */
+static void check_weights(struct lab_arena *a, const struct lab_node *n, const char *file)
+{
+    cr_expect_eq(strlen(lab_node_text(a, n)), n->weight, "%s:%d:%d", file, n->line, n->col);
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->kind == LAB_NODE_MAP)
+            check_weights(a, n->keys[i], file);
+        check_weights(a, n->items[i], file);
+    }
+}
 
 Test(loader, bad_inputs_name_their_place_and_what_was_expected)
 {
@@ -164,6 +230,123 @@ Test(loader, empty_and_missing_files)
     cr_expect_str_eq(err.msg, "/nonexistent/x.yaml: cannot read: No such file or directory");
     free(path);
     t_cleanup(dir);
+}
+
+/* A file's bytes as written (NULs included); returns its path (malloc'd). */
+static char *write_bytes(const char *dir, const char *name, const char *bytes, size_t n)
+{
+    char *path;
+    cr_assert_geq(asprintf(&path, "%s/%s", dir, name), 0);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+    return path;
+}
+
+Test(loader, a_nul_byte_is_bad_input_at_its_place)
+{
+    /* A NUL once ended the file silently: the bad key and the broken YAML after it were
+     * never read and the run exited 0. */
+    static const char text[] = BASE "  n: 3\n\0bogus: 1\nthis is not: [yaml\n";
+    char *dir = t_tmpdir();
+    char *path = write_bytes(dir, "nul.yaml", text, sizeof(text) - 1);
+    struct lab_err err;
+    cr_expect_null(lab_scenario_load(path, NULL, &err));
+    char want[4096];
+    snprintf(want, sizeof(want), "%s:5:1: a NUL byte: a scenario is text (is this a binary "
+             "file?)", path);
+    cr_expect_str_eq(err.msg, want);
+    cr_expect_eq(err.status, LAB_EXIT_INPUT);
+    free(path);
+    t_cleanup(dir);
+}
+
+Test(loader, a_file_too_large_is_refused_before_it_is_parsed)
+{
+    size_t n = LAB_NODE_MAX_FILE + 1;
+    char *big = malloc(n);
+    cr_assert_not_null(big);
+    memset(big, '#', n); /* one long comment */
+    char *dir = t_tmpdir();
+    char *path = write_bytes(dir, "big.yaml", big, n);
+    struct lab_err err;
+    cr_expect_null(lab_scenario_load(path, NULL, &err));
+    char want[4096];
+    snprintf(want, sizeof(want), "%s: larger than %u bytes (a scenario is a small text file)",
+             path, LAB_NODE_MAX_FILE);
+    cr_expect_str_eq(err.msg, want);
+    free(big);
+    free(path);
+    t_cleanup(dir);
+}
+
+Test(loader, reads_a_pipe_as_it_reads_a_file)
+{
+    /* A pipe has no size and cannot seek: reading it once crashed the loader. The text
+     * is larger than a pipe's buffer, so the writer and the reader take turns. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    fputs(BASE "  n: 7\n", m);
+    for (int i = 0; i < 5000; i++)
+        fprintf(m, "# a comment line to fill the pipe's buffer, number %d\n", i);
+    fclose(m);
+    cr_assert_gt(len, 65536);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        for (size_t off = 0; off < len;) {
+            ssize_t k = write(fds[1], text + off, len - off);
+            if (k <= 0)
+                _exit(1);
+            off += (size_t)k;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    char path[64];
+    snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+    struct lab_err err;
+    struct lab_scenario *sc = lab_scenario_load(path, NULL, &err);
+    cr_assert_not_null(sc, "%s", err.msg);
+    cr_expect_eq(sc->runs[0].cfg->params[0].i, 7);
+    lab_scenario_free(sc);
+    close(fds[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    free(text);
+}
+
+Test(loader, parsed_weights_are_the_lengths_of_the_texts)
+{
+    /* node.h's weight bounds what lab_node_text writes: it must be that length exactly,
+     * for every node of every scenario we ship and for --set trees. */
+    char pattern[4096];
+    snprintf(pattern, sizeof(pattern), "%s/scenarios/*.yaml", DISTLAB_TEST_SOURCE_ROOT);
+    glob_t g;
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        struct lab_arena a = {0};
+        struct lab_err err;
+        struct lab_node *root = lab_node_parse_file(&a, g.gl_pathv[i], &err);
+        cr_assert_not_null(root, "%s", err.msg);
+        check_weights(&a, root, g.gl_pathv[i]);
+        const char *comp[] = {"workload", "new_key"};
+        struct lab_node *v = lab_node_scalar(&a, "[1, 2]", root);
+        struct lab_node *r2 = lab_node_with(&a, root, comp, 2, v, root, &err);
+        cr_assert_not_null(r2, "%s", err.msg);
+        check_weights(&a, r2, g.gl_pathv[i]);
+        const char *comp2[] = {"name"};
+        r2 = lab_node_with(&a, r2, comp2, 1, v, root, &err);
+        cr_assert_not_null(r2, "%s", err.msg);
+        check_weights(&a, r2, g.gl_pathv[i]);
+        lab_arena_free(&a);
+    }
+    globfree(&g);
 }
 
 static struct lab_scenario *load(const char *yaml, const char *const *sets, size_t nsets)

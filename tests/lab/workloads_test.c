@@ -31,6 +31,9 @@ static const struct lab_param compute_params[] = {
 /* Draws 'samples' uniform picks among n entities and records every kind of metric. */
 static int compute_run(struct lab_run *run)
 {
+    if (lab_list_len(run, "weights") > 10) /* the workload's own rule, for the tests */
+        return lab_fail_param(run, "weights", "weights has %zu entries: at most 10",
+                          lab_list_len(run, "weights"));
     const char *fail = lab_str(run, "fail");
     if (!strcmp(fail, "input")) {
         lab_fail(run, "bad input on purpose");
@@ -126,28 +129,41 @@ static const struct lab_param sim_params[] = {
     {0},
 };
 
-static int sim_run_wl(struct lab_run *run)
+struct sim_wl {
+    struct ticks *t;
+    int n;
+    struct sim *sim;
+};
+
+static int sim_build(struct lab_run *run, struct sim *sim, void *arg)
 {
-    struct sim *sim = lab_sim_begin(run);
-    if (!sim)
-        return -EINVAL;
-    struct ticks *t = calloc(1, sizeof(*t));
-    int n = (int)lab_int(run, "nodes");
-    for (int i = 0; i < n; i++) {
+    struct sim_wl *w = arg;
+    for (int i = 0; i < w->n; i++) {
         char name[16];
         snprintf(name, sizeof(name), "n%d", i);
         int id = sim_node_add(sim, name, lab_world_cores(run));
-        sim_node_main(sim, id, "ticker", ticker, t);
+        sim_node_main(sim, id, "ticker", ticker, w->t);
     }
-    int rc = lab_sim_go(run, 0);
-    if (rc == 0) {
-        lab_metric_array(run, "ticks", t->count, (size_t)n);
-        lab_metric(run, "now_ns", (double)sim_now(sim));
-        lab_metric(run, "hash", (double)(sim_hash(sim) >> 12));
-    }
-    /* The world is destroyed by the lab after run() returns; actors hold t. */
-    lab_note(run, "%d nodes", n);
-    free(t);
+    w->sim = sim;
+    return 0;
+}
+
+static int sim_record(struct lab_run *run, void *arg)
+{
+    struct sim_wl *w = arg;
+    lab_metric_array(run, "ticks", w->t->count, (size_t)w->n);
+    lab_metric(run, "now_ns", (double)sim_now(w->sim));
+    lab_metric(run, "hash", (double)(sim_hash(w->sim) >> 12));
+    return 0;
+}
+
+static int sim_run_wl(struct lab_run *run)
+{
+    struct sim_wl w = {.t = calloc(1, sizeof(struct ticks)), .n = (int)lab_int(run, "nodes")};
+    int rc = lab_sim_run(run, &w, sim_build, sim_record);
+    /* The world has ended: no ticker uses t any more. */
+    lab_note(run, "%d nodes", w.n);
+    free(w.t);
     return rc;
 }
 
@@ -157,6 +173,79 @@ const struct lab_workload test_wl_sim = {
     .params = sim_params,
     .worlds = LAB_WORLD_SIM,
     .run = sim_run_wl,
+};
+
+/* ---- Actors that never finish: waiting on a condition in the workload's memory ---- */
+
+struct waiters {
+    struct env_mutex mu;
+    struct env_cond cv;
+    int n, gone;
+};
+
+static void waiter_gone(void *arg)
+{
+    ((struct waiters *)arg)->gone++;
+}
+
+static void waiter(struct env *e, void *arg)
+{
+    struct waiters *w = arg;
+    sim_env_atexit(e, waiter_gone, w);
+    env_mutex_lock(e, &w->mu);
+    for (;;)
+        env_cond_wait(e, &w->cv, &w->mu, -1);
+}
+
+static void waiters_main(struct env *e, void *arg)
+{
+    struct waiters *w = arg;
+    if (env_mutex_init(e, &w->mu) < 0 || env_cond_init(e, &w->cv) < 0)
+        return;
+    for (int i = 0; i < w->n; i++) {
+        uint64_t h;
+        env_spawn(e, "waiter", waiter, w, &h);
+    }
+}
+
+static int waiters_build(struct lab_run *run, struct sim *sim, void *arg)
+{
+    int node = sim_node_add(sim, "n0", 1);
+    return node < 0 ? node : sim_node_main(sim, node, "main", waiters_main, arg);
+}
+
+static int waiters_record(struct lab_run *run, void *arg)
+{
+    return 0;
+}
+
+/* The waiters are still waiting when the run ends: they must be gone (their exit
+ * handlers run) by the time lab_sim_run returns, before the workload frees their
+ * condition. "gone" records how many were. */
+static int waiters_run(struct lab_run *run)
+{
+    struct waiters *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->n = (int)lab_int(run, "n");
+    int rc = lab_sim_run(run, w, waiters_build, waiters_record);
+    if (rc == 0)
+        lab_metric(run, "gone", w->gone);
+    free(w);
+    return rc;
+}
+
+static const struct lab_param waiters_params[] = {
+    {"n", LAB_INT, "8", 1, 1000, NULL, "actors waiting forever"},
+    {0},
+};
+
+const struct lab_workload test_wl_waiters = {
+    .name = "test/waiters",
+    .about = "actors that wait forever on a condition the workload owns",
+    .params = waiters_params,
+    .worlds = LAB_WORLD_SIM,
+    .run = waiters_run,
 };
 
 static int live_run(struct lab_run *run)
@@ -186,10 +275,44 @@ const struct lab_workload test_wl_required = {
     .run = live_run,
 };
 
+/* ---- One workload run as another (lab_run_as) and a table (lab_table) ------------------ */
+
+static const struct lab_param as_params[] = {
+    {"n", LAB_INT, "3", 1, 64, NULL, "passed on to test/compute (the same name and type)"},
+    {"mode", LAB_INT, "1", 0, 9, NULL, "not passed on: test/compute's mode is an enum"},
+    {"bad", LAB_BOOL, "false", 1, 0, NULL, "set a parameter test/compute does not have"},
+    {0},
+};
+
+static int as_run(struct lab_run *run)
+{
+    const char *set[] = {lab_bool(run, "bad") ? "nope=1" : "samples=100", NULL};
+    int rc = lab_run_as(run, &test_wl_compute, set, NULL, 0, "n");
+    if (rc < 0)
+        return rc;
+    double total = 0;
+    if (!lab_metric_get(run, "total", &total) || lab_metric_get(run, "no_such", &total)) {
+        lab_fail(run, "lab_metric_get");
+        return -EIO;
+    }
+    lab_table(run, "t.csv", "n,total\n", "%d,%g\n", (int)lab_int(run, "n"), total);
+    return 0;
+}
+
+const struct lab_workload test_wl_as = {
+    .name = "test/as",
+    .about = "test/compute run through lab_run_as, a row of a table",
+    .params = as_params,
+    .worlds = LAB_WORLD_SIM,
+    .run = as_run,
+};
+
 const struct lab_workload *const lab_workloads[] = {
     &test_wl_compute,
     &test_wl_sim,
     &test_wl_live,
     &test_wl_required,
+    &test_wl_waiters,
+    &test_wl_as,
     NULL,
 };

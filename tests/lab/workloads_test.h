@@ -5,7 +5,8 @@
 
 #include "lab/lab.h"
 
-extern const struct lab_workload test_wl_compute, test_wl_sim, test_wl_live, test_wl_required;
+extern const struct lab_workload test_wl_compute, test_wl_sim, test_wl_live, test_wl_required,
+    test_wl_waiters, test_wl_as;
 
 /* A fresh directory under /tmp (malloc'd path). */
 char *t_tmpdir(void);
@@ -25,5 +26,6 @@ double t_metric(const char *out, const char *scenario, size_t i, const char *nam
 /* The contents of a file (malloc'd), or NULL. */
 char *t_read(const char *path);
 char *t_read_in(const char *dir, const char *name); /* dir/name */
+bool t_exists(const char *dir, const char *name);   /* dir/name exists */
 
 #endif

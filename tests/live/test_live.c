@@ -97,6 +97,53 @@ Test(live, injected_pause_blocks_the_next_env_call)
     live_world_destroy(w);
 }
 
+/* Two joiners of one thread: an actor joins its child while the workload's thread joins
+ * the same child (as a lock client joins its keepalive thread while the world joins every
+ * thread). Each join returns only after the child has ended: a second pthread_join of one
+ * thread would return EINVAL at once, and the second joiner would free what the child
+ * still uses, or (seen here) both hang (TSan saw the race in the live etcd lock runs). */
+struct joiners {
+    _Atomic int child_done, parent_joining;
+    uint64_t child;
+    int parent_saw_done;
+};
+
+static void slow_child(struct env *e, void *arg)
+{
+    struct joiners *j = arg;
+    env_sleep(e, 200000000);
+    atomic_store(&j->child_done, 1);
+}
+
+static void joining_parent(struct env *e, void *arg)
+{
+    struct joiners *j = arg;
+    if (env_spawn(e, "child", slow_child, j, &j->child) < 0)
+        return;
+    atomic_store(&j->parent_joining, 1);
+    env_join(e, j->child);
+    j->parent_saw_done = atomic_load(&j->child_done);
+}
+
+Test(live, two_joiners_of_one_thread_both_wait_for_its_end, .timeout = 60)
+{
+    for (int round = 0; round < 3; round++) {
+        struct live_world *w = live_world_create(1);
+        struct joiners j = {0};
+        uint64_t parent;
+        cr_assert_eq(live_spawn(w, "parent", joining_parent, &j, &parent), 0);
+        while (!atomic_load(&j.parent_joining))
+            sched_yield();
+        struct timespec ts = {0, 20000000}; /* the parent is in its join by now */
+        nanosleep(&ts, NULL);
+        live_join(w, j.child);
+        cr_assert_eq(atomic_load(&j.child_done), 1, "live_join returned before the child ended");
+        live_join(w, parent);
+        cr_assert_eq(j.parent_saw_done, 1, "env_join returned before the child ended");
+        live_world_destroy(w);
+    }
+}
+
 Test(live, store_keeps_values_and_condition_times_out)
 {
     struct live_world *w = live_world_create(1);

@@ -201,3 +201,20 @@ Test(lock_workload, live_runs_count_exactly)
     }
     lab_scenario_free(sc);
 }
+
+Test(lock_workload, a_run_cut_short_frees_nothing_under_its_waiting_workers)
+{
+    /* 1000 workers x 10^6 increments cannot finish in 10 ms: when the run ends, workers
+     * still wait on the counter's mutex. The world must end before the workload frees
+     * the counter (ASan once found the workers' queue written after the free). */
+    const char *sets[] = {"increments=1000000", "duration=10ms", "sweep.guard=[mutex]"};
+    struct lab_scenario *sc = load("lock_mutex_counter.yaml", LAB_WORLD_SIM, sets, 3, NULL);
+    struct lab_run r;
+    lab_run_init(&r, sc, &sc->runs[0], LAB_WORLD_SIM);
+    cr_expect_lt(lab_run_exec(&r), 0);
+    cr_assert_not_null(r.fail);
+    cr_expect_not_null(strstr(r.fail, "did not finish within the scenario's duration"), "%s",
+                       r.fail);
+    lab_run_cleanup(&r);
+    lab_scenario_free(sc);
+}

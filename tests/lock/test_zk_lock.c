@@ -324,8 +324,90 @@ Test(zk_lock, a_leader_crash_under_contention_keeps_the_lock_exclusive)
     done(&w);
 }
 
+/* A session whose lost replies come back as the live client's ZOPERATIONTIMEOUT
+ * (-ETIMEDOUT) rather than a connection loss: the outcome is as unknown either way. */
+struct tzk {
+    struct zk base;
+    struct zk *in;
+};
+
+static struct zk *in_of(struct zk *z)
+{
+    return ((struct tzk *)z)->in;
+}
+
+static int timed_out(struct zk *z, int rc)
+{
+    z->rc = in_of(z)->rc == ZK_CONNECTIONLOSS ? ZK_OPERATIONTIMEOUT : in_of(z)->rc;
+    return rc == -ECONNRESET ? -ETIMEDOUT : rc;
+}
+
+static int t_create(struct zk *z, const char *path, const void *data, size_t len, unsigned flags,
+                    char *out, size_t cap, struct zk_stat *st)
+{
+    return timed_out(z, zk_create(in_of(z), path, data, len, flags, out, cap, st));
+}
+
+static int t_remove(struct zk *z, const char *path, int32_t version)
+{
+    return timed_out(z, zk_delete(in_of(z), path, version));
+}
+
+static int t_exists(struct zk *z, const char *path, bool watch, struct zk_stat *st)
+{
+    return timed_out(z, zk_exists(in_of(z), path, watch, st));
+}
+
+static int t_get(struct zk *z, const char *path, bool watch, void *buf, size_t cap,
+                 struct zk_stat *st)
+{
+    return timed_out(z, zk_get(in_of(z), path, watch, buf, cap, st));
+}
+
+static int t_children(struct zk *z, const char *path, bool watch, struct zk_children *out)
+{
+    return timed_out(z, zk_get_children(in_of(z), path, watch, out));
+}
+
+static int t_wait(struct zk *z, struct zk_event *ev, int64_t timeout_ns)
+{
+    return zk_wait(in_of(z), ev, timeout_ns);
+}
+
+static int t_await(struct zk *z, int64_t timeout_ns)
+{
+    return zk_await_connected(in_of(z), timeout_ns);
+}
+
+static void t_session(struct zk *z, struct zk_session *out)
+{
+    zk_session(in_of(z), out);
+}
+
+static void t_close(struct zk *z)
+{
+    zk_close(in_of(z));
+    free(z);
+}
+
+static const struct zk_ops timing_out_ops = {t_create, t_remove, t_exists,  t_get,  t_children,
+                                             t_wait,   t_await,  t_session, t_close};
+
+static struct zk *connect_timing_out(struct env *e, int64_t timeout, void *arg)
+{
+    struct tzk *t = calloc(1, sizeof(*t));
+    if (t && !(t->in = sim_zk_connect(e, arg, timeout))) {
+        free(t);
+        t = NULL;
+    }
+    if (t)
+        t->base.ops = &timing_out_ops;
+    return t ? &t->base : NULL;
+}
+
 struct lossy {
     struct sim_zk *zk;
+    bool timeouts; /* the session reports a lost reply as -ETIMEDOUT (connect_timing_out) */
     int rc[4];
     struct zklock_stats st;
     int64_t fence;
@@ -335,8 +417,9 @@ struct lossy {
 static void lossy_main(struct env *e, void *arg)
 {
     struct lossy *t = arg;
-    struct zklock_config cfg = {
-        .connect = connect_sim, .connect_arg = t->zk, .session_timeout_ns = 4 * SIM_S};
+    struct zklock_config cfg = {.connect = t->timeouts ? connect_timing_out : connect_sim,
+                                .connect_arg = t->zk,
+                                .session_timeout_ns = 4 * SIM_S};
     struct zklock *l = zklock_create(e, &cfg);
     t->rc[0] = zklock_acquire(l, -1); /* makes /lock */
     t->rc[1] = zklock_release(l);
@@ -351,8 +434,9 @@ static void lossy_main(struct env *e, void *arg)
 
 /* The create's reply is lost with the connection (the cut begins after the request
  * reached the server): the lock finds the node it made by its guid instead of making a
- * second one, which would wait behind the first forever. */
-Test(zk_lock, a_create_whose_reply_was_lost_is_found_by_its_guid)
+ * second one, which would wait behind the first forever. The same when the client says
+ * the call timed out (live: ZOPERATIONTIMEOUT) instead of that the connection broke. */
+static void lost_create_reply(bool timeouts)
 {
     struct world w;
     memset(&w, 0, sizeof(w));
@@ -363,7 +447,7 @@ Test(zk_lock, a_create_whose_reply_was_lost_is_found_by_its_guid)
     int cn = sim_node_add(w.sim, "client-0", 1);
     w.zk = sim_zk_create(w.sim, w.server, 1, &(struct sim_zk_cfg){0});
     cr_assert_not_null(w.zk);
-    struct lossy t = {.zk = w.zk};
+    struct lossy t = {.zk = w.zk, .timeouts = timeouts};
     cr_assert_gt(sim_spawn(w.sim, cn, "lossy", lossy_main, &t), 0);
     /* the request arrives at 1.005 s, the reply would at 1.010 s */
     cr_assert_eq(sim_fault_partition(w.sim, 1007 * MS, 1500 * MS, &cn, 1, w.server, 1, false), 0);
@@ -380,4 +464,14 @@ Test(zk_lock, a_create_whose_reply_was_lost_is_found_by_its_guid)
     cr_assert_eq(ch.n, 0, "%zu nodes left", ch.n);
     zk_children_free(&ch);
     done(&w);
+}
+
+Test(zk_lock, a_create_whose_reply_was_lost_is_found_by_its_guid)
+{
+    lost_create_reply(false);
+}
+
+Test(zk_lock, a_create_that_timed_out_in_the_client_is_found_by_its_guid)
+{
+    lost_create_reply(true);
 }
