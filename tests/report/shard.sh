@@ -54,6 +54,19 @@ done
 check "examples/sweep-slurm.sh as a job array of 2, merged" \
     "'$bin' merge -q exs/parts/* --out exs >out.txt 2>err.txt && same_result single exs"
 
+# A slice adds its file under the lock whole sets are swapped in under: while another
+# writer holds --out, it waits and says so, then writes.
+mkdir locked
+flock locked sh -c ': >held; sleep 2' &
+holder=$!
+while [ ! -e held ] && kill -0 "$holder" 2>/dev/null; do sleep 0.1; done
+"$bin" run -q --shard 1/2 --out locked "$scenario" "$@" 2>err.txt
+rc=$?
+wait "$holder"
+check "a slice waits for the lock on its --out, then writes" \
+    "[ $rc -eq 0 ] && grep -q 'another distlab is writing into locked: waiting' err.txt &&
+     [ -s locked/$name/shard-1-of-2.json ]"
+
 # Slices that do not fit together.
 refused() { # refused WHAT PATTERN DIR...: merge exits 2, says PATTERN, writes nothing
     what=$1
