@@ -423,8 +423,7 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
         jobs = sc->world == LAB_WORLD_LIVE || cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
     }
     struct timing tm = {.t0 = now_s(), .cpu0 = cpu_s()};
-    int status =
-        lab_execute_shard(sc, runs, &o->shard, jobs, !o->quiet && isatty(STDERR_FILENO));
+    int status = lab_execute_shard(sc, runs, &o->shard, jobs, !o->quiet && isatty(STDERR_FILENO));
     tm.t1 = now_s();
     if (status == LAB_EXIT_OK) {
         struct lab_err err = {.status = LAB_EXIT_WRITE};
