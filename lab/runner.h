@@ -15,19 +15,19 @@
 #include "lab/err.h" /* the exit statuses */
 
 struct lab_runner_opts {
+    struct lab_shard shard;  /* n > 0: execute only slice i of n and write a partial
+                              * result (shard.h) instead of the summary and plots */
     unsigned world;          /* LAB_WORLD_SIM or LAB_WORLD_LIVE; 0: sim */
     const char *const *sets; /* "key.path=value" overrides, in order */
     size_t nsets;
-    const char *seed;       /* --seed N as written (the same as --set seed=N), or NULL */
-    const char *out;        /* results and plots under out/<name>/; NULL: results/<name>/
-                             * and plots/<name>/ */
-    int jobs;               /* runs executed at once; 0: one per online CPU in the simulated
-                             * world (its runs share nothing), one in the live world (its runs
-                             * share the machine's servers and clock) */
-    bool quiet;             /* print only failures */
-    bool check;             /* print every expectation, PASS or FAIL; draw no plots */
-    struct lab_shard shard; /* n > 0: execute only slice i of n and write a partial
-                             * result (shard.h) instead of the summary and plots */
+    const char *seed; /* --seed N as written (the same as --set seed=N), or NULL */
+    const char *out;  /* results and plots under out/<name>/; NULL: results/<name>/
+                       * and plots/<name>/ */
+    int jobs;         /* runs executed at once; 0: one per online CPU in the simulated
+                       * world (its runs share nothing), one in the live world (its runs
+                       * share the machine's servers and clock) */
+    bool quiet;       /* print only failures */
+    bool check;       /* print every expectation, PASS or FAIL; draw no plots */
 };
 
 /* Run the scenario files as `distlab run` (or `check` with o->check) does, printing the
