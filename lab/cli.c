@@ -116,7 +116,8 @@ int lab_cmd_list(int argc, char **argv)
 static void run_usage(FILE *f, const char *verb)
 {
     fprintf(f, "usage: distlab %s FILE... [--world sim|live] [--seed N] [--out DIR]\n"
-               "                [--set key.path=value]... [-j N] [-q] [--controls]\n", verb);
+               "                [--set key.path=value]... [-j N] [-q] [--controls]\n"
+               "                [--shard I/N]\n", verb);
     if (!strcmp(verb, "check"))
         fputs("Run scenarios and print each expectation as PASS or FAIL (no plots).\n", f);
     else
@@ -127,6 +128,8 @@ static void run_usage(FILE *f, const char *verb)
           "  --set k.path=v     override a scenario value (e.g. workload.clients=8)\n"
           "  -j, --jobs N       run independent runs on N threads (default: one per CPU\n"
           "                     in the simulated world, one in the live world)\n"
+          "  --shard I/N        run only slice I of N of the runs and write a partial\n"
+          "                     result (DIR/<name>/shard-I-of-N.json) for `distlab merge`\n"
           "  -q, --quiet        print only failures\n"
           "  --controls         also run each expectation's control (its mechanism\n"
           "                     switched off) and fail if the expectation passes there\n"
@@ -142,6 +145,7 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
         {"out", required_argument, NULL, 'o'},   {"set", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},       {"jobs", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},        {"controls", no_argument, NULL, 'C'},
+        {"shard", required_argument, NULL, 'H'},
         {0}};
     memset(o, 0, sizeof(*o));
     o->world = LAB_WORLD_SIM;
@@ -192,6 +196,15 @@ static int parse_run_opts(int argc, char **argv, struct lab_runner_opts *o, cons
                 return -1;
             }
             o->jobs = (int)v;
+            break;
+        }
+        case 'H': {
+            struct lab_err err;
+            if (lab_shard_parse(optarg, &o->shard, &err)) {
+                fprintf(stderr, "distlab %s: %s\n", argv[0], err.msg);
+                *status = err.status;
+                return -1;
+            }
             break;
         }
         case 'h':

@@ -144,6 +144,30 @@ int64_t hist_quantile(const struct hist *h, double q)
     return h->max; /* unreachable when the counts are consistent */
 }
 
+void hist_totals(const struct hist *h, int64_t *min, int64_t *max, uint64_t *sum_hi,
+                 uint64_t *sum_lo)
+{
+    *min = h->min;
+    *max = h->max;
+    *sum_hi = (uint64_t)(h->sum >> 64);
+    *sum_lo = (uint64_t)h->sum;
+}
+
+bool hist_set_totals(struct hist *h, int64_t min, int64_t max, uint64_t sum_hi, uint64_t sum_lo)
+{
+    int64_t min0 = h->min, max0 = h->max;
+    hist_u128 sum0 = h->sum;
+    h->min = min;
+    h->max = max;
+    h->sum = (hist_u128)sum_hi << 64 | sum_lo;
+    if (hist_check(h))
+        return true;
+    h->min = min0;
+    h->max = max0;
+    h->sum = sum0;
+    return false;
+}
+
 bool hist_next_bucket(const struct hist *h, size_t *cursor, int64_t *lo, int64_t *hi,
                       uint64_t *count)
 {

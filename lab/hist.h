@@ -34,6 +34,16 @@ int64_t hist_quantile(const struct hist *h, double q);
 bool hist_next_bucket(const struct hist *h, size_t *cursor, int64_t *lo, int64_t *hi,
                       uint64_t *count);
 
+/* A histogram carried whole between processes (a shard's partial result, lab/shard.h):
+ * the buckets (hist_next_bucket) and these exact totals. The sum of the values is
+ * 128 bits wide, given as two halves. */
+void hist_totals(const struct hist *h, int64_t *min, int64_t *max, uint64_t *sum_hi,
+                 uint64_t *sum_lo);
+/* Rebuild: hist_add_n each bucket's count at its lower bound, then put back the exact
+ * totals, which the buckets alone lose. Returns false (h unchanged) when they do not
+ * fit the buckets: a corrupt input. */
+bool hist_set_totals(struct hist *h, int64_t min, int64_t max, uint64_t sum_hi, uint64_t sum_lo);
+
 /* Invariants: bucket counts sum to count, min <= max, sum consistent. For tests. */
 bool hist_check(const struct hist *h);
 

@@ -470,6 +470,12 @@ struct lab_node *lab_node_parse_file(struct lab_arena *a, const char *path, stru
     return parse(a, lab_arena_strdup(a, path), false, path, NULL, err);
 }
 
+struct lab_node *lab_node_parse_text(struct lab_arena *a, const char *text, const char *file,
+                                     struct lab_err *err)
+{
+    return parse(a, lab_arena_strdup(a, file), false, NULL, text, err);
+}
+
 struct lab_node *lab_node_parse_string(struct lab_arena *a, const char *text,
                                        const char *origin, struct lab_err *err)
 {
@@ -603,4 +609,56 @@ char *lab_node_text(struct lab_arena *a, const struct lab_node *n)
     text_append(a, &buf, &len, &cap, "");
     text_of(a, n, &buf, &len, &cap);
     return buf;
+}
+
+/* ---- Checks on maps read from a file ---------------------------------------------- */
+
+bool lab_in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (!strcmp(*list, s))
+            return true;
+    return false;
+}
+
+char *lab_join(struct lab_arena *a, const char *const *list)
+{
+    size_t len = 1;
+    for (const char *const *p = list; *p; p++)
+        len += strlen(*p) + 2;
+    char *s = lab_arena_alloc(a, len);
+    for (const char *const *p = list; *p; p++) {
+        if (p != list)
+            strcat(s, ", ");
+        strcat(s, *p);
+    }
+    return s;
+}
+
+int lab_node_check_keys(struct lab_arena *a, struct lab_err *err, const struct lab_node *m,
+                        const char *const *allowed, const char *what)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (!lab_in_list(allowed, m->keys[i]->text))
+            return lab_errf(err, m->keys[i], "unknown key '%s'%s%s (expected one of: %s)",
+                            m->keys[i]->text, *what ? " in " : "", what, lab_join(a, allowed));
+    return 0;
+}
+
+int lab_node_want_map(struct lab_err *err, const struct lab_node *n, const char *what)
+{
+    if (n->kind != LAB_NODE_MAP)
+        return lab_errf(err, n, "%s must be a map of keys, got '%s'", what,
+                        n->kind == LAB_NODE_SCALAR ? n->text : "a list");
+    return 0;
+}
+
+int lab_node_want_scalar(struct lab_err *err, const struct lab_node *n, const char *what)
+{
+    if (n->kind != LAB_NODE_SCALAR)
+        return lab_errf(err, n, "'%s' must be a single value, not a %s", what,
+                        n->kind == LAB_NODE_MAP ? "map" : "list");
+    if (n->null)
+        return lab_errf(err, n, "'%s' has no value", what);
+    return 0;
 }

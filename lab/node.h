@@ -63,6 +63,10 @@ struct lab_node {
  * key, a key that is not a scalar, an alias to the node that contains it, a document
  * that grows past LAB_NODE_MAX_WEIGHT when its aliases are written out). */
 struct lab_node *lab_node_parse_file(struct lab_arena *a, const char *path, struct lab_err *err);
+/* Parse the text of a file read elsewhere (a scenario a partial result carries): like
+ * lab_node_parse_file, places are 'file':line:col. */
+struct lab_node *lab_node_parse_text(struct lab_arena *a, const char *text, const char *file,
+                                     struct lab_err *err);
 /* Parse text (a --set value) whose nodes all report 'origin' as their place. */
 struct lab_node *lab_node_parse_string(struct lab_arena *a, const char *text,
                                        const char *origin, struct lab_err *err);
@@ -87,5 +91,17 @@ struct lab_node *lab_node_scalar(struct lab_arena *a, const char *text,
 /* The node as YAML flow text ("[1, 2]", "5s"), for labels and messages: n->weight bytes.
  * O(n->weight); a tree has no cycles (the parser refuses them). */
 char *lab_node_text(struct lab_arena *a, const struct lab_node *n);
+
+/* ---- Checks on maps read from a file (scenarios, the claims file) ----------------- */
+
+bool lab_in_list(const char *const *list, const char *s); /* list: NULL-terminated */
+char *lab_join(struct lab_arena *a, const char *const *list); /* "a, b, c", in the arena */
+/* Every key of map m must be in 'allowed'; 'what' names the map in the message ("" for
+ * the top level). Returns 0, or -EINVAL with err set at the first unknown key. */
+int lab_node_check_keys(struct lab_arena *a, struct lab_err *err, const struct lab_node *m,
+                        const char *const *allowed, const char *what);
+/* n must be a map / a single non-null value; -EINVAL with err set at n otherwise. */
+int lab_node_want_map(struct lab_err *err, const struct lab_node *n, const char *what);
+int lab_node_want_scalar(struct lab_err *err, const struct lab_node *n, const char *what);
 
 #endif

@@ -43,6 +43,33 @@ int lab_mkdirs(const char *path)
     return rc;
 }
 
+char *lab_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    if (!m)
+        abort();
+    char chunk[8192];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, got, m);
+    int bad = ferror(f);
+    fclose(f);
+    fclose(m);
+    if (bad) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    if (len)
+        *len = n;
+    return buf;
+}
+
 /* ---- Result sets ------------------------------------------------------------------ */
 
 static const int held_signals[3] = {SIGINT, SIGTERM, SIGHUP};
@@ -174,6 +201,16 @@ static int swap_aside(struct lab_outdir *od)
 
 int lab_outdir_begin(struct lab_outdir *od, const char *target, struct lab_err *err)
 {
+    int rc = lab_outdir_lock(od, target, err);
+    if (rc == 0 && !(od->tmp = make_beside(target, "tmp"))) {
+        rc = lab_err_write(err, target, -errno);
+        lab_outdir_end(od);
+    }
+    return rc;
+}
+
+int lab_outdir_lock(struct lab_outdir *od, const char *target, struct lab_err *err)
+{
     od->target = lab_xstrdup(target);
     od->tmp = NULL;
     od->lockfd = -1;
@@ -207,11 +244,8 @@ int lab_outdir_begin(struct lab_outdir *od, const char *target, struct lab_err *
         }
     }
     free(parent);
-    if (rc == 0) {
+    if (rc == 0)
         sweep_stale(target);
-        if (!(od->tmp = make_beside(target, "tmp")))
-            rc = -errno;
-    }
     if (rc) {
         lab_err_write(err, target, rc);
         lab_outdir_end(od);
@@ -442,6 +476,8 @@ json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *ru
         for (size_t k = 0; k < run->nchecks; k++) {
             const struct lab_check *c = &run->checks[k];
             json_t *e = json_object();
+            /* which of the scenario's expectations (0-based), for the report */
+            json_object_set_new(e, "index", json_integer((json_int_t)(c->x - sc->expects)));
             json_object_set_new(e, "text", json_string(c->x->text));
             json_object_set_new(e, "ok", json_boolean(c->ok));
             json_object_set_new(e, "actual", c->have_actual ? number(c->actual) : json_null());

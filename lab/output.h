@@ -18,6 +18,10 @@
 /* mkdir -p. Returns 0 or a negative errno. */
 int lab_mkdirs(const char *path);
 
+/* The whole of a file (malloc'd, NUL-terminated; *len its length when len is not NULL),
+ * or NULL with errno set. */
+char *lab_read_file(const char *path, size_t *len);
+
 /* While sets are written, SIGINT, SIGTERM and SIGHUP are held: one that comes is noted
  * (the set being written is then dropped, and a wait for another distlab's lock ends),
  * and delivered again by lab_signals_release, once nothing is half done. */
@@ -44,6 +48,10 @@ struct lab_outdir {
  * Returns 0, or a negative errno with err set ("cannot write results: ..."; -EINTR when
  * a held signal came while it waited for the lock). */
 int lab_outdir_begin(struct lab_outdir *od, const char *target, struct lab_err *err);
+/* lab_outdir_begin without the temporary, for a writer that adds one file to the target
+ * (lab_write_file) rather than replacing it: a slice's partial result beside other
+ * slices'. Nothing to commit; lab_outdir_end unlocks. */
+int lab_outdir_lock(struct lab_outdir *od, const char *target, struct lab_err *err);
 /* Swap od->tmp in as the target (one rename: the target's old contents, if any, go to
  * the temporary name and are removed). The target must be a directory or absent.
  * Returns 0, or a negative errno with err set (the target is then as it was). */

@@ -29,6 +29,7 @@ int lab__plot_bars(struct ctx *c)
     double *vals = lab_arena_alloc(c->a, (c->nmatch + 1) * sizeof(double));
     double *th = lab_arena_alloc(c->a, (c->nmatch + 1) * sizeof(double));
     double w = 0.8 / (double)ng;
+    bool theory = false; /* some run recorded it: then its marks */
     for (size_t g = 0; g < ng; g++) {
         const struct lab_runspec *r0 = c->runs[first[g]].spec;
         lab__dat_string(f, "x");
@@ -54,11 +55,12 @@ int lab__plot_bars(struct ctx *c)
             lab__dat_number(f, lab__sd_of(vals, nv));
             lab__dat_number(f, lab__mean_of(th, nt));
             fprintf(f, " %zu\n", i);
+            theory = theory || nt;
         }
         fputs("\n\n", f);
     }
     struct gp g = {.n = (int)ng, .bw = w * 0.9, .xlabel = "index",
-                   .ylabel = lab__words(c->a, c->p->metric)};
+                   .ylabel = lab__words(c->a, c->p->metric), .theory = theory};
     return lab__plot_finish(c, &g, &b, c->p->name);
 }
 

@@ -87,6 +87,7 @@ struct exec {
     const struct lab_scenario *sc;
     size_t nruns;
     bool check; /* check each run's expectations (not for control runs) */
+    const struct lab_shard *shard; /* NULL: every run */
     struct lab_run *runs;
     int *rcs;
     size_t next;
@@ -105,6 +106,8 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&x->mu);
         if (stop)
             break;
+        if (!lab_shard_owns(x->shard, i))
+            continue;
         int rc = lab_run_exec(&x->runs[i]);
         x->rcs[i] = rc;
         if (rc < 0) {
@@ -146,11 +149,17 @@ static void run_workers(struct exec *x, int jobs)
     free(t);
 }
 
-/* Execute the runs of specs[0..n) into runs[] (spec i has index i). */
+/* Execute the runs of specs[0..n) into runs[] (spec i has index i), those of them that
+ * the shard owns (NULL: all). */
 static int execute(const struct lab_scenario *sc, const struct lab_runspec *const *specs, size_t n,
-                   struct lab_run *runs, int jobs, bool progress, bool check)
+                   struct lab_run *runs, int jobs, bool progress, bool check,
+                   const struct lab_shard *s)
 {
-    struct progress prog = {.on = progress, .name = sc->name, .total = n, .start = now_s()};
+    size_t owned = 0;
+    for (size_t i = 0; i < n; i++)
+        owned += lab_shard_owns(s, i);
+    struct progress prog = {
+        .on = progress && owned, .name = sc->name, .total = owned, .start = now_s()};
     pthread_mutex_init(&prog.mu, NULL);
     size_t nfrac = n;
     for (size_t i = 0; i < n; i++)
@@ -166,9 +175,10 @@ static int execute(const struct lab_scenario *sc, const struct lab_runspec *cons
             runs[i].progress_user = &prog;
         }
     }
-    struct exec x = {.sc = sc, .nruns = n, .check = check, .runs = runs, .rcs = rcs, .prog = &prog};
+    struct exec x = {.sc = sc, .nruns = n, .check = check, .shard = s, .runs = runs,
+                     .rcs = rcs, .prog = &prog};
     pthread_mutex_init(&x.mu, NULL);
-    run_workers(&x, jobs > (int)n ? (int)n : jobs);
+    run_workers(&x, jobs > (int)owned ? (int)owned : jobs);
     if (prog.on) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
@@ -187,16 +197,22 @@ static int execute(const struct lab_scenario *sc, const struct lab_runspec *cons
     return status;
 }
 
-int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress)
+int lab_execute_shard(const struct lab_scenario *sc, struct lab_run *runs,
+                      const struct lab_shard *s, int jobs, bool progress)
 {
     const struct lab_runspec **specs = calloc(sc->nruns + 1, sizeof(*specs));
     if (!specs)
         abort();
     for (size_t i = 0; i < sc->nruns; i++)
         specs[i] = &sc->runs[i];
-    int status = execute(sc, specs, sc->nruns, runs, jobs, progress, true);
+    int status = execute(sc, specs, sc->nruns, runs, jobs, progress, true, s);
     free(specs);
     return status;
+}
+
+int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress)
+{
+    return lab_execute_shard(sc, runs, NULL, jobs, progress);
 }
 
 int lab_execute_controls(const struct lab_scenario *sc, struct lab_run *cruns, int jobs,
@@ -210,7 +226,7 @@ int lab_execute_controls(const struct lab_scenario *sc, struct lab_run *cruns, i
     for (size_t i = 0; i < sc->ncruns; i++)
         if (sc->cruns[i].same_as < 0)
             specs[n++] = &sc->cruns[i].spec;
-    int status = execute(sc, specs, n, done, jobs, progress, false);
+    int status = execute(sc, specs, n, done, jobs, progress, false, NULL);
     for (size_t i = 0; i < n; i++)
         cruns[specs[i]->index] = done[i];
     free(done);
@@ -486,9 +502,53 @@ static int write_and_report(const struct lab_scenario *sc, const struct lab_run 
     return rc;
 }
 
+int lab_runner_write(const struct lab_scenario *sc, const struct lab_run *runs,
+                     const struct lab_runner_opts *o)
+{
+    struct tally t = {0};
+    struct lab_err err = {.status = LAB_EXIT_WRITE};
+    double now = now_s(); /* the runs were executed elsewhere (merge: by the slices) */
+    struct timing tm = {.t0 = now, .t1 = now, .cpu0 = cpu_s()};
+    if (write_and_report(sc, runs, o, &t, &tm, &err)) {
+        fprintf(stderr, "distlab: %s\n", err.msg);
+        return err.status;
+    }
+    return t.failed ? LAB_EXIT_EXPECT : LAB_EXIT_OK;
+}
+
+/* A slice of sc's runs (o->shard): its partial result and the failed expectations of
+ * its runs. Returns 0, or -errno with err set. */
+static int write_partial(const struct lab_scenario *sc, const struct lab_run *runs,
+                         const struct lab_runner_opts *o, const struct lab_load_opts *lo,
+                         struct tally *t, struct lab_err *err)
+{
+    char *dir;
+    if (asprintf(&dir, "%s/%s", o->out ? o->out : "results", sc->name) < 0)
+        abort();
+    struct lab_signals held;
+    lab_signals_hold(&held);
+    int rc = lab_partial_write(sc, runs, &o->shard, lo, dir, err);
+    lab_signals_release(&held);
+    if (!rc) {
+        size_t passed, failed = report(sc, runs, o->check && !o->quiet, &passed), n = 0;
+        for (size_t i = 0; i < sc->nruns; i++)
+            n += lab_shard_owns(&o->shard, i);
+        t->failed += failed;
+        char *file = lab_shard_file_name(&o->shard);
+        if (!o->quiet)
+            printf("%s: shard %u/%u, %zu of %zu runs, %zu expectation%s passed, %zu failed; "
+                   "partial result in %s/%s\n",
+                   sc->name, o->shard.i, o->shard.n, n, sc->nruns, passed, passed == 1 ? "" : "s",
+                   failed, dir, file);
+        free(file);
+    }
+    free(dir);
+    return rc;
+}
+
 /* Execute one loaded scenario, write what it left and report. Returns an exit status. */
 static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_opts *o,
-                        struct tally *t)
+                        const struct lab_load_opts *lo, struct tally *t)
 {
     struct lab_run *runs = calloc(sc->nruns, sizeof(*runs));
     if (!runs)
@@ -499,11 +559,12 @@ static int run_scenario(const struct lab_scenario *sc, const struct lab_runner_o
         jobs = sc->world == LAB_WORLD_LIVE || cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
     }
     struct timing tm = {.t0 = now_s(), .cpu0 = cpu_s()};
-    int status = lab_execute(sc, runs, jobs, !o->quiet && isatty(STDERR_FILENO));
+    int status = lab_execute_shard(sc, runs, &o->shard, jobs, !o->quiet && isatty(STDERR_FILENO));
     tm.t1 = now_s();
     if (status == LAB_EXIT_OK) {
         struct lab_err err = {.status = LAB_EXIT_WRITE};
-        if (write_and_report(sc, runs, o, t, &tm, &err)) {
+        if (o->shard.n ? write_partial(sc, runs, o, lo, t, &err)
+                       : write_and_report(sc, runs, o, t, &tm, &err)) {
             fprintf(stderr, "distlab: %s\n", err.msg);
             status = err.status;
         }
@@ -569,7 +630,7 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
         status = precheck(scs[i]);
     struct tally t = {0};
     for (size_t i = 0; i < nfiles && status == LAB_EXIT_OK; i++)
-        status = run_scenario(scs[i], o, &t);
+        status = run_scenario(scs[i], o, &lo, &t);
     if (!o->quiet && t.scenarios > 1)
         printf("%zu scenarios; %.2f s (runs %.2f s, output %.2f s), %.2f s CPU\n", t.scenarios,
                t.run_s + t.out_s, t.run_s, t.out_s, cpu_s());

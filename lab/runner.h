@@ -10,10 +10,13 @@
 
 #include "lab/run.h"
 #include "lab/scenario.h"
+#include "lab/shard.h"
 
 #include "lab/err.h" /* the exit statuses */
 
 struct lab_runner_opts {
+    struct lab_shard shard;  /* n > 0: execute only slice i of n and write a partial
+                              * result (shard.h) instead of the summary and plots */
     unsigned world;          /* LAB_WORLD_SIM or LAB_WORLD_LIVE; 0: sim */
     const char *const *sets; /* "key.path=value" overrides, in order */
     size_t nsets;
@@ -38,6 +41,16 @@ int lab_runner(const char *const *files, size_t nfiles, const struct lab_runner_
  * Returns 0, or the exit status of the first failure in run order (err.h), its message
  * printed on stderr. The caller cleans up every run (lab_run_cleanup) either way. */
 int lab_execute(const struct lab_scenario *sc, struct lab_run *runs, int jobs, bool progress);
+/* The same for the runs slice s owns (every run when s is NULL or whole); the others
+ * stay initialised and empty. */
+int lab_execute_shard(const struct lab_scenario *sc, struct lab_run *runs,
+                      const struct lab_shard *s, int jobs, bool progress);
+
+/* Write what a run of sc leaves for runs[] (all sc->nruns of them, executed or rebuilt by
+ * a merge, expectations checked): the results, the plots unless o->check, and the
+ * PASS/FAIL report. Returns the exit status (0, 1 when an expectation failed, 4). */
+int lab_runner_write(const struct lab_scenario *sc, const struct lab_run *runs,
+                     const struct lab_runner_opts *o);
 
 /* Execute the control runs of sc (sc->ncruns, see scenario.h) into cruns[] as
  * lab_execute does, without checking expectations: lab_check_control (run.h) pairs each

@@ -162,7 +162,8 @@ struct lab_scenario *lab_scenario_load(const char *file, const struct lab_load_o
     struct lab_arena *a = &sc->arena;
     sc->file = lab_arena_strdup(a, file);
     sc->world = opts && opts->world ? opts->world : LAB_WORLD_SIM;
-    sc->root = lab_node_parse_file(a, file, err);
+    sc->root = opts && opts->text ? lab_node_parse_text(a, opts->text, file, err)
+                                  : lab_node_parse_file(a, file, err);
     if (!sc->root)
         goto fail;
     if (sc->root->kind != LAB_NODE_MAP) {

@@ -210,6 +210,8 @@ struct lab_load_opts {
     const char *seed_text;   /* --seed N as written: the same as --set seed=N */
     bool has_seed;           /* or the seed as a number (without seed_text) */
     uint64_t seed;
+    const char *text;        /* the file's text, read elsewhere (a partial result's copy);
+                              * NULL: read the file */
 };
 
 /* Load, validate and expand 'file'. Returns the scenario, or NULL with err set

@@ -26,14 +26,12 @@ extern const char *const lab__top_keys[];
 
 /* ---- Maps and words (scenario_values.c) ------------------------------------------ */
 
-bool lab__in_list(const char *const *list, const char *s);
-/* "a, b, c", in the arena. */
-char *lab__join(struct lab_arena *a, const char *const *list);
-/* Every key of map m must be in 'allowed'; 'what' names the map in the message. */
-int lab__check_keys(struct lab_arena *a, struct lab_err *err, const struct lab_node *m,
-                    const char *const *allowed, const char *what);
-int lab__want_map(struct lab_err *err, const struct lab_node *n, const char *what);
-int lab__want_scalar(struct lab_err *err, const struct lab_node *n, const char *what);
+/* The checks on maps live in node.h, for the claims file too; the loader's names: */
+#define lab__in_list lab_in_list
+#define lab__join lab_join
+#define lab__check_keys lab_node_check_keys
+#define lab__want_map lab_node_want_map
+#define lab__want_scalar lab_node_want_scalar
 bool lab__is_ident(const char *s); /* [a-z0-9_]+: a metric name */
 bool lab__is_stem(const char *s);  /* [A-Za-z0-9_.-]+, not starting with '.' */
 

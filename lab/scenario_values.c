@@ -12,58 +12,7 @@
 
 #include "names.h"
 
-/* ---- Small helpers --------------------------------------------------------------- */
-
-bool lab__in_list(const char *const *list, const char *s)
-{
-    for (; *list; list++)
-        if (!strcmp(*list, s))
-            return true;
-    return false;
-}
-
-char *lab__join(struct lab_arena *a, const char *const *list)
-{
-    size_t len = 1;
-    for (const char *const *p = list; *p; p++)
-        len += strlen(*p) + 2;
-    char *s = lab_arena_alloc(a, len);
-    for (const char *const *p = list; *p; p++) {
-        if (p != list)
-            strcat(s, ", ");
-        strcat(s, *p);
-    }
-    return s;
-}
-
-/* Every key of map m must be in 'allowed'. 'what' names the map in the message. */
-int lab__check_keys(struct lab_arena *a, struct lab_err *err, const struct lab_node *m,
-                    const char *const *allowed, const char *what)
-{
-    for (size_t i = 0; i < m->n; i++)
-        if (!lab__in_list(allowed, m->keys[i]->text))
-            return lab_errf(err, m->keys[i], "unknown key '%s'%s%s (expected one of: %s)",
-                            m->keys[i]->text, *what ? " in " : "", what, lab__join(a, allowed));
-    return 0;
-}
-
-int lab__want_map(struct lab_err *err, const struct lab_node *n, const char *what)
-{
-    if (n->kind != LAB_NODE_MAP)
-        return lab_errf(err, n, "%s must be a map of keys, got '%s'", what,
-                        n->kind == LAB_NODE_SCALAR ? n->text : "a list");
-    return 0;
-}
-
-int lab__want_scalar(struct lab_err *err, const struct lab_node *n, const char *what)
-{
-    if (n->kind != LAB_NODE_SCALAR)
-        return lab_errf(err, n, "'%s' must be a single value, not a %s", what,
-                        n->kind == LAB_NODE_MAP ? "map" : "list");
-    if (n->null)
-        return lab_errf(err, n, "'%s' has no value", what);
-    return 0;
-}
+/* ---- Small helpers (the checks on maps are node.h's) ------------------------------- */
 
 bool lab__is_ident(const char *s)
 {

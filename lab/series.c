@@ -36,6 +36,11 @@ void series_destroy(struct series *s)
 
 int series_add(struct series *s, int64_t t_ns, double v)
 {
+    return series_add_n(s, t_ns, v, 1);
+}
+
+int series_add_n(struct series *s, int64_t t_ns, double sum, uint64_t n)
+{
     if (t_ns < 0)
         return -EINVAL;
     uint64_t bin = (uint64_t)(t_ns / s->bin_ns);
@@ -53,8 +58,8 @@ int series_add(struct series *s, int64_t t_ns, double v)
         s->bins = nb;
         s->cap = (size_t)cap;
     }
-    s->bins[bin].sum += v;
-    s->bins[bin].count++;
+    s->bins[bin].sum += sum;
+    s->bins[bin].count += n;
     if (bin >= s->len)
         s->len = (size_t)bin + 1;
     return 0;

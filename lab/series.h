@@ -12,8 +12,10 @@ struct series;
 struct series *series_create(int64_t bin_ns); /* NULL on -EINVAL (bin <= 0) or -ENOMEM */
 void series_destroy(struct series *s);
 
-/* Add v at true time t_ns (>= 0). Returns 0 or -ENOMEM. */
+/* Add v at true time t_ns (>= 0). Returns 0, -EINVAL (t_ns < 0) or -ENOMEM. */
 int series_add(struct series *s, int64_t t_ns, double v);
+/* Add n values whose sum is 'sum' at once (rebuilding a series from its bins). */
+int series_add_n(struct series *s, int64_t t_ns, double sum, uint64_t n);
 
 int64_t series_bin_ns(const struct series *s);
 size_t series_len(const struct series *s); /* bins from 0 to the last one touched */

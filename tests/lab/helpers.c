@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lab/cli.h"
+#include "lab/output.h"
 #include "workloads_test.h"
 
 static const struct lab_cmd cmds[] = {
@@ -44,19 +45,7 @@ char *t_write(const char *dir, const char *name, const char *text)
 
 char *t_read(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, m);
-    fclose(f);
-    fclose(m);
-    return buf;
+    return lab_read_file(path, NULL);
 }
 
 int t_distlab(const char *dir, ...)

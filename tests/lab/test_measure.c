@@ -222,6 +222,53 @@ Test(hist, merge_equals_adding_everything_to_one)
     hist_destroy(all);
 }
 
+/* A shard's partial result carries a histogram as its buckets and exact totals. */
+Test(hist, rebuilt_from_buckets_and_totals_is_the_same)
+{
+    struct rng r;
+    rng_seed(&r, 7);
+    struct hist *h = hist_create(), *g = hist_create();
+    for (int i = 0; i < 20000; i++)
+        hist_add(h, (int64_t)(rng_below(&r, 1u << 30) * (i % 7 + 1)));
+    size_t cur = 0;
+    int64_t lo, hi, min, max;
+    uint64_t cnt, sh, sl;
+    while (hist_next_bucket(h, &cur, &lo, &hi, &cnt))
+        hist_add_n(g, lo, cnt);
+    hist_totals(h, &min, &max, &sh, &sl);
+    cr_expect_neq(hist_mean(g), hist_mean(h), "the buckets alone lose the exact sum");
+    cr_assert(hist_set_totals(g, min, max, sh, sl));
+    cr_expect(hist_check(g));
+    for (double q = 0; q <= 1; q += 0.01)
+        cr_expect_eq(hist_quantile(g, q), hist_quantile(h, q));
+    cr_expect_eq(hist_mean(g), hist_mean(h));
+    cr_expect_eq(hist_min(g), hist_min(h));
+    cr_expect_eq(hist_max(g), hist_max(h));
+    cr_expect_eq(hist_count(g), hist_count(h));
+    /* Totals that the buckets contradict are refused, and change nothing. */
+    cr_expect_not(hist_set_totals(g, max + 1000000, max, sh, sl));
+    cr_expect_not(hist_set_totals(g, min, max, 0, 0));
+    cr_expect_eq(hist_mean(g), hist_mean(h));
+    cr_expect(hist_check(g));
+    hist_destroy(h);
+    hist_destroy(g);
+}
+
+Test(series, add_n_is_n_adds_in_one)
+{
+    struct series *s = series_create(1000), *t = series_create(1000);
+    cr_assert(s && t);
+    cr_expect_eq(series_add(s, 1500, 2.25), 0);
+    cr_expect_eq(series_add(s, 1999, 0.5), 0);
+    cr_expect_eq(series_add_n(t, 1000, 2.75, 2), 0);
+    cr_expect_eq(series_add_n(t, -5, 1, 1), -EINVAL);
+    cr_expect_eq(series_len(t), series_len(s));
+    cr_expect_eq(series_sum(t, 1), series_sum(s, 1));
+    cr_expect_eq(series_count(t, 1), series_count(s, 1));
+    series_destroy(s);
+    series_destroy(t);
+}
+
 Test(series, bins_sum_and_count_by_time)
 {
     cr_expect_null(series_create(0));
