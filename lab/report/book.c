@@ -149,13 +149,31 @@ void rep_book_close(struct rep_book *b)
 /* ---- Claims against scenarios ------------------------------------------------------ */
 
 /* Does expectation x's where: hold every value of sel? */
+/* Does an expectation's where: value w (a value, or `{ in: [...] }`) admit the claim's v? */
+static bool where_admits(struct lab_arena *a, const struct lab_node *w, const struct lab_node *v)
+{
+    const char *vt = lab_node_text(a, v);
+    if (w->kind != LAB_NODE_MAP)
+        return !strcmp(lab_node_text(a, w), vt);
+    for (size_t i = 0; i < w->n; i++) {
+        if (strcmp(w->keys[i]->text, "in"))
+            continue; /* min, max, not narrow the runs: the value is still the claim's */
+        const struct lab_node *l = w->items[i];
+        for (size_t j = 0; l->kind == LAB_NODE_SEQ && j < l->n; j++)
+            if (!strcmp(lab_node_text(a, l->items[j]), vt))
+                return true;
+        return false;
+    }
+    return true;
+}
+
 static bool where_has(struct lab_arena *a, const struct lab_expect *x, const struct lab_node *sel)
 {
     for (size_t i = 0; sel && i < sel->n; i++) {
         bool found = false;
         for (size_t k = 0; k < x->nwhere && !found; k++)
             found = !strcmp(x->where[k].key, sel->keys[i]->text) &&
-                    !strcmp(lab_node_text(a, x->where[k].value), lab_node_text(a, sel->items[i]));
+                    where_admits(a, x->where[k].value, sel->items[i]);
         if (!found)
             return false;
     }
