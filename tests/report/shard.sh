@@ -6,7 +6,8 @@
 set -u
 . "$(dirname "$0")/tap.sh"
 
-# A swept scenario (12 sweep points) with 2 repeats: 24 runs, so 7 slices are uneven.
+# A swept scenario (18 sweep points: try x release x task) with 2 repeats: 36 runs, so 7
+# slices are uneven.
 scenario=$src/scenarios/lock_trylock_single.yaml
 name=lock_trylock_single
 set -- --set repeat=2
@@ -25,8 +26,8 @@ same_result() {
 }
 
 check "the single run" "'$bin' run -q --out single '$scenario' $* 2>err.txt"
-check "the single run's summary has its 24 runs" \
-    "[ \$(grep -c '\"wall_s\"' single/$name/summary.json) -eq 24 ]"
+check "the single run's summary has its 36 runs" \
+    "[ \$(grep -c '\"wall_s\"' single/$name/summary.json) -eq 36 ]"
 
 for slices in 1 2 3 7; do
     rm -rf "parts$slices" "merged$slices"
