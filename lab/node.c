@@ -323,7 +323,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 
 /* What libfyaml is given must be text it reads safely: no NUL (it would end the file
  * silently), UTF-8 only, and no directive line ('%' at a line's start: libfyaml 0.7.12
- * hangs or reads out of bounds scanning some, upstream issues 101 and 175; a scenario
+ * hangs on '%' followed by a bad byte and reads out of bounds on others; a scenario
  * needs none). Returns 0, or -EINVAL with err set at the offending line and column. */
 static int check_text(const char *text, size_t n, const char *origin, bool option,
                       struct lab_err *err)

@@ -244,7 +244,7 @@ Test(sf_cli, bad_input_exits_2, .init = cr_redirect_stderr)
         {"id", "frob", NULL},
         {"id", "decode", "--unit", "0", "1", NULL},
         {"id", "decode", "-5", NULL}, /* looks like an option: not an ID either way */
-        /* Overflow is an error, never a clamped date or a truncated width (issue 20). */
+        /* Overflow is an error, never a clamped date or a truncated width (a hostile input). */
         {"id", "decode", "--unit", "1s", "9223372036854775807", NULL},
         {"id", "decode", "--layout", "4294967337/5/5/12", "12345", NULL},
         {"id", "decode", "--layout", "41/5/5/4294967308", "1", NULL},

@@ -1,4 +1,4 @@
-/* test_hostile.c - a whole invocation under hostile or unlucky conditions (issue 20): every
+/* test_hostile.c - a whole invocation under hostile or unlucky conditions: every
  * reproducer exits with a clear message and its documented status, and leaves no partial
  * result and no stray file. The loader's own hostile inputs are rows of test_scenario.c. */
 #include <criterion/criterion.h>

@@ -157,7 +157,7 @@ static const struct bad bad_inputs[] = {
     {BASE, "foo", "--set foo: expected key.path=value"},
     {BASE, "name.x=1", "--set name.x=1: cannot set 'name.x': 'name' is not a map"},
     {BASE, "seed=-1", "--set seed=-1: 'seed' must be at least 0, got -1"},
-    /* Hostile inputs: none may crash, hang or exhaust memory (issue 20). */
+    /* Hostile inputs: none may crash, hang or exhaust memory. */
     {BASE, "weights=&w [1, *w]",
      "--set weights=&w [1, *w]: alias '*w' is inside the value it names (a value cannot "
      "contain itself)"},
