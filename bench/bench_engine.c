@@ -40,16 +40,11 @@ static double wall(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The 1-minute load average (libc's getloadavg), -1 when it cannot be read. */
 static double load1(void)
 {
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1)
-            l = -1;
-        fclose(f);
-    }
-    return l;
+    double l;
+    return getloadavg(&l, 1) == 1 ? l : -1;
 }
 
 /* The KiB figure of the line of 'file' that 'fmt' ("Key: %ld kB") matches; -1 if none. */
