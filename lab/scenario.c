@@ -119,6 +119,41 @@ static int apply_overrides(struct lab_scenario *sc, const struct lab_load_opts *
                      lab_arena_printf(a, "seed=%s", seed));
 }
 
+/* A --set (or --seed) on a key that a sweep sets would be replaced in every run: refuse
+ * it rather than run something other than what was asked. */
+static int check_sets_not_swept(struct lab_scenario *sc, const struct lab_load_opts *opts,
+                                struct lab_err *err)
+{
+    struct lab_arena *a = &sc->arena;
+    size_t n = opts ? opts->nsets + (opts->seed_text || opts->has_seed) : 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seed = !opts || i == opts->nsets;
+        const char *set = seed ? "seed=" : opts->sets[i];
+        const char *eq = strchr(set, '=');
+        const char **comp;
+        size_t nc = lab__key_path(a, lab_arena_strndup(a, set, (size_t)(eq - set)), &comp);
+        for (size_t k = 0; k < sc->nsweep; k++) {
+            const struct lab_sweep_key *sw = &sc->sweep[k];
+            size_t j = 0;
+            while (j < sw->npath && j < nc && !strcmp(sw->path[j], comp[j]))
+                j++;
+            if (j < sw->npath)
+                continue;
+            struct lab_node where = {.kind = LAB_NODE_SCALAR, .text = "",
+                                     .origin = seed ? "--seed" :
+                                                      lab_arena_printf(a, "--set %s", set)};
+            const char *at = sw->key->line ? lab_arena_printf(a, "%s:%d:%d", sw->key->origin,
+                                                              sw->key->line, sw->key->col)
+                                           : sw->key->origin;
+            return lab_errf(err, &where, "'%.*s' is swept by this scenario (sweep: %s, at %s), "
+                            "so every run would replace this value; change the sweep's list "
+                            "instead (--set sweep.%s=[...])", (int)(eq - set), set, sw->name, at,
+                            sw->name);
+        }
+    }
+    return 0;
+}
+
 /* The keys that hold for every run: name, about, repeat. */
 static int parse_top(struct lab_scenario *sc, struct lab_err *err)
 {
@@ -172,7 +207,7 @@ struct lab_scenario *lab_scenario_load(const char *file, const struct lab_load_o
     }
     if (apply_overrides(sc, opts, err) || parse_top(sc, err) ||
         lab__parse_sweep(sc, err, lab_node_get(sc->root, "sweep", NULL)) ||
-        lab__expand_sweep(sc, err) ||
+        check_sets_not_swept(sc, opts, err) || lab__expand_sweep(sc, err) ||
         lab__parse_plots(sc, err, lab_node_get(sc->root, "plots", NULL)) ||
         lab__parse_controls(sc, err, lab_node_get(sc->root, "controls", NULL)) ||
         lab__parse_expects(sc, err, lab_node_get(sc->root, "expect", NULL)) ||

@@ -268,6 +268,42 @@ Test(loader, bad_inputs_name_their_place_and_what_was_expected)
     t_cleanup(dir);
 }
 
+/* A --set or --seed on a swept key would be replaced in every run: refused, naming the
+ * sweep's place; setting the sweep's own list is the way, and loads. */
+Test(loader, set_on_a_swept_key_is_refused)
+{
+    char *dir = t_tmpdir();
+    char *path = t_write(dir, "swept.yaml", BASE "sweep:\n  n: [1, 2]\n  seed: [1, 2]\n");
+    const char *cases[][2] = {
+        {"n=3", "--set n=3: 'n' is swept"},
+        {"workload.n=3", "--set workload.n=3: 'workload.n' is swept"},
+        {NULL, "--seed: 'seed' is swept"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        const char *sets[] = {cases[i][0]};
+        struct lab_load_opts o = {.sets = sets, .nsets = cases[i][0] ? 1 : 0,
+                                  .has_seed = !cases[i][0], .seed = 7};
+        struct lab_err err;
+        struct lab_scenario *sc = lab_scenario_load(path, &o, &err);
+        cr_expect_null(sc, "case %zu loaded", i);
+        lab_scenario_free(sc);
+        cr_expect(strstr(err.msg, cases[i][1]) == err.msg, "case %zu: %s", i, err.msg);
+        char at[4096];
+        snprintf(at, sizeof(at), "at %s:%d:3)", path, cases[i][0] ? 5 : 6);
+        cr_expect(strstr(err.msg, at) != NULL, "case %zu: %s lacks %s", i, err.msg, at);
+    }
+    const char *ok[] = {"sweep.n=[3]", "name=u"};
+    struct lab_load_opts o = {.sets = ok, .nsets = 2};
+    struct lab_err err;
+    struct lab_scenario *sc = lab_scenario_load(path, &o, &err);
+    cr_expect_not_null(sc, "%s", err.msg);
+    if (sc)
+        cr_expect_eq(sc->nruns, 2); /* n = 3, seed 1 and 2 */
+    lab_scenario_free(sc);
+    free(path);
+    t_cleanup(dir);
+}
+
 Test(loader, empty_and_missing_files)
 {
     char *dir = t_tmpdir();
