@@ -10,23 +10,8 @@
 #  - a timed item's rows carry their peer and direction;
 #  - bad input exits 2 with a message.
 set -u
-tap=$1
+. "$(dirname "$0")/../tap.sh"
 sanitize=${2:-none}
-src=${DISTLAB_SOURCE_ROOT:?}
-bin=${DISTLAB_BUILD_ROOT:?}/lab/distlab
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
-cd "$work" || exit 1
-n=0
-: >"$tap.part"
-ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$*" >>"$tap.part"; }
-not_ok() {
-    n=$((n + 1))
-    printf 'not ok %d - %s\n' "$n" "$1" >>"$tap.part"
-    [ -f "$2" ] && sed 's/^/# /' "$2" | head -40 >>"$tap.part"
-    echo "bench-gate: not ok: $1"
-    [ -f "$2" ] && head -40 "$2"
-}
 # expect RC WANT FILE PATTERN TEXT: TEXT holds when the command exited WANT and its
 # output FILE matches PATTERN.
 expect() {
@@ -167,6 +152,4 @@ for opt in "--set nokey" "--set frob=1" "--json" "--tap" "--filter"; do
     fi
 done
 
-{ echo "TAP version 13"; echo "1..$n"; cat "$tap.part"; } >"$tap"
-rm -f "$tap.part"
-! grep -q '^not ok' "$tap"
+finish

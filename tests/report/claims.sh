@@ -5,7 +5,7 @@
 # claim rests on, this fails with one line per problem, "file:line:col: claim ID: ...".
 # Claims find expectations by metric and where:, so reordering them changes nothing.
 set -u
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/../tap.sh"
 
 "$bin" report --check >out.txt 2>err.txt
 rc=$?

@@ -5,7 +5,7 @@
 # request leaving the page (checked in the DOM and in Chromium's own network log), a
 # screenshot that is not blank, --pdf; and claims files with errors refused at file:line:col.
 set -u
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/../tap.sh"
 
 # Chromium as the test drives it: headless, off the network (no background services,
 # names unresolvable, a proxy nobody listens on, and a network namespace of its own

@@ -4,7 +4,7 @@
 # merged, gives the single run's summary.json (but for "machine" and "wall_s"), CSVs
 # and plot data byte for byte; slices that do not fit together are refused.
 set -u
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/../tap.sh"
 
 # A swept scenario (18 sweep points: try x release x task) with 2 repeats: 36 runs, so 7
 # slices are uneven.

@@ -1,5 +1,5 @@
-# tap.sh - sourced by the report's test scripts: a work directory that goes away, and
-# TAP lines into $tap ("ok N - what" / "not ok N - what" with err.txt as comments).
+# tap.sh - sourced by the test scripts: a work directory that goes away, and TAP lines
+# into $tap ("ok N - what" / "not ok N - what" with err.txt, or the file named, as comments).
 # The script sets tap, src and bin from its arguments and the build's environment.
 tap=$1
 src=${DISTLAB_SOURCE_ROOT:?}
@@ -10,12 +10,14 @@ cd "$work" || exit 1
 n=0
 : >"$tap.part"
 : >err.txt
-ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$1" >>"$tap.part"; }
-not_ok() {
+ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$*" >>"$tap.part"; }
+not_ok() { # not_ok WHAT [FILE]: FILE (default err.txt) as the line's comments
     n=$((n + 1))
     printf 'not ok %d - %s\n' "$n" "$1" >>"$tap.part"
-    [ -s "$work/err.txt" ] && sed 's/^/# /' "$work/err.txt" | head -40 >>"$tap.part"
+    f=${2:-$work/err.txt}
+    [ -s "$f" ] && sed 's/^/# /' "$f" | head -40 >>"$tap.part"
     echo "FAILED: $1"
+    [ -n "${2:-}" ] && [ -s "$f" ] && head -40 "$f"
 }
 # A check fails too when a sanitizer spoke on the way (the ASan+UBSan build).
 sanitized() { grep -qE 'runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer' "$work/err.txt"; }
