@@ -2,11 +2,13 @@
  * are built on (create an ephemeral sequential node, delete it) on the same session,
  * measured by one harness in one run against a ZooKeeper the launcher starts on loopback,
  * at 1 and 16 clients. A lock cycle is the raw pair plus one get-children (a read, which
- * needs no quorum write), so its rate should stay close to the pair's: the goal is 80 %
- * at one client. Both algorithms are measured; without contention they make the same
- * calls (the herd's get-children also sets a watch, which costs nothing until a change
- * fires it). Prints one JSON object per line on stdout; reads the system clock, which
- * only benchmarks may do.
+ * needs no quorum write) sent right behind the create without waiting for its reply
+ * (zk_create_list: ZooKeeper answers a session's requests in order, so the listing sees
+ * the new node), so it adds a request but no round trip, and its rate should stay close
+ * to the pair's: the goal is 80 % at one client. Both algorithms are measured; without
+ * contention they make the same calls (the herd's get-children also sets a watch, which
+ * costs nothing until a change fires it). Prints one JSON object per line on stdout;
+ * reads the system clock, which only benchmarks may do.
  *
  * Each client is a thread of the live world with its own lock node (the cost of the
  * mechanism, not of contention: the scenarios measure that). It runs blocks of BLOCK raw

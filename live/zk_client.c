@@ -132,14 +132,10 @@ static int l_create(struct zk *z, const char *path, const void *data, size_t len
                     char *out, size_t cap, struct zk_stat *st)
 {
     struct lzk *c = handle(z);
-    int rc = check_path(c, path, flags & ZK_SEQUENCE);
-    if (rc < 0)
-        return rc;
-    if (flags & ~(ZK_EPHEMERAL | ZK_SEQUENCE))
-        return finish(c, ZK_BADARGUMENTS);
-    if (len > ZK_DATA_MAX || (len && !data)) {
+    int rc = zk_create_check(path, data, len, flags);
+    if (rc < 0) {
         c->base.rc = ZK_BADARGUMENTS;
-        return -E2BIG;
+        return rc;
     }
     int mode =
         (flags & ZK_EPHEMERAL ? ZOO_EPHEMERAL : 0) | (flags & ZK_SEQUENCE ? ZOO_SEQUENCE : 0);
@@ -194,6 +190,22 @@ static int l_get(struct zk *z, const char *path, bool watch, void *buf, size_t c
     return len < 0 ? 0 : len; /* -1: a node created without data */
 }
 
+/* Copies the names out of the library's vector (one allocation, zk_children_alloc). */
+static int copy_children(const struct String_vector *v, struct zk_children *out)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < v->count; i++)
+        bytes += strlen(v->data[i]) + 1;
+    char *p = zk_children_alloc(out, (size_t)v->count, bytes);
+    for (int i = 0; p && i < v->count; i++) {
+        size_t l = strlen(v->data[i]) + 1;
+        memcpy(p, v->data[i], l);
+        out->names[out->n++] = p;
+        p += l;
+    }
+    return p ? 0 : -ENOMEM;
+}
+
 static int l_children(struct zk *z, const char *path, bool watch, struct zk_children *out)
 {
     struct lzk *c = handle(z);
@@ -207,18 +219,96 @@ static int l_children(struct zk *z, const char *path, bool watch, struct zk_chil
     if (rc != ZOK)
         return finish(c, rc);
     finish(c, rc);
-    size_t bytes = 0;
-    for (int i = 0; i < v.count; i++)
-        bytes += strlen(v.data[i]) + 1;
-    char *p = zk_children_alloc(out, (size_t)v.count, bytes);
-    for (int i = 0; p && i < v.count; i++) {
-        size_t l = strlen(v.data[i]) + 1;
-        memcpy(p, v.data[i], l);
-        out->names[out->n++] = p;
-        p += l;
-    }
+    rc = copy_children(&v, out);
     deallocate_String_vector(&v);
-    return p ? 0 : -ENOMEM;
+    return rc;
+}
+
+/* Create, then list the parent without waiting (zk_create_list): the C client's
+ * asynchronous calls queue both requests on the session's one connection, in the order
+ * made, and ZooKeeper's FIFO client order answers them in that order; the library's
+ * completion thread reports each reply here, and the owner waits for both. */
+struct pipelined {
+    struct lzk *c;
+    int pending;
+    int create_rc, list_rc;
+    char name[ZK_PATH_MAX + 1];
+    struct Stat st;
+    struct zk_children *kids;
+};
+
+static void created(int rc, const char *name, const struct Stat *st, const void *data)
+{
+    struct pipelined *p = (void *)(uintptr_t)data;
+    pthread_mutex_lock(&p->c->mu);
+    p->create_rc = rc;
+    if (rc == ZOK) {
+        snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
+        if (st)
+            p->st = *st;
+    }
+    p->pending--;
+    pthread_cond_broadcast(&p->c->cv);
+    pthread_mutex_unlock(&p->c->mu);
+}
+
+static void listed(int rc, const struct String_vector *v, const void *data)
+{
+    struct pipelined *p = (void *)(uintptr_t)data;
+    pthread_mutex_lock(&p->c->mu);
+    p->list_rc = rc;
+    if (rc == ZOK && v && copy_children(v, p->kids) < 0)
+        p->list_rc = ZSYSTEMERROR;
+    p->pending--;
+    pthread_cond_broadcast(&p->c->cv);
+    pthread_mutex_unlock(&p->c->mu);
+}
+
+static int l_create_list(struct zk *z, const char *path, const void *data, size_t len,
+                         unsigned flags, char *out, size_t cap, struct zk_stat *st, bool watch,
+                         struct zk_children *kids, int *list_rc)
+{
+    struct lzk *c = handle(z);
+    kids->n = 0;
+    kids->names = NULL;
+    char parent[ZK_PATH_MAX + 1];
+    int rc = zk_create_check(path, data, len, flags);
+    if (rc == 0 && zk_parent(path, parent, sizeof(parent)) < 0)
+        rc = -EINVAL;
+    if (rc < 0) {
+        c->base.rc = ZK_BADARGUMENTS;
+        *list_rc = rc;
+        return rc;
+    }
+    int mode =
+        (flags & ZK_EPHEMERAL ? ZOO_EPHEMERAL : 0) | (flags & ZK_SEQUENCE ? ZOO_SEQUENCE : 0);
+    struct pipelined p = {.c = c, .pending = 0, .list_rc = ZSYSTEMERROR, .kids = kids};
+    pthread_mutex_lock(&c->mu); /* the completions wait until both are queued */
+    p.create_rc = zoo_acreate2(c->zh, path, data, data ? (int)len : -1, &ZOO_OPEN_ACL_UNSAFE, mode,
+                               created, &p);
+    if (p.create_rc == ZOK) {
+        p.pending++;
+        int lr = zoo_aget_children(c->zh, parent, watch, listed, &p);
+        if (lr == ZOK)
+            p.pending++;
+        else
+            p.list_rc = lr;
+    }
+    while (p.pending > 0)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+    if (p.create_rc != ZOK || p.list_rc != ZOK)
+        zk_children_free(kids); /* a listing behind a failed create is discarded */
+    if (p.create_rc != ZOK) {
+        rc = finish(c, p.create_rc);
+        *list_rc = rc;
+        return rc;
+    }
+    if (out && cap)
+        snprintf(out, cap, "%s", p.name);
+    stat_of(&p.st, st);
+    *list_rc = finish(c, p.list_rc);
+    return 0;
 }
 
 /* ---- Waiting ------------------------------------------------------------------------------ */
@@ -300,6 +390,7 @@ static const struct zk_ops live_zk_ops = {
     .exists = l_exists,
     .get = l_get,
     .children = l_children,
+    .create_list = l_create_list,
     .wait = l_wait,
     .await_connected = l_await,
     .session = l_session,

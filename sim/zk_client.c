@@ -1,8 +1,10 @@
 /* zk_client.c - client/zk.h over simulated messages to sim/zk_model.c: the real client's
  * split between the caller, which sends its request and waits, and an I/O actor that
  * owns the connection (connects, pings, notices a dead connection, moves to the next
- * server, re-registers watches) and hands replies and notifications over. One request at
- * a time per handle, as the synchronous API the lock uses. */
+ * server, re-registers watches) and hands replies and notifications over. One call at a
+ * time per handle, as the synchronous API the lock uses; a call is one request, or two
+ * sent back to back (zk_create_list: a create and a read behind it), whose replies come
+ * in the order sent (the server keeps the session's FIFO order, zk_model.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,8 @@
 #include "sim/zk_internal.h"
 
 enum phase { CALL_IDLE, CALL_QUEUED, CALL_SENT, CALL_DONE };
+
+#define PIPE_MAX 2 /* requests of one call */
 
 struct cwatch {
     uint8_t kind; /* enum sim__zk_wkind */
@@ -41,12 +45,12 @@ struct sim__zkc {
     uint64_t io_handle;
     bool io_running, io_known, quit;
 
-    /* the call in flight */
+    /* the call in flight: nreq requests, the first nrep of them answered */
     enum phase phase;
-    struct sim__zk_msg req;
-    int call_rc; /* ZK_OK: the reply is in rep; otherwise why none came */
-    unsigned char *rep;
-    size_t replen;
+    struct sim__zk_msg req[PIPE_MAX];
+    int nreq, nrep;
+    int call_rc; /* why the replies from nrep on did not come (when the call is done) */
+    unsigned char *rep[PIPE_MAX];
     int64_t next_xid;
 
     /* notifications, a ring */
@@ -118,7 +122,7 @@ static void watch_forget(struct sim__zkc *c, enum zk_event_type t, const char *p
     c->nw = keep;
 }
 
-/* The call in flight ends without a reply (rc: why). */
+/* The call in flight ends without its missing replies (rc: why). */
 static void fail_call(struct sim__zkc *c, int rc)
 {
     if (c->phase == CALL_QUEUED || c->phase == CALL_SENT) {
@@ -127,12 +131,15 @@ static void fail_call(struct sim__zkc *c, int rc)
     }
 }
 
+/* Send the call's requests back to back, without waiting for a reply in between. */
 static void send_req(struct sim__zkc *c, struct env *e)
 {
-    c->req.session = c->session;
-    c->req.conn = c->conn;
-    c->req.port = c->io.port;
-    sim_send(e, c->server, &c->req, sizeof(c->req) + c->req.plen);
+    for (int i = 0; i < c->nreq; i++) {
+        c->req[i].session = c->session;
+        c->req[i].conn = c->conn;
+        c->req[i].port = c->io.port;
+        sim_send(e, c->server, &c->req[i], sizeof(c->req[i]) + c->req[i].plen);
+    }
     c->last_send = env_mono(e);
     c->phase = CALL_SENT;
 }
@@ -266,23 +273,26 @@ static bool on_msg(struct sim__zkc *c, struct env *e, const struct sim__zk_msg *
     if (m->zxid > c->last_zxid && m->op != SIM__ZK_EVENT)
         c->last_zxid = m->zxid;
     switch (m->op) {
-    case SIM__ZK_REPLY:
-        if (c->phase != CALL_SENT || m->xid != c->req.xid)
+    case SIM__ZK_REPLY: {
+        /* replies come in the order the requests went: the next one answers req[nrep] */
+        if (c->phase != CALL_SENT || c->nrep >= c->nreq || m->xid != c->req[c->nrep].xid)
             break;
-        c->replen = sizeof(*m) + m->plen;
-        unsigned char *t = c->rep; /* the reply stays where it came: swap the buffers */
-        c->rep = c->rbuf;
+        const struct sim__zk_msg *q = &c->req[c->nrep];
+        unsigned char *t = c->rep[c->nrep]; /* the reply stays where it came: swap buffers */
+        c->rep[c->nrep++] = c->rbuf;
         c->rbuf = t;
-        if (c->req.watch && (m->rc == ZK_OK || (m->rc == ZK_NONODE && c->req.op == SIM__ZK_EXISTS)))
+        if (q->watch && (m->rc == ZK_OK || (m->rc == ZK_NONODE && q->op == SIM__ZK_EXISTS)))
             watch_keep(c,
-                       c->req.op == SIM__ZK_CHILDREN ? SIM__ZK_W_CHILD
-                       : m->rc == ZK_NONODE          ? SIM__ZK_W_EXIST
-                                                     : SIM__ZK_W_DATA,
-                       c->req.path);
-        c->phase = CALL_DONE;
-        c->call_rc = ZK_OK;
-        env_cond_broadcast(e, &c->cv);
+                       q->op == SIM__ZK_CHILDREN ? SIM__ZK_W_CHILD
+                       : m->rc == ZK_NONODE      ? SIM__ZK_W_EXIST
+                                                 : SIM__ZK_W_DATA,
+                       q->path);
+        if (c->nrep == c->nreq) {
+            c->phase = CALL_DONE;
+            env_cond_broadcast(e, &c->cv);
+        }
         break;
+    }
     case SIM__ZK_EVENT:
         watch_forget(c, (enum zk_event_type)m->arg, m->path);
         push_event(c, (enum zk_event_type)m->arg, m->path);
@@ -370,30 +380,45 @@ static void io_main(struct env *e, void *arg)
 
 /* ---- The owner's calls ------------------------------------------------------------------ */
 
-/* Send q and wait for its reply (in c->rep) or the reason none will come. Returns the
- * ZooKeeper code: the reply's, or CONNECTIONLOSS / SESSIONEXPIRED / INVALIDSTATE. */
-static int call(struct sim__zkc *c, struct sim__zk_msg *q, size_t plen)
+/* Send q[0..n) (no payloads) back to back and wait for their replies (in c->rep[0..n)),
+ * or the reason the rest will not come. rc[i] gets the ZooKeeper code of request i: its
+ * reply's, or CONNECTIONLOSS / SESSIONEXPIRED / INVALIDSTATE. */
+static void call_n(struct sim__zkc *c, const struct sim__zk_msg *q, int n, int *rc)
 {
     struct env *e = c->owner;
     env_mutex_lock(e, &c->mu);
     if (c->state == ZK_STATE_EXPIRED || c->state == ZK_STATE_CLOSED || !c->io_running) {
         env_mutex_unlock(e, &c->mu);
-        return ZK_INVALIDSTATE;
+        for (int i = 0; i < n; i++)
+            rc[i] = ZK_INVALIDSTATE;
+        return;
     }
-    c->req = *q;
-    c->req.magic = SIM__ZK_MAGIC;
-    c->req.xid = ++c->next_xid;
-    c->req.plen = (uint32_t)plen;
+    for (int i = 0; i < n; i++) {
+        c->req[i] = q[i];
+        c->req[i].magic = SIM__ZK_MAGIC;
+        c->req[i].xid = ++c->next_xid;
+        c->req[i].plen = 0;
+    }
+    c->nreq = n;
+    c->nrep = 0;
+    c->call_rc = ZK_OK;
     c->phase = CALL_QUEUED;
     if (c->state == ZK_STATE_CONNECTED)
         send_req(c, e);
     while (c->phase != CALL_DONE)
         env_cond_wait(e, &c->cv, &c->mu, -1);
     c->phase = CALL_IDLE;
-    int rc = c->call_rc;
-    if (rc == ZK_OK)
-        rc = ((const struct sim__zk_msg *)(const void *)c->rep)->rc;
+    for (int i = 0; i < n; i++)
+        rc[i] =
+            i < c->nrep ? ((const struct sim__zk_msg *)(const void *)c->rep[i])->rc : c->call_rc;
     env_mutex_unlock(e, &c->mu);
+}
+
+/* One request: the ZooKeeper code of its reply, or why none came. */
+static int call(struct sim__zkc *c, const struct sim__zk_msg *q)
+{
+    int rc;
+    call_n(c, q, 1, &rc);
     return rc;
 }
 
@@ -414,39 +439,50 @@ static int check_path(struct sim__zkc *c, const char *path, bool sequential)
     return zk_path_check(path, sequential) ? finish(c, ZK_BADARGUMENTS) : 0;
 }
 
-static const struct sim__zk_msg *reply(const struct sim__zkc *c)
+static const struct sim__zk_msg *reply(const struct sim__zkc *c, int i)
 {
-    return (const struct sim__zk_msg *)(const void *)c->rep;
+    return (const struct sim__zk_msg *)(const void *)c->rep[i];
+}
+
+/* A create's request into q, after checking its arguments: 0 or the error to return. */
+static int create_req(struct sim__zkc *c, struct sim__zk_msg *q, const char *path, const void *data,
+                      size_t len, unsigned flags)
+{
+    int rc = zk_create_check(path, data, len, flags);
+    if (rc < 0) {
+        c->base.rc = ZK_BADARGUMENTS;
+        return rc;
+    }
+    memset(q, 0, sizeof(*q));
+    q->op = SIM__ZK_CREATE;
+    q->flags = flags;
+    snprintf(q->path, sizeof(q->path), "%s", path);
+    q->dlen = (uint32_t)len;
+    if (len)
+        memcpy(q->data, data, len);
+    return 0;
+}
+
+/* The created node's name and Stat from reply i. */
+static void created(const struct sim__zkc *c, int i, char *out, size_t cap, struct zk_stat *st)
+{
+    if (out && cap)
+        snprintf(out, cap, "%s", reply(c, i)->path);
+    if (st)
+        *st = reply(c, i)->st;
 }
 
 static int c_create(struct zk *z, const char *path, const void *data, size_t len, unsigned flags,
                     char *out, size_t cap, struct zk_stat *st)
 {
     struct sim__zkc *c = handle(z);
-    int rc = check_path(c, path, flags & ZK_SEQUENCE);
+    struct sim__zk_msg q;
+    int rc = create_req(c, &q, path, data, len, flags);
     if (rc < 0)
         return rc;
-    if (flags & ~(ZK_EPHEMERAL | ZK_SEQUENCE))
-        return finish(c, ZK_BADARGUMENTS);
-    if (len > ZK_DATA_MAX || (len && !data)) {
-        c->base.rc = ZK_BADARGUMENTS;
-        return -E2BIG;
-    }
-    struct sim__zk_msg q;
-    memset(&q, 0, sizeof(q));
-    q.op = SIM__ZK_CREATE;
-    q.flags = flags;
-    snprintf(q.path, sizeof(q.path), "%s", path);
-    q.dlen = (uint32_t)len;
-    if (len)
-        memcpy(q.data, data, len);
-    rc = call(c, &q, 0);
-    if (rc == ZK_OK) {
-        if (out && cap)
-            snprintf(out, cap, "%s", reply(c)->path);
-        if (st)
-            *st = reply(c)->st;
-    }
+    rc = call(c, &q);
+    if (rc == ZK_OK)
+        created(c, 0, out, cap, st);
     return finish(c, rc);
 }
 
@@ -461,7 +497,7 @@ static int c_delete(struct zk *z, const char *path, int32_t version)
     q.op = SIM__ZK_DELETE;
     q.version = version;
     snprintf(q.path, sizeof(q.path), "%s", path);
-    return finish(c, call(c, &q, 0));
+    return finish(c, call(c, &q));
 }
 
 /* A read: exists, get or children. */
@@ -476,9 +512,9 @@ static int read_call(struct sim__zkc *c, enum sim__zk_op op, const char *path, b
     q.op = (uint16_t)op;
     q.watch = watch;
     snprintf(q.path, sizeof(q.path), "%s", path);
-    rc = call(c, &q, 0);
+    rc = call(c, &q);
     if (rc == ZK_OK && st)
-        *st = reply(c)->st;
+        *st = reply(c, 0)->st;
     return finish(c, rc);
 }
 
@@ -494,21 +530,15 @@ static int c_get(struct zk *z, const char *path, bool watch, void *buf, size_t c
     int rc = read_call(c, SIM__ZK_GET, path, watch, st);
     if (rc < 0)
         return rc;
-    size_t n = reply(c)->plen < cap ? reply(c)->plen : cap;
+    size_t n = reply(c, 0)->plen < cap ? reply(c, 0)->plen : cap;
     if (n)
-        memcpy(buf, sim__zk_payload(reply(c)), n);
+        memcpy(buf, sim__zk_payload(reply(c, 0)), n);
     return (int)n;
 }
 
-static int c_children(struct zk *z, const char *path, bool watch, struct zk_children *out)
+/* The names of a children reply into out: 0 or -ENOMEM. */
+static int names_of(const struct sim__zk_msg *m, struct zk_children *out)
 {
-    struct sim__zkc *c = handle(z);
-    out->n = 0;
-    out->names = NULL;
-    int rc = read_call(c, SIM__ZK_CHILDREN, path, watch, NULL);
-    if (rc < 0)
-        return rc;
-    const struct sim__zk_msg *m = reply(c);
     const unsigned char *p = sim__zk_payload(m);
     size_t k = 0;
     for (const unsigned char *q = p; (q = memchr(q, 0, m->plen - (size_t)(q - p))); q++)
@@ -519,6 +549,50 @@ static int c_children(struct zk *z, const char *path, bool watch, struct zk_chil
     memcpy(names, p, m->plen); /* NUL-separated already: point into the copy */
     for (size_t off = 0; off < m->plen && out->n < k; off += strlen(names + off) + 1)
         out->names[out->n++] = names + off;
+    return 0;
+}
+
+static int c_children(struct zk *z, const char *path, bool watch, struct zk_children *out)
+{
+    struct sim__zkc *c = handle(z);
+    out->n = 0;
+    out->names = NULL;
+    int rc = read_call(c, SIM__ZK_CHILDREN, path, watch, NULL);
+    return rc < 0 ? rc : names_of(reply(c, 0), out);
+}
+
+/* The create and the listing of its parent go out back to back (call_n): the server
+ * answers the listing after the create (the session's FIFO order, zk_model.c), so it
+ * sees the new node, and both replies arrive after one round trip. A listing behind a
+ * failed create is answered too, and discarded here. */
+static int c_create_list(struct zk *z, const char *path, const void *data, size_t len,
+                         unsigned flags, char *out, size_t cap, struct zk_stat *st, bool watch,
+                         struct zk_children *kids, int *list_rc)
+{
+    struct sim__zkc *c = handle(z);
+    kids->n = 0;
+    kids->names = NULL;
+    struct sim__zk_msg q[2];
+    int rc = create_req(c, &q[0], path, data, len, flags);
+    memset(&q[1], 0, sizeof(q[1]));
+    if (rc == 0 && zk_parent(path, q[1].path, sizeof(q[1].path)) < 0)
+        rc = finish(c, ZK_BADARGUMENTS); /* (a path zk_create_check passed has a parent) */
+    if (rc < 0) {
+        *list_rc = rc;
+        return rc;
+    }
+    q[1].op = SIM__ZK_CHILDREN;
+    q[1].watch = watch;
+    int r[2];
+    call_n(c, q, 2, r);
+    if (r[0] != ZK_OK) {
+        *list_rc = finish(c, r[0]);
+        return *list_rc;
+    }
+    created(c, 0, out, cap, st);
+    *list_rc = finish(c, r[1]);
+    if (*list_rc == 0)
+        *list_rc = names_of(reply(c, 1), kids);
     return 0;
 }
 
@@ -585,7 +659,8 @@ void sim__zk_client_free(struct sim__zkc *c)
         c->next->pprev = c->pprev;
     *c->pprev = c->next;
     sim__sync_forget(&c->mu, &c->cv); /* actors the sim will destroy may still wait here */
-    free(c->rep);
+    for (int i = 0; i < PIPE_MAX; i++)
+        free(c->rep[i]);
     free(c->rbuf);
     free(c->evq);
     free(c->w);
@@ -605,7 +680,7 @@ static void c_close(struct zk *z)
         struct sim__zk_msg q;
         memset(&q, 0, sizeof(q));
         q.op = SIM__ZK_CLOSE;
-        call(c, &q, 0);
+        call(c, &q);
     }
     env_mutex_lock(e, &c->mu);
     c->state = ZK_STATE_CLOSED;
@@ -633,6 +708,7 @@ static const struct zk_ops sim_zk_client_ops = {
     .exists = c_exists,
     .get = c_get,
     .children = c_children,
+    .create_list = c_create_list,
     .wait = c_wait,
     .await_connected = c_await,
     .session = c_session,
@@ -646,17 +722,15 @@ struct zk *sim_zk_connect(struct env *e, struct sim_zk *z, int64_t session_timeo
     struct sim__zkc *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    c->rep = malloc(SIM__ZK_MSG_MAX);
-    c->rbuf = malloc(SIM__ZK_MSG_MAX);
-    if (!c->rep || !c->rbuf || env_mutex_init(e, &c->mu) < 0) {
-        free(c->rep);
-        free(c->rbuf);
-        free(c);
-        return NULL;
-    }
-    if (env_cond_init(e, &c->cv) < 0) {
-        env_mutex_destroy(e, &c->mu);
-        free(c->rep);
+    bool ok = (c->rbuf = malloc(SIM__ZK_MSG_MAX)) != NULL;
+    for (int i = 0; i < PIPE_MAX; i++) /* (pages that no reply touches stay unmapped) */
+        ok = (c->rep[i] = malloc(SIM__ZK_MSG_MAX)) != NULL && ok;
+    bool mu = ok && env_mutex_init(e, &c->mu) == 0;
+    if (!mu || env_cond_init(e, &c->cv) < 0) {
+        if (mu)
+            env_mutex_destroy(e, &c->mu);
+        for (int i = 0; i < PIPE_MAX; i++)
+            free(c->rep[i]);
         free(c->rbuf);
         free(c);
         return NULL;

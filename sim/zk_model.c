@@ -22,6 +22,13 @@ struct conn {
     struct sim_addr addr; /* the client's I/O actor */
     bool touched;         /* since the last report to the leader */
     int64_t xid;          /* a write waiting for its commit here; 0: none */
+    /* Reads that came behind that write, held until it is answered: ZooKeeper answers a
+     * session's requests in the order they came (its FIFO client order; the real
+     * server's CommitProcessor holds a session's reads behind its pending write), so a
+     * read pipelined behind a write sees it. (The client model pipelines a read behind
+     * a write, never two writes.) */
+    struct sim__zk_msg *held;
+    size_t nheld, capheld;
 };
 
 /* A connect waiting for the leader: a new session, or the revalidation of an old one. */
@@ -340,6 +347,7 @@ static void drop_conn(struct server *s, struct conn *c, bool tell)
         send_op(s, c->addr, c->conn, SIM__ZK_CLOSED);
     watch_drop_session(s, c->session);
     sim__map_del(&s->conns, (uint64_t)c->session);
+    free(c->held);
     free(c);
 }
 
@@ -515,6 +523,8 @@ static void props_pop(struct server *s, size_t k)
 
 /* ---- Applying a committed transaction ------------------------------------------------ */
 
+static void do_read(struct server *s, const struct sim__zk_msg *q, struct conn *c);
+
 static void reply_write(struct server *s, const struct sim__zk_txn *x)
 {
     struct conn *c = sim__map_get(&s->conns, (uint64_t)x->session);
@@ -533,6 +543,11 @@ static void reply_write(struct server *s, const struct sim__zk_txn *x)
             m.st = n->st;
     }
     send_client(s, c->addr, c->conn, &m, 0);
+    /* then the reads that waited behind it, in the order they came, on the tree that
+     * now holds the write (their CPU was spent when they arrived) */
+    for (size_t i = 0; i < c->nheld; i++)
+        do_read(s, &c->held[i], c);
+    c->nheld = 0;
 }
 
 static void apply_committed(struct server *s, const struct sim__zk_txn *x)
@@ -1099,7 +1114,12 @@ static void on_client(struct server *s, struct sim__zk_msg *q, size_t len, struc
     case SIM__ZK_GET:
     case SIM__ZK_CHILDREN:
         s->ens->st.requests++;
-        do_read(s, q, c);
+        if (!c->xid) {
+            do_read(s, q, c);
+        } else if (sim__zk_reserve((void **)&c->held, &c->capheld, c->nheld, sizeof(*q)) == 0) {
+            c->held[c->nheld] = *q;
+            c->held[c->nheld++].plen = 0; /* a read carries no payload */
+        }
         break;
     case SIM__ZK_CREATE:
     case SIM__ZK_DELETE:

@@ -153,3 +153,27 @@ int64_t zk_seq_of(const char *name)
     }
     return v;
 }
+
+int zk_parent(const char *path, char *out, size_t cap)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (!slash || cap < 2)
+        return -EINVAL;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= cap)
+        return -EINVAL;
+    memcpy(out, path, n);
+    out[n] = 0;
+    return 0;
+}
+
+int zk_create_check(const char *path, const void *data, size_t len, unsigned flags)
+{
+    if (!path)
+        return -EINVAL;
+    if (strlen(path) > ZK_PATH_MAX)
+        return -E2BIG;
+    if (zk_path_check(path, flags & ZK_SEQUENCE) || (flags & ~(ZK_EPHEMERAL | ZK_SEQUENCE)))
+        return -EINVAL;
+    return len > ZK_DATA_MAX || (len && !data) ? -E2BIG : 0;
+}

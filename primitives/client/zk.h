@@ -17,7 +17,9 @@
  *
  * Calls are synchronous and bounded by the connection: a call that gets no reply before
  * the connection is declared lost fails with -ECONNRESET, and the operation may or may
- * not have been applied (as with the real client's ZCONNECTIONLOSS).
+ * not have been applied (as with the real client's ZCONNECTIONLOSS). One call sends two
+ * requests without waiting between them (zk_create_list): ZooKeeper answers a session's
+ * requests in the order the client sent them, which is what makes that safe.
  *
  * Errors are negative errnos; where a caller needs ZooKeeper's own result code, zk_rc()
  * gives that of the handle's last call (enum zk_rc, the values of zookeeper.h):
@@ -138,6 +140,9 @@ struct zk_ops {
     int (*get)(struct zk *z, const char *path, bool watch, void *buf, size_t cap,
                struct zk_stat *st);
     int (*children)(struct zk *z, const char *path, bool watch, struct zk_children *out);
+    int (*create_list)(struct zk *z, const char *path, const void *data, size_t len, unsigned flags,
+                       char *out, size_t cap, struct zk_stat *st, bool watch,
+                       struct zk_children *kids, int *list_rc);
     int (*wait)(struct zk *z, struct zk_event *ev, int64_t timeout_ns);
     int (*await_connected)(struct zk *z, int64_t timeout_ns);
     void (*session)(struct zk *z, struct zk_session *out);
@@ -193,6 +198,28 @@ static inline int zk_get_children(struct zk *z, const char *path, bool watch,
                                   struct zk_children *out)
 {
     return z->ops->children(z, path, watch, out);
+}
+
+/* Create 'path' as zk_create does and, without waiting for its reply, list the children of
+ * its parent as zk_get_children does (with a watch if 'watch'): two requests sent back to
+ * back on the session, both answered after one round trip instead of one each. ZooKeeper
+ * guarantees FIFO client order: "all requests from a given client are executed in the order
+ * that they were sent by the client" (Hunt et al., "ZooKeeper: Wait-free coordination for
+ * Internet-scale systems", USENIX ATC 2010, section 2.3; the server's CommitProcessor holds
+ * a session's read behind its pending write until that write is applied), so the listing
+ * already sees the node just created. Returns the create's result (as zk_create). Only when
+ * the create succeeded is the listing's result kept: *list_rc gets it (0 with *kids filled,
+ * or an error with *kids empty). When the create failed, the listing's reply is discarded:
+ * *kids is empty and *list_rc is the create's error. The server ran the listing all the
+ * same, so with 'watch' a failed create may still leave a child watch on the parent (its
+ * first change then queues a ZK_EV_CHILD). A lost connection fails both (-ECONNRESET: the
+ * create may or may not have been applied). zk_rc gives the listing's code when the create
+ * succeeded, else the create's. */
+static inline int zk_create_list(struct zk *z, const char *path, const void *data, size_t len,
+                                 unsigned flags, char *out, size_t cap, struct zk_stat *st,
+                                 bool watch, struct zk_children *kids, int *list_rc)
+{
+    return z->ops->create_list(z, path, data, len, flags, out, cap, st, watch, kids, list_rc);
 }
 
 /* Take the next notification or session event off the handle's queue, waiting up to
@@ -269,6 +296,15 @@ const char *zk_state_name(enum zk_state s);
 /* The session timeout a server with tick 'tick_ns' grants for 'requested_ns': clamped to
  * [2, 20] ticks, ZooKeeper's default min/maxSessionTimeout, in whole milliseconds. */
 int64_t zk_negotiate_timeout(int64_t requested_ns, int64_t tick_ns);
+
+/* A create's arguments as both worlds check them before sending anything: 0, -EINVAL (a
+ * path ZooKeeper refuses, an unknown flag) or -E2BIG (a path or data too long; data NULL
+ * with len > 0). The caller's zk_rc is then ZK_BADARGUMENTS. */
+int zk_create_check(const char *path, const void *data, size_t len, unsigned flags);
+
+/* The parent of 'path' ("/" for a top node) into out (cap bytes). Returns 0, or -EINVAL
+ * for a path without a '/' or a parent that does not fit. */
+int zk_parent(const char *path, char *out, size_t cap);
 
 /* The sequence number at the end of a sequential node's name (the last ZK_SEQ_DIGITS
  * characters, all digits), or -1 when it has none. */

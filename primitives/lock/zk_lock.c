@@ -22,6 +22,8 @@ struct zklock {
     char guid[GUID_HEX + 1];
     char node[ZK_PATH_MAX + 1]; /* our node's path, "" when we have none */
     int64_t fence, seq;
+    struct zk_children kids; /* the listing that came with our create, not yet looked at */
+    bool have_kids;
     struct zklock_stats st; /* conn_losses: of the sessions closed so far */
 };
 
@@ -115,6 +117,12 @@ static int drain(struct zklock *l)
     return rc;
 }
 
+static void drop_kids(struct zklock *l)
+{
+    zk_children_free(&l->kids);
+    l->have_kids = false;
+}
+
 /* ---- Creating our node ------------------------------------------------------------------ */
 
 static int make_parents(struct zklock *l)
@@ -164,11 +172,15 @@ static bool past(const struct zklock *l, int64_t deadline)
     return deadline >= 0 && env_mono(l->e) >= deadline;
 }
 
-/* Create our ephemeral sequential node (and the lock node's parents if missing). A
- * create whose reply was lost may have happened: look for our guid before trying again,
- * or we would leave a node of ours ahead of us, and wait for it forever. */
+/* Create our ephemeral sequential node (and the lock node's parents if missing), with
+ * the first look at the queue sent right behind the create (zk_create_list: ZooKeeper
+ * answers a session's requests in the order sent, so the listing holds our node; one
+ * round trip instead of two). The listing is kept in l->kids for look(). A create whose
+ * reply was lost may have happened: look for our guid before trying again, or we would
+ * leave a node of ours ahead of us, and wait for it forever. */
 static int make_node(struct zklock *l, int64_t deadline)
 {
+    drop_kids(l);
     uint64_t a = env_rand(l->e), b = env_rand(l->e);
     snprintf(l->guid, sizeof(l->guid), "%016" PRIx64 "%016" PRIx64, a, b);
     char name[ZK_PATH_MAX + NAME_MAX_]; /* zklock_create checked that the path leaves room */
@@ -177,11 +189,15 @@ static int make_node(struct zklock *l, int64_t deadline)
     for (;;) {
         struct zk_stat st;
         l->node[0] = 0;
-        int rc = counted(l, zk_create(l->z, name, NULL, 0, ZK_EPHEMERAL | ZK_SEQUENCE, l->node,
-                                      sizeof(l->node), &st));
+        int list_rc;
+        int rc = counted(l, zk_create_list(l->z, name, NULL, 0, ZK_EPHEMERAL | ZK_SEQUENCE, l->node,
+                                           sizeof(l->node), &st, l->cfg.algo == ZKLOCK_HERD,
+                                           &l->kids, &list_rc));
+        counted(l, list_rc); /* the listing: sent either way; its reply kept only on success */
         if (rc == 0) {
             l->fence = st.czxid;
             l->seq = zk_seq_of(l->node);
+            l->have_kids = list_rc == 0; /* else look() asks again */
             return 0;
         }
         l->node[0] = 0;
@@ -225,17 +241,24 @@ static int delete_node(struct zklock *l)
 
 /* ---- Looking at the queue ------------------------------------------------------------------ */
 
-/* One look at the children. Returns 1 when our node is the lowest (we hold), 0 when it
- * is not (pred, cap bytes, names the one just below ours), -ENOENT when our node is not
- * there, or an error. The server lists children in no order: one pass finds whether
- * any is below ours, and the highest of those (no sort: O(children)). */
+/* One look at the children: the listing that came with our create if it is still
+ * unread, else a get children (with a watch for the herd). Returns 1 when our node is
+ * the lowest (we hold), 0 when it is not (pred, cap bytes, names the one just below
+ * ours), -ENOENT when our node is not there, or an error. The server lists children in
+ * no order: one pass finds whether any is below ours, and the highest of those (no
+ * sort: O(children)). */
 static int look(struct zklock *l, char *pred, size_t cap)
 {
-    struct zk_children ch;
+    struct zk_children ch = l->kids;
+    int rc;
     l->st.checks++;
-    int rc = counted(l, zk_get_children(l->z, l->path, l->cfg.algo == ZKLOCK_HERD, &ch));
-    if (rc < 0)
+    if (l->have_kids) {
+        l->have_kids = false;
+        l->kids = (struct zk_children){0, NULL};
+    } else if ((rc = counted(l, zk_get_children(l->z, l->path, l->cfg.algo == ZKLOCK_HERD, &ch))) <
+               0) {
         return rc;
+    }
     const char *mine = strrchr(l->node, '/') + 1, *below = NULL;
     int64_t seq = zk_seq_of(mine), best = -1;
     bool found = false;
@@ -292,6 +315,7 @@ static int await_turn(struct zklock *l, const char *pred, int64_t deadline)
 static int give_up(struct zklock *l, int rc)
 {
     l->st.gave_up++;
+    drop_kids(l);
     if (l->node[0] && l->z)
         delete_node(l);
     return rc;
@@ -306,6 +330,10 @@ int zklock_acquire(struct zklock *l, int64_t timeout_ns)
         int rc = ensure_session(l);
         if (rc < 0)
             return rc;
+        /* Notifications queued before our create are old news: the listing that comes
+         * with it is newer. Those that come after it stay queued for await_turn. */
+        if (!l->node[0] && drain(l) < 0)
+            continue; /* the session ended: a new one, from the start */
         if (!l->node[0] && (rc = make_node(l, deadline)) < 0) {
             if (dead(rc))
                 continue; /* a new session, from the start */
@@ -313,7 +341,7 @@ int zklock_acquire(struct zklock *l, int64_t timeout_ns)
         }
         for (;;) {
             char pred[ZK_PATH_MAX + 1] = "";
-            if (drain(l) < 0) {
+            if (!l->have_kids && drain(l) < 0) {
                 rc = -EKEYEXPIRED;
                 break;
             }
@@ -345,6 +373,7 @@ int zklock_acquire(struct zklock *l, int64_t timeout_ns)
                 break;
         }
         /* Our node or our session is gone (or a call failed for good). */
+        drop_kids(l);
         if (rc == -ENOENT || dead(rc)) {
             l->node[0] = 0;
             if (past(l, deadline))
@@ -407,6 +436,7 @@ void zklock_destroy(struct zklock *l)
 {
     if (!l)
         return;
+    drop_kids(l);
     zk_close(l->z);
     free(l);
 }
@@ -457,5 +487,7 @@ void zklock_get_stats(const struct zklock *l, struct zklock_stats *out)
 
 void zklock_abandon(struct zklock *l)
 {
+    if (l)
+        zk_children_free(&l->kids);
     free(l);
 }

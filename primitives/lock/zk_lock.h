@@ -94,8 +94,10 @@ void zklock_destroy(struct zklock *l);
  * when another holder stayed, our node then deleted; or an error of the calls that
  * retrying cannot cure (-EINVAL, -ENOMEM, ...). Connection losses are waited out; an
  * expired session costs our place in the queue: a new session and node, and a new
- * wait. Costs, without contention, two round trips: a create (a write, which the
- * leader commits after a majority has logged it) and a get children (a read). */
+ * wait. Costs, without contention, two requests in one round trip: a create (a write,
+ * which the leader commits after a majority has logged it) and a get children (a read)
+ * sent right behind it (zk_create_list), which ZooKeeper answers once the create is
+ * applied, so that it lists our node. */
 int zklock_acquire(struct zklock *l, int64_t timeout_ns);
 
 /* Give the lock up: delete our node. A delete whose connection broke is tried again on the

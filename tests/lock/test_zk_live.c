@@ -77,6 +77,11 @@ Test(zk_live, the_semantics_the_model_is_held_to, .timeout = 300)
     sem_oneshot_check(&r);
 
     memset(&r, 0, sizeof(r));
+    sem_pipeline(e, z = session(c, 1000 * MS), &r);
+    zk_close(z);
+    sem_pipeline_check(&r);
+
+    memset(&r, 0, sizeof(r));
     struct zk *other = session(c, 1000 * MS);
     sem_close(e, session(c, 1000 * MS), other, &r);
     zk_close(other);

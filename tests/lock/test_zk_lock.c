@@ -369,6 +369,15 @@ static int t_children(struct zk *z, const char *path, bool watch, struct zk_chil
     return timed_out(z, zk_get_children(in_of(z), path, watch, out));
 }
 
+static int t_create_list(struct zk *z, const char *path, const void *data, size_t len,
+                         unsigned flags, char *out, size_t cap, struct zk_stat *st, bool watch,
+                         struct zk_children *kids, int *list_rc)
+{
+    int rc = zk_create_list(in_of(z), path, data, len, flags, out, cap, st, watch, kids, list_rc);
+    *list_rc = timed_out(z, *list_rc);
+    return timed_out(z, rc);
+}
+
 static int t_wait(struct zk *z, struct zk_event *ev, int64_t timeout_ns)
 {
     return zk_wait(in_of(z), ev, timeout_ns);
@@ -390,8 +399,9 @@ static void t_close(struct zk *z)
     free(z);
 }
 
-static const struct zk_ops timing_out_ops = {t_create, t_remove, t_exists,  t_get,  t_children,
-                                             t_wait,   t_await,  t_session, t_close};
+static const struct zk_ops timing_out_ops = {t_create,   t_remove,      t_exists, t_get,
+                                             t_children, t_create_list, t_wait,   t_await,
+                                             t_session,  t_close};
 
 static struct zk *connect_timing_out(struct env *e, int64_t timeout, void *arg)
 {

@@ -185,6 +185,93 @@ static void sem_oneshot_check(const struct zk_sem *r)
     cr_assert_str_eq(deleted_first ? r->s[4] : r->s[5], "/w/a");
 }
 
+/* ---- Two requests back to back (zk_create_list) ------------------------------------------ */
+
+static bool sem_has(const struct zk_children *ch, const char *path)
+{
+    const char *name = strrchr(path, '/');
+    for (size_t i = 0; name && i < ch->n; i++)
+        if (!strcmp(ch->names[i], name + 1))
+            return true;
+    return false;
+}
+
+/* The listing sent behind a create sees it (FIFO client order); a failed create's
+ * listing is discarded; the session answers in order after it. */
+static void sem_pipeline(struct env *e, struct zk *z, struct zk_sem *r)
+{
+    struct zk_children ch;
+    struct zk_stat st;
+    cr_assert_eq(zk_await_connected(z, 30000 * SEM_MS), 0);
+    r->rc[0] = zk_create(z, "/pl", NULL, 0, 0, NULL, 0, NULL);
+    r->rc[1] = zk_create_list(z, "/pl/n-", "x", 1, ZK_EPHEMERAL | ZK_SEQUENCE, r->s[0], 256, &st,
+                              false, &ch, &r->rc[2]);
+    r->v[0] = (int64_t)ch.n;
+    r->v[1] = sem_has(&ch, r->s[0]);
+    r->v[2] = st.czxid;
+    zk_children_free(&ch);
+    /* with a watch, which the next change of the children fires */
+    r->rc[3] = zk_create_list(z, "/pl/n-", NULL, 0, ZK_EPHEMERAL | ZK_SEQUENCE, r->s[1], 256, &st,
+                              true, &ch, &r->rc[4]);
+    r->v[3] = (int64_t)ch.n;
+    r->v[4] = sem_has(&ch, r->s[0]) && sem_has(&ch, r->s[1]);
+    r->v[5] = st.czxid - r->v[2];
+    zk_children_free(&ch);
+    r->rc[5] = zk_delete(z, r->s[0], -1);
+    memcpy(r->s[6], r->s[0], sizeof(r->s[6])); /* sem_events writes paths from s[0] on */
+    r->v[6] = sem_events(z, r, 20, 300 * SEM_MS);
+    /* a create that fails: the listing behind it is answered, and discarded */
+    r->rc[6] = zk_create_list(z, "/pl", NULL, 0, 0, NULL, 0, NULL, false, &ch, &r->rc[7]);
+    r->v[7] = (int64_t)ch.n + (ch.names != NULL);
+    r->v[8] = zk_rc(z);
+    r->rc[8] =
+        zk_create_list(z, "/nope/n-", NULL, 0, ZK_SEQUENCE, NULL, 0, NULL, false, &ch, &r->rc[9]);
+    r->v[9] = (int64_t)ch.n + (ch.names != NULL);
+    /* refused before anything is sent */
+    r->rc[10] = zk_create_list(z, "/pl/./x", NULL, 0, 0, NULL, 0, NULL, false, &ch, &r->rc[11]);
+    r->rc[12] = zk_create_list(z, "nope", NULL, 0, 0, NULL, 0, NULL, false, &ch, &r->rc[13]);
+    /* and the session goes on, in order */
+    r->rc[14] = zk_get_children(z, "/pl", false, &ch);
+    r->v[10] = (int64_t)ch.n;
+    r->v[11] = sem_has(&ch, r->s[1]);
+    zk_children_free(&ch);
+}
+
+static void sem_pipeline_check(const struct zk_sem *r)
+{
+    cr_assert_eq(r->rc[0], 0);
+    cr_assert_eq(r->rc[1], 0);
+    cr_assert_eq(r->rc[2], 0);
+    cr_assert_str_eq(r->s[6], "/pl/n-0000000000");
+    cr_assert_str_eq(r->s[1], "/pl/n-0000000001");
+    cr_assert_eq(r->v[0], 1, "the listing behind the create holds %lld nodes", (long long)r->v[0]);
+    cr_assert(r->v[1], "the listing does not hold the node just created");
+    cr_assert_gt(r->v[2], 0);
+    cr_assert_eq(r->rc[3], 0);
+    cr_assert_eq(r->rc[4], 0);
+    cr_assert_eq(r->v[3], 2);
+    cr_assert(r->v[4]);
+    cr_assert_eq(r->v[5], 1, "one write between the creates, no read took a zxid");
+    cr_assert_eq(r->rc[5], 0);
+    cr_assert_eq(r->v[6], 1, "the listing's watch: %lld events", (long long)r->v[6]);
+    cr_assert_eq(r->v[20], ZK_EV_CHILD);
+    cr_assert_str_eq(r->s[0], "/pl");
+    cr_assert_eq(r->rc[6], -EEXIST);
+    cr_assert_eq(r->rc[7], -EEXIST, "a failed create's listing is not reported");
+    cr_assert_eq(r->v[7], 0, "a failed create's listing is discarded");
+    cr_assert_eq(r->v[8], ZK_NODEEXISTS);
+    cr_assert_eq(r->rc[8], -ENOENT);
+    cr_assert_eq(r->rc[9], -ENOENT);
+    cr_assert_eq(r->v[9], 0);
+    cr_assert_eq(r->rc[10], -EINVAL);
+    cr_assert_eq(r->rc[11], -EINVAL);
+    cr_assert_eq(r->rc[12], -EINVAL);
+    cr_assert_eq(r->rc[13], -EINVAL);
+    cr_assert_eq(r->rc[14], 0);
+    cr_assert_eq(r->v[10], 1);
+    cr_assert(r->v[11]);
+}
+
 /* ---- Sessions --------------------------------------------------------------------------- */
 
 /* The timeout the server grants (run with the requested one in r->v[31]). */
