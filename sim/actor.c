@@ -155,20 +155,12 @@ struct sim__stackpool *sim__stackpool_create(size_t stack_size, bool watermark)
             stack_size = 16 * 1024;
         p->stack_size = round_up(stack_size, p->page);
     }
-    /* The offsets are the same for every stack of the pool: measure them on a dummy one. */
-    size_t each = p->stack_size + (p->packed ? 0 : p->page);
-    unsigned char *probe = aligned_alloc(p->page, round_up(each, p->page));
-    if (!probe) {
-        free(p);
-        return NULL;
-    }
-    unsigned char *lo = probe + (p->packed ? 0 : p->page);
-    int cw = p->packed ? PACKED_CANARY_WORDS : 1;
-    struct sim__stack *st = carve(lo, probe + each, cw);
-    p->st_off = (unsigned char *)st - (unsigned char *)st->actor;
-    p->lo_off = lo - (unsigned char *)st->actor;
-    p->frame_bytes = st->size - 8 * (size_t)cw;
-    free(probe);
+    /* Every stack's top is 64-byte aligned, so carve puts its struct sim__stack and its
+     * actor at the same offsets in every one. */
+    size_t size = p->stack_size - header;
+    p->st_off = (ptrdiff_t)round_up(sizeof(struct sim_actor), 64);
+    p->lo_off = -(ptrdiff_t)size;
+    p->frame_bytes = size - 8 * (p->packed ? PACKED_CANARY_WORDS : 1);
     if (guard_budget < 0)
         guard_budget = read_guard_budget();
     return p;
@@ -282,13 +274,17 @@ static const struct sim__stack *slot_of(const struct sim__stackpool *p, const st
 
 static bool canary_intact(const struct sim__stack *st)
 {
-    for (int i = 0; i < st->canary_words; i++) {
-        uint64_t c;
-        memcpy(&c, st->lo + 8 * i, sizeof(c));
-        if (c != STACK_CANARY)
-            return false;
+    uint64_t diff = 0, c;
+    if (st->canary_words == PACKED_CANARY_WORDS) { /* one cache line, compared at once */
+        for (int i = 0; i < PACKED_CANARY_WORDS; i++) {
+            memcpy(&c, st->lo + 8 * i, sizeof(c));
+            diff |= c ^ STACK_CANARY;
+        }
+    } else if (st->canary_words) {
+        memcpy(&c, st->lo, sizeof(c));
+        diff = c ^ STACK_CANARY;
     }
-    return true;
+    return diff == 0;
 }
 
 const char *sim__stackpool_check(const struct sim__stackpool *p)
@@ -358,7 +354,7 @@ static _Thread_local struct sim *tls_sim;
  * (which cost the page they live on, so guarded stacks do not write them at all) and by
  * where it was suspended: an actor whose stack pointer went below the canary words
  * overflowed even when the frame that did it stepped over them without writing them. */
-bool sim__stack_intact(const struct sim_actor *a)
+static bool stack_intact(const struct sim_actor *a)
 {
     const struct sim__stack *st = a->stack;
     if (!st->canary_words)
@@ -511,7 +507,7 @@ void sim__resume(struct sim *sim, struct sim_actor *a)
 #endif
     asan_finish(fake, NULL, NULL);
     sim->current = NULL;
-    if (!sim__stack_intact(a)) {
+    if (!stack_intact(a)) {
         if (sim->stacks->packed)
             packed_overflow(sim->stacks, a);
         sim__fail(sim, SIM_STOP_ERROR,

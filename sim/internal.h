@@ -247,7 +247,6 @@ void sim__prefetch(const struct sim *sim, const struct evq_node *n);
 void sim__resume(struct sim *sim, struct sim_actor *a);   /* scheduler -> actor */
 void sim__suspend(struct sim_actor *a);                   /* actor -> scheduler */
 _Noreturn void sim__exit_current(struct sim_actor *a);    /* actor ends */
-bool sim__stack_intact(const struct sim_actor *a);
 
 /* net.c */
 void sim__msg_deliver(struct sim *sim, struct sim__msg *m);
