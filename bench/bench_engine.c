@@ -21,7 +21,9 @@
  * per actor in its last sleep row says it fits in MemAvailable (a "skipped" line if not).
  * The sleepers run on packed 1.5 KiB stacks (sim.h); before the sleep rows an
  * "engine_stack" line gives how deep their frames went in a run of 10,000 of them on
- * stacks of that size filled with a pattern (stack_watermark), and the room left.
+ * stacks of that size filled with a pattern (stack_watermark), and the room they left
+ * as a share of the room for frames (margin_share; a share rather than bytes, which the
+ * suite would read as a cost).
  *
  * Usage: bench-engine [--quick] [--no-peers] [--only WORKLOAD[:N]]... [--max-actors N]
  * [--stack BYTES] (--max-actors N leaves out worlds of more than N actors; --stack gives
@@ -312,9 +314,10 @@ static int sleep_depth(void)
     long margin = (long)d.stack_frame_bytes - (long)d.stack_used_max;
     printf("{\"bench\":\"engine_stack\",\"workload\":\"sleep\",\"actors\":%d,"
            "\"stack_bytes\":%llu,\"frame_bytes\":%llu,\"used_max_bytes\":%llu,"
-           "\"margin_bytes\":%ld}\n",
+           "\"margin_share\":%.3f}\n",
            n, (unsigned long long)d.stack_bytes, (unsigned long long)d.stack_frame_bytes,
-           (unsigned long long)d.stack_used_max, margin);
+           (unsigned long long)d.stack_used_max,
+           d.stack_frame_bytes ? (double)margin / (double)d.stack_frame_bytes : 0);
     fflush(stdout);
     if (margin < (long)d.stack_used_max / 4) {
         fprintf(stderr, "bench-engine: the sleepers' frames leave less than a quarter of their "
