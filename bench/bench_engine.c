@@ -320,8 +320,10 @@ static int sleep_depth(void)
            d.stack_frame_bytes ? (double)margin / (double)d.stack_frame_bytes : 0);
     fflush(stdout);
     if (margin < (long)d.stack_used_max / 4) {
-        fprintf(stderr, "bench-engine: the sleepers' frames leave less than a quarter of their "
-                        "depth free on %zu-byte stacks: give --stack more\n", sleep_stack);
+        fprintf(stderr,
+                "bench-engine: the sleepers' frames leave less than a quarter of their "
+                "depth free on %zu-byte stacks: give --stack more\n",
+                sleep_stack);
         return -1;
     }
     return 0;
