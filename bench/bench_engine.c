@@ -19,9 +19,15 @@
  * measurement runs in a child process so that rss_kib is that workload's own peak. The
  * sleep rows go to 1,000,000 actors; SimGrid runs beyond 100,000 only where its memory
  * per actor in its last sleep row says it fits in MemAvailable (a "skipped" line if not).
+ * The sleepers run on packed 1.5 KiB stacks (sim.h); before the sleep rows an
+ * "engine_stack" line gives how deep their frames went in a run of 10,000 of them on
+ * stacks of that size filled with a pattern (stack_watermark), and the room they left
+ * as a share of the room for frames (margin_share; a share rather than bytes, which the
+ * suite would read as a cost).
  *
  * Usage: bench-engine [--quick] [--no-peers] [--only WORKLOAD[:N]]... [--max-actors N]
- * (--max-actors N leaves out worlds of more than N actors) */
+ * [--stack BYTES] (--max-actors N leaves out worlds of more than N actors; --stack gives
+ * the sleepers another stack size) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,9 +86,14 @@ static void sleeper(struct env *e, void *arg)
         env_sleep(e, 1000 + (int64_t)env_rand_below(e, 999000)); /* 1 us .. 1 ms */
 }
 
-static int run_sleep(int n, int m, struct bench_result *r)
+/* Each sleeper's stack: its struct and the few frames of a sleep fit in 1.5 KiB (the
+ * engine_stack line measures how deep they go), so stacks are packed several to a page
+ * and a million sleepers hold about 1.5 GiB. --stack N sets another size. */
+static size_t sleep_stack = 1536;
+
+static int run_sleep(int n, int m, int watermark, struct bench_result *r)
 {
-    struct sim_config cfg = {.seed = 1, .stack_size = 16 * 1024};
+    struct sim_config cfg = {.seed = 1, .stack_size = sleep_stack, .stack_watermark = watermark};
     struct sim *sim = sim_create(&cfg);
     if (!sim)
         return -ENOMEM;
@@ -98,6 +109,11 @@ static int run_sleep(int n, int m, struct bench_result *r)
     r->cpu_s = bench_cpu_s() - c0;
     r->wall_s = wall() - t0;
     r->events = (uint64_t)n * (uint64_t)m;
+    struct sim_stats st;
+    sim_stats(sim, &st);
+    r->stack_bytes = st.stack_bytes;
+    r->stack_frame_bytes = st.stack_frame_bytes;
+    r->stack_used_max = st.stack_used_max;
     sim_destroy(sim);
     return stop == SIM_STOP_IDLE ? 0 : -EIO;
 }
@@ -229,7 +245,7 @@ static void print(const char *impl, const char *workload, int actors, int pendin
     fflush(stdout);
 }
 
-enum { W_SLEEP, W_PINGPONG, W_CALLBACKS };
+enum { W_SLEEP, W_PINGPONG, W_CALLBACKS, W_SLEEP_DEPTH };
 enum { P_OURS, P_SIMGRID, P_NS3_PQ, P_NS3_MAP };
 static const char *const ns3_sched[] = {
     [P_NS3_PQ] = "PriorityQueueScheduler", [P_NS3_MAP] = "MapScheduler"};
@@ -252,8 +268,8 @@ static int measure(int who, int w, int n, int m, struct bench_result *out)
             rc = w == W_SLEEP ? peer_simgrid_sleep(n, m, &r) : peer_simgrid_pingpong(n, m, &r);
         else if (who != P_OURS)
             rc = peer_ns3_callbacks(n, (long)m, ns3_sched[who], &r);
-        else if (w == W_SLEEP)
-            rc = run_sleep(n, m, &r);
+        else if (w == W_SLEEP || w == W_SLEEP_DEPTH)
+            rc = run_sleep(n, m, w == W_SLEEP_DEPTH, &r);
         else if (w == W_PINGPONG)
             rc = run_pingpong(n, m, &r);
         else
@@ -285,10 +301,38 @@ static void goal(const char *what, double value, double want, int at_least)
            ok ? "true" : "false");
 }
 
+/* How deep the sleepers' frames go, measured (sim's stack watermark) in a run of its own
+ * before the sleep rows, on stacks of the size they use: the room left is the margin. */
+static int sleep_depth(void)
+{
+    struct bench_result d = {0};
+    int n = 10000, m = 20;
+    if (measure(P_OURS, W_SLEEP_DEPTH, n, m, &d) < 0) {
+        fprintf(stderr, "bench-engine: the sleepers' stack depth run failed\n");
+        return -1;
+    }
+    long margin = (long)d.stack_frame_bytes - (long)d.stack_used_max;
+    printf("{\"bench\":\"engine_stack\",\"workload\":\"sleep\",\"actors\":%d,"
+           "\"stack_bytes\":%llu,\"frame_bytes\":%llu,\"used_max_bytes\":%llu,"
+           "\"margin_share\":%.3f}\n",
+           n, (unsigned long long)d.stack_bytes, (unsigned long long)d.stack_frame_bytes,
+           (unsigned long long)d.stack_used_max,
+           d.stack_frame_bytes ? (double)margin / (double)d.stack_frame_bytes : 0);
+    fflush(stdout);
+    if (margin < (long)d.stack_used_max / 4) {
+        fprintf(stderr,
+                "bench-engine: the sleepers' frames leave less than a quarter of their "
+                "depth free on %zu-byte stacks: give --stack more\n",
+                sleep_stack);
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench-engine [--quick] [--no-peers] [--only WORKLOAD[:N]]... "
-                    "[--max-actors N]\n"
+                    "[--max-actors N] [--stack BYTES]\n"
                     "  WORKLOAD is sleep, pingpong or callbacks; N the actors, pairs or "
                     "pending events\n");
     exit(2);
@@ -304,6 +348,8 @@ int main(int argc, char **argv)
             quick = 1;
         else if (strcmp(argv[i], "--max-actors") == 0 && i + 1 < argc && atol(argv[i + 1]) > 0)
             max_actors = atol(argv[++i]);
+        else if (strcmp(argv[i], "--stack") == 0 && i + 1 < argc && atol(argv[i + 1]) > 0)
+            sleep_stack = (size_t)atol(argv[++i]);
         else if (strcmp(argv[i], "--no-peers") == 0)
             peers = 0;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc && nonly < 16)
@@ -327,7 +373,7 @@ int main(int argc, char **argv)
     };
     int ncases = sizeof(cases) / sizeof(cases[0]);
     double sg_kib_per_actor = -1; /* SimGrid's peak RSS per actor in its last sleep row */
-    int status = 0;
+    int status = 0, depth_done = 0;
     for (int i = 0; i < ncases; i++) {
         int n = cases[i].n, m = quick ? cases[i].m / 20 : cases[i].m, w = cases[i].w;
         char tag[64];
@@ -344,6 +390,11 @@ int main(int argc, char **argv)
             continue;
         if (quick && w == W_CALLBACKS && m < 4 * n)
             m = 4 * n; /* every chain runs a few times */
+        if (w == W_SLEEP && !depth_done) {
+            depth_done = 1;
+            if (sleep_depth() < 0)
+                status = 1;
+        }
         if (measure(P_OURS, w, n, m, &ours) < 0) {
             fprintf(stderr, "bench-engine: %s failed\n", tag);
             status = 1;

@@ -20,6 +20,7 @@ struct bench_result {
     double cpu_s;   /* running it, in this process's CPU time: what events_per_s divides by */
     long rss_kib;
     uint64_t order_hash; /* callbacks: (time, chain) of every event in the order run */
+    uint64_t stack_bytes, stack_frame_bytes, stack_used_max; /* distlab's sleep: sim_stats */
     int rc;
 };
 

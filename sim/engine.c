@@ -115,7 +115,7 @@ struct sim *sim_create(const struct sim_config *cfg)
     sim->hash = 0xcbf29ce484222325ULL ^ rng_mix(sim->cfg.seed);
     rng_seed_stream(&sim->net_rng, sim->cfg.seed, UINT64_MAX);
     evq_init(&sim->events);
-    sim->stacks = sim__stackpool_create(sim->cfg.stack_size);
+    sim->stacks = sim__stackpool_create(sim->cfg.stack_size, sim->cfg.stack_watermark);
     if (!sim->stacks) {
         free(sim);
         return NULL;
@@ -662,8 +662,12 @@ uint64_t sim_hash(const struct sim *sim)
 void sim_stats(const struct sim *sim, struct sim_stats *out)
 {
     *out = sim->stats;
-    out->guarded_stacks = sim__stackpool_guarded(sim->stacks);
-    out->unguarded_stacks = sim__stackpool_unguarded(sim->stacks);
+    sim__stackpool_stats(sim->stacks, out);
+}
+
+const char *sim_stacks_check(const struct sim *sim)
+{
+    return sim__stackpool_check(sim->stacks);
 }
 
 void sim_rng(const struct sim *sim, uint64_t stream, struct rng *out)

@@ -225,8 +225,13 @@ void sim__fault_run(struct sim *sim, struct sim__event *ev);
 void sim__faults_free(struct sim *sim);
 
 /* actor.c: coroutines and their stacks */
-struct sim__stackpool *sim__stackpool_create(size_t stack_size);
+struct sim__stackpool *sim__stackpool_create(size_t stack_size, bool watermark);
 void sim__stackpool_destroy(struct sim__stackpool *p);
+/* The pool's invariants (every stack free or in use, once; each header where the layout
+ * puts it; canaries of stacks in use intact): NULL, or what is wrong. Linear in the free
+ * stacks times the slabs: for tests. */
+const char *sim__stackpool_check(const struct sim__stackpool *p);
+void sim__stackpool_stats(const struct sim__stackpool *p, struct sim_stats *out);
 /* A zeroed actor living at the top of a fresh stack (NULL on -ENOMEM); prime its stack
  * to enter the actor's function; give both back (the actor is gone after this). */
 struct sim_actor *sim__actor_new(struct sim *sim);
@@ -242,9 +247,6 @@ void sim__prefetch(const struct sim *sim, const struct evq_node *n);
 void sim__resume(struct sim *sim, struct sim_actor *a);   /* scheduler -> actor */
 void sim__suspend(struct sim_actor *a);                   /* actor -> scheduler */
 _Noreturn void sim__exit_current(struct sim_actor *a);    /* actor ends */
-bool sim__stack_intact(const struct sim_actor *a);
-uint64_t sim__stackpool_guarded(const struct sim__stackpool *p);
-uint64_t sim__stackpool_unguarded(const struct sim__stackpool *p);
 
 /* net.c */
 void sim__msg_deliver(struct sim *sim, struct sim__msg *m);

@@ -47,7 +47,15 @@ struct sim_link {
 
 struct sim_config {
     uint64_t seed;
-    size_t stack_size;       /* per actor, bytes; 0: 128 KiB. Committed lazily. */
+    size_t stack_size;       /* per actor, bytes; 0: 128 KiB. Committed lazily, rounded up
+                              * to the page and at least 16 KiB, with a guard page while
+                              * the mapping budget lasts. Below the page: packed stacks
+                              * (actor.c), several per page, no guard, a multiple of 64
+                              * and at least 832 bytes; an overflow aborts the process.
+                              * The actor's struct (512 bytes with its header) lives in
+                              * it. AddressSanitizer builds raise packed sizes to 16 KiB. */
+    bool stack_watermark;    /* fill stacks with a pattern to measure their depth (costs
+                              * writing each stack whole): sim_stats' stack_used_max */
     int64_t slice_ns;        /* CPU time slice; 0: 4 ms */
     uint64_t hang_yields;    /* resumptions at one instant that count as a hang; 0: 1e6 */
     uint64_t max_events;     /* events a run may execute before it stops with
@@ -153,9 +161,17 @@ struct sim_stats {
     uint64_t spawned;   /* actors started */
     uint64_t live;      /* actors alive now */
     uint64_t msgs_sent, msgs_delivered, msgs_lost;
-    uint64_t guarded_stacks, unguarded_stacks; /* see sim_stack in actor.c */
+    uint64_t guarded_stacks, unguarded_stacks, packed_stacks; /* made, by kind (actor.c) */
+    size_t stack_bytes;       /* each stack's size as laid out (cfg.stack_size rounded) */
+    size_t stack_frame_bytes; /* of which frames may use (less the actor, the canaries) */
+    size_t stack_used_max;    /* with cfg.stack_watermark: the deepest frames of any actor
+                               * that ended, in bytes below its struct; else 0 */
 };
 void sim_stats(const struct sim *sim, struct sim_stats *out);
+
+/* The stack pool's invariants: NULL when they hold, else what is wrong. For tests (slow
+ * with many actors). */
+const char *sim_stacks_check(const struct sim *sim);
 
 /* A fresh random stream derived from the run seed and 'stream' (for the lab's own
  * draws outside actors). */
