@@ -42,8 +42,9 @@
 
 struct slotv {
     struct tq_timer **v; /* timers in insertion order; v[i] is queued iff bit i is clear */
-    uint64_t *dead;      /* cap / 64 words: bit i set when v[i] was cancelled; none >= len */
-    uint32_t len, cap;   /* cap is 0 or a power of two >= 64 */
+    uint64_t *dead;      /* words(cap), after v[cap] in v's block: bit i set when v[i] was
+                          * cancelled; none >= len */
+    uint32_t len, cap;   /* cap is 0 or a power of two >= 8 */
     uint32_t live;       /* entries below len whose bit is clear (less those fired so far
                           * while the slot is being drained) */
 };
@@ -75,6 +76,12 @@ static inline unsigned digit(uint64_t x, unsigned lvl)
     return (unsigned)(x >> (HW_BITS * lvl)) & (HW_SLOTS - 1);
 }
 
+/* Words of a bitmap of n bits. */
+static inline uint64_t words(uint64_t n)
+{
+    return (n + 63) / 64;
+}
+
 /* The entries of word j of slot s that are below len and not cancelled. */
 static inline uint64_t live_word(const struct slotv *s, uint32_t j)
 {
@@ -91,7 +98,7 @@ static inline bool queued_at(const struct slotv *s, uint32_t i)
 static void empty(struct slotv *s)
 {
     if (s->len)
-        memset(s->dead, 0, sizeof(*s->dead) * ((s->len + 63) / 64));
+        memset(s->dead, 0, sizeof(*s->dead) * words(s->len));
     s->len = 0;
 }
 
@@ -134,20 +141,22 @@ static int make_room(struct hwheel *w, uint32_t id, uint32_t more)
         compact(s);
         return 0;
     }
-    uint64_t cap = s->cap ? s->cap : 64;
+    uint64_t cap = s->cap ? s->cap : 8;
     while (cap - s->len < more)
         cap *= 2;
     if (cap > UINT32_MAX)
         return -ENOMEM;
-    uint64_t *dead = realloc(s->dead, sizeof(*dead) * (cap / 64));
-    if (!dead)
-        return -ENOMEM;
-    memset(dead + s->cap / 64, 0, sizeof(*dead) * (cap - s->cap) / 64);
-    s->dead = dead; /* larger than cap needs until v grows too: harmless */
-    struct tq_timer **v = realloc(s->v, sizeof(*v) * cap);
+    /* one block, as if the bitmap were not there: a second allocation beside each array
+     * would keep the arrays from growing in place */
+    uint64_t ow = words(s->cap), nw = words(cap);
+    struct tq_timer **v = realloc(s->v, sizeof(*v) * cap + sizeof(uint64_t) * nw);
     if (!v)
         return -ENOMEM;
+    uint64_t *dead = (uint64_t *)(v + cap);
+    memmove(dead, v + s->cap, sizeof(*dead) * ow);
+    memset(dead + ow, 0, sizeof(*dead) * (nw - ow));
     s->v = v;
+    s->dead = dead;
     s->cap = (uint32_t)cap;
     return 0;
 }
@@ -373,7 +382,7 @@ static size_t hw_bytes(const struct tq *q)
     const struct hwheel *w = (const struct hwheel *)q;
     size_t b = sizeof(*w);
     for (uint32_t id = 0; id <= HW_DUE; id++)
-        b += (size_t)w->sv[id].cap * sizeof(struct tq_timer *) + w->sv[id].cap / 8;
+        b += (size_t)w->sv[id].cap * sizeof(struct tq_timer *) + words(w->sv[id].cap) * 8;
     return b;
 }
 
@@ -398,9 +407,9 @@ static bool slot_ok(const struct hwheel *w, uint32_t id, struct logged *lg, size
     const struct slotv *s = &w->sv[id];
     uint64_t last_seq = 0;
     uint32_t live = 0, queued = 0;
-    if (s->len > s->cap || (s->cap && (!s->v || !s->dead)) || s->cap % 64)
+    if (s->len > s->cap || (s->cap && (!s->v || !s->dead)))
         return false;
-    for (uint32_t i = s->len; i < s->cap; i++)
+    for (uint32_t i = s->len; i < words(s->cap) * 64; i++)
         if (s->dead[i / 64] >> (i % 64) & 1)
             return false;
     for (uint32_t i = 0; i < s->len; i++) {
@@ -459,7 +468,6 @@ static void hw_destroy(struct tq *q)
             if (queued_at(s, i))
                 s->v[i]->node.pos = 0;
         free(s->v);
-        free(s->dead);
     }
     free(w);
 }
