@@ -9,8 +9,9 @@
  *   TQ_HEAP2     40 B             24 B array slot per timer (x2 slack after doubling)
  *   TQ_HEAP4     40 B             an array slot per timer, sizeof(struct tq4_slot) (x2 slack)
  *   TQ_WHEEL     40 B             none per timer; fixed 16 B x slots + slots / 8 B bitmap
- *   TQ_HWHEEL    40 B             8 B pointer per timer in its slot's array (x2 slack, and
- *                                 arrays keep their peak size); fixed 705 x 24 B = 17 KiB
+ *   TQ_HWHEEL    40 B             8 B pointer and 1 bit per timer in its slot's arrays (x2
+ *                                 slack, and arrays keep their peak size); fixed 705 x 32 B
+ *                                 plus a 2 KiB log of recent cancels, about 25 KiB
  *
  * (The heaps use the first 24 B of the node; the wheels all 40: the hashed wheel's chain
  * links, the hierarchical wheel's slot and index. Chains cost nothing to grow but a walk

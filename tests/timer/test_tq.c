@@ -397,6 +397,71 @@ Test(tq, callbacks_may_cancel_and_rearm)
     }
 }
 
+/* The contract a cancel keeps: the caller may free a timer the moment tq_cancel returns,
+ * also from a callback. Each timer is its own allocation; a cancelled one is scribbled
+ * over and freed at once, so a structure that touched it again (firing, cascading,
+ * compacting, destroying) would fire garbage, fail its checker, or be caught by ASan. */
+struct freeing {
+    struct tq *q;
+    struct tq_timer **t; /* NULL once freed */
+    int n, fired, freed;
+    struct rng r;
+};
+
+static void cancel_and_free(struct freeing *f, int i)
+{
+    if (!f->t[i])
+        return;
+    tq_cancel(f->q, f->t[i]);
+    memset(f->t[i], 0xa5, sizeof(*f->t[i]));
+    free(f->t[i]);
+    f->t[i] = NULL;
+    f->freed++;
+}
+
+static void fire_and_free_some(struct tq_timer *t, void *arg)
+{
+    struct freeing *f = arg;
+    cr_assert_not(tq_timer_queued(t));
+    f->fired++;
+    for (int k = 0; k < 2; k++) /* cancel two others, maybe ahead in this very slot */
+        cancel_and_free(f, (int)rng_below(&f->r, (uint64_t)f->n));
+}
+
+Test(tq, a_cancelled_timer_may_be_freed_at_once)
+{
+    enum { N = 3000 };
+    const int64_t tick = 1000;
+    for (int k = 0; k < KINDS; k++) {
+        struct tq_config cfg = {.kind = (enum tq_kind)k, .tick_ns = tick, .slots = 64};
+        struct freeing f = {.q = tq_create(&cfg), .t = calloc(N, sizeof(*f.t)), .n = N};
+        rng_seed(&f.r, 11);
+        for (int round = 0; round < 3; round++) { /* cancels between adds: compaction */
+            for (int i = 0; i < N; i++)
+                if (!f.t[i] || !tq_timer_queued(f.t[i])) {
+                    if (!f.t[i])
+                        f.t[i] = calloc(1, sizeof(*f.t[i]));
+                    int64_t span = (int64_t)(1 + rng_below(&f.r, 4)) * 6; /* levels 0-3 */
+                    tq_add(f.q, f.t[i], (int64_t)rng_below(&f.r, (1ULL << span) * tick));
+                }
+            for (int i = 0; i < N * 3 / 4; i++)
+                cancel_and_free(&f, (int)rng_below(&f.r, N));
+            cr_assert(tq_check(f.q), "%s", tq_name(f.q));
+        }
+        for (int step = 0; tq_size(f.q) > N / 10; step++) { /* fire most of the rest */
+            tq_expire(f.q, tq_next(f.q), fire_and_free_some, &f);
+            if (step % 16 == 0)
+                cr_assert(tq_check(f.q), "%s", tq_name(f.q));
+        }
+        cr_assert_gt(f.fired, 0);
+        cr_assert_gt(f.freed, N);
+        tq_destroy(f.q); /* with timers still queued and freed ones in its arrays */
+        for (int i = 0; i < N; i++)
+            free(f.t[i]);
+        free(f.t);
+    }
+}
+
 /* A driver that sleeps until tq_next and expires there fires every timer at its deadline
  * (heaps) or exactly at its deadline rounded up to a tick (wheels): lateness in [0, tick). */
 struct stamp {
