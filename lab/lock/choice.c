@@ -34,8 +34,10 @@
  *           masters after a grant (no persistence); ZooKeeper, zk-2, the leader; etcd,
  *           etcd-0, the leader
  *
- * Common metrics: acquisitions_per_s (the checker's grants from `warmup` to the end, per
- * second, so that a cluster's first election is not counted; mutex: its throughput),
+ * Common metrics: acquisitions_per_s (the checker's grants per second between the first
+ * grant and the last, (n - 1) / (t_n - t_1), lockres's grants_per_s: no window's edge cuts
+ * a cycle; ZooKeeper and etcd count from `warmup` on, after the first election and a
+ * live JVM's first seconds; mutex: its throughput),
  * acquire_latency (histogram; mutex: hold_wait), requests_per_acquisition (what the
  * clients send to the servers, each answered once: Redis, counted from the lock's own
  * calls; ZooKeeper, calls_per_acquisition; etcd, requests_per_acquisition), and for the
@@ -119,17 +121,10 @@ static void record(struct lab_run *run, enum choice_lock lock, enum choice_fault
     else if (lock != CH_MUTEX)
         req = metric_or_nan(run, "requests_per_acquisition");
     lab_metric(run, "requests_per_acquisition", req);
-    double thr = metric_or_nan(run, "throughput");
-    if (lock != CH_MUTEX) { /* acquisitions in [warmup, end]: a cluster's start is not counted */
-        int64_t from = lab_duration(run, "warmup"), end = lab_duration_total(run);
-        struct series *ts = lab_series(run, "acquisitions_ts", 100000000, "acquisitions");
-        int64_t bin = series_bin_ns(ts);
-        double n = 0;
-        for (size_t b = (size_t)((from + bin - 1) / bin); b < series_len(ts); b++)
-            n += series_sum(ts, b);
-        int64_t first = (from + bin - 1) / bin * bin;
-        thr = end > first ? n / ((double)(end - first) / 1e9) : NAN;
-    }
+    /* The mutex: its throughput; a lock with a server: its grants' rate between the first
+     * grant and the last (lockres_report's grants_per_s), which leaves out the wait for the
+     * first grant without a window to cut cycles at its edges. */
+    double thr = metric_or_nan(run, lock == CH_MUTEX ? "throughput" : "grants_per_s");
     lab_metric(run, "acquisitions_per_s", thr);
     double ov = NAN, lost = metric_or_nan(run, "lost_updates"), stale = NAN;
     if (lock != CH_MUTEX) {

@@ -314,6 +314,8 @@ static int el_run(struct lab_run *run)
         goto out_free;
     rc = -ENOMEM;
     w->res = lockres_create(w->fencing);
+    if (w->res)
+        lockres_rate_from(w->res, w->warmup);
     w->rate = series_create(RATE_BIN);
     w->client = calloc((size_t)w->clients, sizeof(*w->client));
     w->lease = calloc((size_t)w->clients, sizeof(*w->lease));

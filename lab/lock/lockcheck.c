@@ -125,6 +125,25 @@ bool lockcheck_lease(struct lockcheck *c, size_t i, int64_t end, int *client, in
     return ok;
 }
 
+double lockcheck_grant_rate(struct lockcheck *c, int64_t from, int64_t end)
+{
+    size_t n = 0;
+    int64_t first = 0, last = 0;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->nlease; i++) {
+        int64_t t = c->lease[i].t_acq;
+        if (t < from || t > end)
+            continue;
+        if (n == 0 || t < first)
+            first = t;
+        if (n == 0 || t > last)
+            last = t;
+        n++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return n >= 2 && last > first ? (double)(n - 1) / ((double)(last - first) / 1e9) : 0;
+}
+
 bool lockcheck_check(struct lockcheck *c)
 {
     pthread_mutex_lock(&c->mu);

@@ -66,6 +66,13 @@ size_t lockcheck_leases(struct lockcheck *c);
 bool lockcheck_lease(struct lockcheck *c, size_t i, int64_t end, int *client, int64_t *from,
                      int64_t *to);
 
+/* The grants' rate between the first and the last of the n grants at true times in
+ * [from, end]: (n - 1) / (t_n - t_1) per second, 0 with fewer than two (or all at one
+ * instant). Counting intervals rather than grants in a window, it does not move by a
+ * whole grant with where the window's edges fall, and the wait before the first grant
+ * (a cluster's first election) is not in it. */
+double lockcheck_grant_rate(struct lockcheck *c, int64_t from, int64_t end);
+
 /* Invariants: every lease and access refers to a known lease, releases do not precede
  * acquisitions. */
 bool lockcheck_check(struct lockcheck *c);

@@ -25,6 +25,7 @@ struct lockres {
     struct lab_run *run; /* live: whose clock (lab_live_now), or NULL for t0 */
     int node;            /* sim: the resource's node */
     int64_t call_timeout;
+    int64_t rate_from; /* grants_per_s counts grants from this true time on */
 };
 
 struct lockres *lockres_create(bool fencing)
@@ -200,6 +201,11 @@ int lockres_result(struct lockres *r, int64_t end, struct lockcheck_result *out)
     return lockcheck_result(r->chk, end, value, out);
 }
 
+void lockres_rate_from(struct lockres *r, int64_t from)
+{
+    r->rate_from = from;
+}
+
 int lockres_report(struct lockres *r, struct lab_run *run, int64_t end, const char *what)
 {
     struct lockcheck_result c;
@@ -221,6 +227,7 @@ int lockres_report(struct lockres *r, struct lab_run *run, int64_t end, const ch
     lab_metric(run, "writes", (double)c.writes);
     lab_metric(run, "counter", (double)r->value);
     lab_metric(run, "throughput", secs > 0 ? (double)c.leases / secs : 0);
+    lab_metric(run, "grants_per_s", lockcheck_grant_rate(r->chk, r->rate_from, end));
     struct series *ts = lab_series(run, "acquisitions_ts", TS_BIN, "acquisitions");
     for (size_t b = 0; b < series_len(r->acq_ts); b++)
         if (series_count(r->acq_ts, b))

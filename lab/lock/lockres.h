@@ -65,11 +65,16 @@ int lockres_critical(struct lockres *r, struct env *e, uint64_t *id, int64_t lea
 struct lockcheck_result;
 int lockres_result(struct lockres *r, int64_t end, struct lockcheck_result *out);
 
+/* grants_per_s (below) counts the grants from true time 'from' on (a workload's warmup). */
+void lockres_rate_from(struct lockres *r, int64_t from);
+
 /* The checker's result at true time 'end' as the run's metrics: overlaps, overlap_time,
  * max_holders, lost_updates, stale_writes, stale_reads, rejected_writes, rejected_reads,
- * foreign_deletes, acquisitions, writes, counter, throughput; the time lines (100 ms bins)
- * acquisitions_ts and holders_ts (the mean number of clients that believed they held the
- * lock: 1 while it works, 2 while two hold at once); and a note that begins with 'what'.
+ * foreign_deletes, acquisitions, writes, counter, throughput (acquisitions over the whole
+ * run), grants_per_s (lockcheck_grant_rate from lockres_rate_from's time, default 0); the
+ * time lines (100 ms bins) acquisitions_ts and holders_ts (the mean number of clients
+ * that believed they held the lock: 1 while it works, 2 while two hold at once); and a
+ * note that begins with 'what'.
  * Returns 0, or -ENOMEM after lab_fail. */
 int lockres_report(struct lockres *r, struct lab_run *run, int64_t end, const char *what);
 

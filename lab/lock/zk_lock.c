@@ -927,6 +927,8 @@ static int zl_run(struct lab_run *run)
     bool ok = w->client != NULL;
     for (int p = 0; p < NPHASES; p++) { /* fencing checks the ZooKeeper lock's tokens */
         w->res[p] = lockres_create(w->fencing && p == PHASE_ZK);
+        if (w->res[p])
+            lockres_rate_from(w->res[p], window_from(w, p));
         w->latency[p] = hist_create();
         w->last_holder[p] = -1;
         ok = ok && w->res[p] && w->latency[p];

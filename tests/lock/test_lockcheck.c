@@ -240,3 +240,30 @@ Test(lockcheck, reports_each_lease_interval)
     cr_assert_not(lockcheck_lease(c, 2, 100, &client, &from, &to));
     lockcheck_destroy(c);
 }
+
+Test(lockcheck, grant_rate_counts_intervals_between_the_grants_in_its_window)
+{
+    struct lockcheck *c = lockcheck_create();
+    cr_assert_eq(lockcheck_grant_rate(c, 0, 100), 0); /* no grant */
+    /* grants at 1 s (before 'from'), 2, 2.5, 4 and 6 s (after 'end'), not in time order */
+    int64_t s = 1000000000;
+    lockcheck_acquired(c, 0, 4 * s);
+    lockcheck_acquired(c, 1, 2 * s);
+    lockcheck_acquired(c, 2, s);
+    lockcheck_acquired(c, 3, 6 * s);
+    lockcheck_acquired(c, 0, 5 * s / 2);
+    /* 2, 2.5 and 4 s: two intervals over 2 s */
+    cr_assert_float_eq(lockcheck_grant_rate(c, 3 * s / 2, 5 * s), 1.0, 1e-12);
+    /* the whole run: four intervals over 5 s */
+    cr_assert_float_eq(lockcheck_grant_rate(c, 0, 10 * s), 0.8, 1e-12);
+    /* the edges are inclusive; a window with one grant has no interval */
+    cr_assert_float_eq(lockcheck_grant_rate(c, 2 * s, 4 * s), 1.0, 1e-12);
+    cr_assert_eq(lockcheck_grant_rate(c, 5 * s, 6 * s - 1), 0);
+    /* against the obvious count: n grants every 3 ms make (n - 1) / (3 ms (n - 1)) */
+    struct lockcheck *d = lockcheck_create();
+    for (int i = 0; i < 1000; i++)
+        lockcheck_acquired(d, i % 4, 7 * s + 3000000LL * i);
+    cr_assert_float_eq(lockcheck_grant_rate(d, 0, 20 * s), 1000.0 / 3, 1e-9);
+    lockcheck_destroy(d);
+    lockcheck_destroy(c);
+}
