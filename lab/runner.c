@@ -213,6 +213,8 @@ static void pool_work(struct pool *p, bool wait)
         b->cpu += cpu;
         b->finished++;
         b->t1 = now_s();
+        /* Runs are handed out in order: every run of the earlier batches was handed out
+         * already, and ends, so those batches are whole. */
         if (rc < 0)
             p->stop = true;
         b->prog.frac[b->specs[i]->index] = 0;
