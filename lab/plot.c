@@ -1,6 +1,7 @@
 /* plot.c - a scenario's plots: the data each plot needs, written beside the images,
- * then gnuplot run on plots/<kind>.gp through fork/exec with an argument vector (never
- * a shell). Values reach gnuplot as -e assignments of quoted strings and numbers. */
+ * then drawn by one gnuplot per scenario (posix_spawn, never a shell) that loads
+ * plots/<kind>.gp for each plot. Values reach gnuplot as assignments of quoted strings
+ * and numbers on its standard input. */
 #include "lab/plot_impl.h"
 
 #include <errno.h>
@@ -8,7 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 FILE *lab__buf_open(struct buf *b)
@@ -103,11 +109,125 @@ char *lab__stem_part(struct lab_arena *a, const char *s)
     return d;
 }
 
-static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
+/* ---- gnuplot ------------------------------------------------------------------------ */
+
+/* One gnuplot draws all of a scenario's plots, one after the other: started at the first
+ * plot, fed on its standard input (for each plot `reset session`, the plot's variables
+ * and its template), it prints after each plot whether it failed (GPVAL_ERRNO) on its
+ * standard output. Its start (fonts, cairo) costs more than most plots do. Fed on a pipe,
+ * gnuplot goes on after a failed plot. While it runs this thread holds SIGPIPE, so that
+ * a gnuplot that dies costs only its plots. */
+struct plotter {
+    const char *templates; /* the directory of <kind>.gp */
+    int *failed;           /* plots gnuplot failed on, counted by plotter_finish */
+    pid_t pid;             /* 0: not started; -1: could not start */
+    FILE *in;              /* its standard input */
+    int out;               /* its standard output (non-blocking) */
+    char **what;           /* each plot sent: "template for out", for the failure message */
+    bool *ok;              /* each plot sent: gnuplot said it drew it */
+    size_t sent, cap;
+    char line[128];
+    size_t linelen;
+    sigset_t mask; /* this thread's signal mask before SIGPIPE was held */
+};
+
+/* Read what gnuplot printed (up to EOF when 'all', else what is there): its verdicts. */
+static void plotter_read(struct plotter *pl, bool all)
 {
-    struct buf b;
-    FILE *f = lab__buf_open(&b);
-    fputs("data=", f);
+    if (all) {
+        int fl = fcntl(pl->out, F_GETFL);
+        fcntl(pl->out, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    for (;;) {
+        char buf[512];
+        ssize_t n = read(pl->out, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != '\n') {
+                if (pl->linelen < sizeof(pl->line) - 1)
+                    pl->line[pl->linelen++] = buf[i];
+                continue;
+            }
+            pl->line[pl->linelen] = 0;
+            pl->linelen = 0;
+            unsigned long k;
+            int err;
+            if (sscanf(pl->line, "distlab %lu %d", &k, &err) == 2 && k < pl->sent)
+                pl->ok[k] = err == 0;
+        }
+    }
+}
+
+/* Start gnuplot with its standard input and output on pipes. Returns 0 or -errno. */
+static int plotter_start(struct plotter *pl)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return -errno;
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        int rc = -errno;
+        close(in[0]);
+        close(in[1]);
+        return rc;
+    }
+    sigset_t pipe_sig;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_sig, &pl->mask);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &pl->mask);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    char *argv[] = {"gnuplot", NULL};
+    int rc = -posix_spawnp(&pl->pid, "gnuplot", &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(in[0]);
+    close(out[1]);
+    if (!rc && !(pl->in = fdopen(in[1], "w")))
+        rc = -errno;
+    if (rc) {
+        close(in[1]);
+        close(out[0]);
+        if (pl->pid > 0)
+            waitpid(pl->pid, NULL, 0);
+        pthread_sigmask(SIG_SETMASK, &pl->mask, NULL);
+        pl->pid = -1;
+        return rc;
+    }
+    pl->out = out[0];
+    fcntl(pl->out, F_SETFL, fcntl(pl->out, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+/* Draw g: send it to the scenario's gnuplot (started if need be). */
+static void plotter_send(struct plotter *pl, const struct gp *g)
+{
+    const char *templates = pl->templates;
+    if (pl->sent == pl->cap) {
+        pl->cap = pl->cap ? 2 * pl->cap : 16;
+        pl->what = realloc(pl->what, pl->cap * sizeof(*pl->what));
+        pl->ok = realloc(pl->ok, pl->cap * sizeof(*pl->ok));
+        if (!pl->what || !pl->ok)
+            abort();
+    }
+    size_t k = pl->sent++;
+    pl->ok[k] = false;
+    if (asprintf(&pl->what[k], "%s/%s.gp for %s", templates, g->kind, g->out) < 0)
+        abort();
+    if (!pl->pid)
+        plotter_start(pl);
+    if (pl->pid < 0)
+        return;
+    FILE *f = pl->in;
+    fputs("reset session\nreset errors\ndata=", f);
     lab__gp_string(f, g->data);
     fputs("; out=", f);
     lab__gp_string(f, g->out);
@@ -127,24 +247,44 @@ static int run_gnuplot(const struct gp *g, const char *templates, int *failed)
             g->logx, g->logy, g->n, g->bw, g->xticlabels, g->theory, g->ymin0 && !g->logy);
     if (g->has_range)
         fprintf(f, "; rlo=%.17g; rhi=%.17g", g->lo, g->hi);
-    fclose(f);
+    fputs("\nload ", f);
     char *tpl = lab_xmalloc(strlen(templates) + 32);
     sprintf(tpl, "%s/%s.gp", templates, g->kind);
-    char *argv[] = {"gnuplot", "-e", b.s, tpl, NULL};
-    pid_t pid = fork();
-    if (pid == 0) {
-        execvp("gnuplot", argv);
-        _exit(127);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "distlab: gnuplot failed on %s for %s\n", tpl, g->out);
-        (*failed)++;
-    }
+    lab__gp_string(f, tpl);
     free(tpl);
-    free(b.s);
-    return 0;
+    fprintf(f, "\nunset output\nset print '-'\nprint sprintf('distlab %zu %%d', GPVAL_ERRNO)\n", k);
+    fflush(f);
+    plotter_read(pl, false);
+}
+
+/* Let gnuplot finish (every plot drawn and its files closed), report the plots it
+ * failed on stderr and count them. */
+static void plotter_finish(struct plotter *pl)
+{
+    if (pl->pid > 0) {
+        fclose(pl->in);
+        plotter_read(pl, true);
+        close(pl->out);
+        while (waitpid(pl->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        /* A write to a gnuplot that died raised SIGPIPE here: drop it. */
+        sigset_t pipe_sig;
+        sigemptyset(&pipe_sig);
+        sigaddset(&pipe_sig, SIGPIPE);
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_sig, NULL, &zero) == SIGPIPE)
+            ;
+        pthread_sigmask(SIG_SETMASK, &pl->mask, NULL);
+    }
+    for (size_t k = 0; k < pl->sent; k++) {
+        if (!pl->ok[k]) {
+            fprintf(stderr, "distlab: gnuplot failed on %s\n", pl->what[k]);
+            (*pl->failed)++;
+        }
+        free(pl->what[k]);
+    }
+    free(pl->what);
+    free(pl->ok);
 }
 
 double lab__mean_of(const double *v, size_t n)
@@ -253,7 +393,9 @@ int lab__plot_finish(struct ctx *c, struct gp *g, struct buf *b, const char *ste
     int rc = lab__buf_write(b, g->data, c->err);
     if (rc || (rc = write_extra(c, g, stem)))
         return rc;
-    return c->draw ? run_gnuplot(g, c->templates, c->failed) : 0;
+    if (c->plotter)
+        plotter_send(c->plotter, g);
+    return 0;
 }
 
 /* Groups: the sweep points of the matching runs, in order (repeats merged). */
@@ -293,11 +435,11 @@ int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, si
     bool draw = find_gnuplot();
     if (!draw)
         *no_gnuplot = true;
+    struct plotter pl = {.templates = templates, .failed = failed};
     struct lab_arena a = {0};
     for (size_t i = 0; i < sc->nplots && !rc; i++) {
         struct ctx c = {.sc = sc, .runs = runs, .nruns = nruns, .p = &sc->plots[i], .dir = dir,
-                        .templates = templates, .draw = draw, .failed = failed, .err = err,
-                        .a = &a};
+                        .plotter = draw ? &pl : NULL, .err = err, .a = &a};
         c.match = lab_arena_alloc(&a, (nruns + 1) * sizeof(size_t));
         for (size_t r = 0; r < nruns; r++)
             if (lab_where_match(sc, runs[r].spec, c.p->where, c.p->nwhere))
@@ -308,6 +450,7 @@ int lab_draw_plots(const struct lab_scenario *sc, const struct lab_run *runs, si
         }
         rc = draw_kind[c.p->kind](&c);
     }
+    plotter_finish(&pl);
     lab_arena_free(&a);
     return rc;
 }

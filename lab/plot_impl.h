@@ -1,6 +1,6 @@
 /* plot_impl.h - the plots' internals, shared by lab/plot*.c (prefix lab__):
- *   plot.c        the data files, gnuplot (fork/exec on plots/<kind>.gp), what every kind
- *                 shares, and lab_draw_plots
+ *   plot.c        the data files, gnuplot (one per scenario, loading plots/<kind>.gp),
+ *                 what every kind shares, and lab_draw_plots
  *   plot_kinds.c  bars, cdf, timeseries (with the faults shaded) and heatmap
  *   plot_sweep.c  sweep: a scalar against a sweep key, a line per `by` value */
 #ifndef DISTLAB_LAB_PLOT_IMPL_H
@@ -35,15 +35,16 @@ struct gp {
 };
 
 
+struct plotter; /* a scenario's gnuplot (plot.c) */
+
 /* One plot being drawn. */
 struct ctx {
     const struct lab_scenario *sc;
     const struct lab_run *runs;
     size_t nruns;
     const struct lab_plot *p;
-    const char *dir, *templates;
-    bool draw;
-    int *failed;
+    const char *dir;
+    struct plotter *plotter; /* the scenario's gnuplot; NULL: none in PATH, data only */
     struct lab_err *err;
     struct lab_arena *a;
     size_t *match; /* indices of the runs that match where: */

@@ -1,7 +1,8 @@
 /* runner.h - what `distlab run` and `distlab check` do, as functions a test can call:
  * load every scenario file before running any, execute each scenario's runs (on N
- * threads), check the expectations, write the results and plots, print the report, and
- * decide the exit status. The command line (cli.c) only turns argv into these options. */
+ * threads, which go on to the next scenario's runs while a simulated scenario's output
+ * is written), check the expectations, write the results and plots, print the report
+ * (in file order), and decide the exit status. The command line (cli.c) only turns argv into these options. */
 #ifndef DISTLAB_LAB_RUNNER_H
 #define DISTLAB_LAB_RUNNER_H
 

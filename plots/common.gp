@@ -1,5 +1,7 @@
-# common.gp - shared by the plot templates: defaults for the variables distlab passes
-# with -e (lib is the directory of the templates), the line colours. Not run on its own.
+# common.gp - shared by the plot templates: defaults for the variables set before a
+# template is loaded (distlab sets them after `reset session` on its gnuplot's input; by
+# hand, with -e; lib is the directory of the templates), the line colours. Not run on
+# its own.
 if (!exists("title")) title = ""
 if (!exists("xlabel")) xlabel = ""
 if (!exists("ylabel")) ylabel = ""

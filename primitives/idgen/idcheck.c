@@ -389,7 +389,9 @@ int idorder_add(struct idorder *o, int64_t t_ns, uint64_t id)
  * issued before everything on the right; when a right element is taken while left ones
  * remain, those left ones (all with larger IDs) each form an inverted pair with it, and
  * the widest in true time is the one issued first: min t over the rest of the left,
- * a suffix minimum computed before the merge. */
+ * a suffix minimum computed at the merge's first inversion (from there to m). IDs come
+ * mostly in order, so most merges have none: a left half whose last ID is at most the
+ * right half's first is copied whole. */
 int idorder_finish(struct idorder *o, struct idorder_result *out)
 {
     memset(out, 0, sizeof(*out));
@@ -411,19 +413,25 @@ int idorder_finish(struct idorder *o, struct idorder_result *out)
     for (size_t w = 1; w < n; w *= 2) {
         for (size_t l = 0; l < n; l += 2 * w) {
             size_t m = l + w < n ? l + w : n, r = l + 2 * w < n ? l + 2 * w : n;
-            if (m < r) {
-                int64_t mn = INT64_MAX;
-                for (size_t i = m; i-- > l;) {
-                    if (src[i].t < mn)
-                        mn = src[i].t;
-                    sufmin[i - l] = mn;
-                }
+            if (m == r || src[m - 1].id <= src[m].id) {
+                memcpy(dst + l, src + l, (r - l) * sizeof(*src));
+                continue;
             }
             size_t i = l, j = m, k = l;
+            bool suffix = false; /* sufmin holds [i, m) of the left */
             while (i < m && j < r) {
                 if (src[i].id <= src[j].id) {
                     dst[k++] = src[i++];
                 } else {
+                    if (!suffix) {
+                        int64_t mn = INT64_MAX;
+                        for (size_t x = m; x-- > i;) {
+                            if (src[x].t < mn)
+                                mn = src[x].t;
+                            sufmin[x - l] = mn;
+                        }
+                        suffix = true;
+                    }
                     inv += m - i;
                     int64_t g = src[j].t - sufmin[i - l];
                     if (g > gap)
