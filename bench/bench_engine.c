@@ -15,7 +15,9 @@
  * (MapScheduler), in the same invocation, followed by the ratio lines
  * ("bench":"engine_ratio", "vs" the peer, "speedup" our events per CPU second over its,
  * "rss_ratio" our peak RSS over its; ns-3's also say whether both
- * ran the same events in the same order) and the goal lines ("engine_goal"). Each
+ * ran the same events in the same order; against PriorityQueueScheduler "speedup" is the
+ * median of 5 runs of each in turns, with speedup_min and speedup_max) and the goal lines
+ * ("engine_goal"). Each
  * measurement runs in a child process so that rss_kib is that workload's own peak. The
  * sleep rows go to 1,000,000 actors; SimGrid runs beyond 100,000 only where its memory
  * per actor in its last sleep row says it fits in MemAvailable (a "skipped" line if not).
@@ -36,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "bench/engine_peers.h"
 #include "sim/sim.h"
 
@@ -289,6 +292,8 @@ static int measure(int who, int w, int n, int m, struct bench_result *out)
     return out->rc;
 }
 
+enum { CALLBACK_PAIRS = 5 }; /* runs of each, in turns, against ns-3's fastest scheduler */
+
 static double rate(const struct bench_result *r)
 {
     return (double)r->events / r->cpu_s;
@@ -442,23 +447,38 @@ int main(int argc, char **argv)
         }
         if (w == W_CALLBACKS && peer_ns3_available()) {
             for (int p = P_NS3_PQ; p <= P_NS3_MAP; p++) {
-                if (measure(p, w, n, m, &peer) < 0) {
+                /* Against the fastest scheduler (the goal) the two run in turns, a few
+                 * pairs, and the ratio is the pairs' median: one run of each lasts a few
+                 * tenths of a second, and single ratios here ranged 2.4-5.7x on a quiet
+                 * machine. */
+                int npairs = p == P_NS3_PQ && !quick ? CALLBACK_PAIRS : 1, got = 0, same = 1;
+                double q[CALLBACK_PAIRS];
+                struct bench_result o = ours;
+                for (int k = 0; k < npairs; k++) {
+                    if ((k > 0 && measure(P_OURS, w, n, m, &o) < 0) ||
+                        measure(p, w, n, m, &peer) < 0)
+                        break;
+                    q[got++] = rate(&o) / rate(&peer);
+                    same &= peer.order_hash == o.order_hash && peer.events == o.events;
+                }
+                if (got < npairs) {
                     fprintf(stderr, "bench-engine: ns-3 %s %s failed\n", ns3_sched[p], tag);
                     continue;
                 }
                 char impl[64];
                 snprintf(impl, sizeof(impl), "ns3-%s", ns3_sched[p]);
                 print(impl, cases[i].name, 0, pending, &peer);
-                double q = rate(&ours) / rate(&peer);
-                int same = peer.order_hash == ours.order_hash && peer.events == ours.events;
+                qsort(q, (size_t)got, sizeof(q[0]), bench_cmp_double);
                 printf("{\"bench\":\"engine_ratio\",\"vs\":\"ns3-%s\",\"workload\":\"%s\","
-                       "\"pending\":%d,\"speedup\":%.2f,\"same_order\":%s}\n",
-                       ns3_sched[p], cases[i].name, n, q, same ? "true" : "false");
+                       "\"pending\":%d,\"speedup\":%.2f,\"pairs\":%d,\"speedup_min\":%.2f,"
+                       "\"speedup_max\":%.2f,\"same_order\":%s}\n",
+                       ns3_sched[p], cases[i].name, n, q[got / 2], got, q[0], q[got - 1],
+                       same ? "true" : "false");
                 if (p == P_NS3_PQ) {
                     char g[96];
                     snprintf(g, sizeof(g), "callbacks events/s >= 3x ns-3 %s at %d pending",
                              ns3_sched[p], n);
-                    goal(g, q, 3, 1);
+                    goal(g, q[got / 2], 3, 1);
                 }
                 if (!same)
                     status = 1;

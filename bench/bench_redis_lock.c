@@ -27,6 +27,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench/bench_util.h"
 #include "live/live.h"
 #include "live/redis_hiredis.h"
 #include "live/servers.h"
@@ -201,16 +202,10 @@ static struct sample measure(const char *addr, redisContext *sc, enum mode mode,
     return out;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The median of SLICES values (sorts them). */
 static double median(double *v)
 {
-    qsort(v, SLICES, sizeof(*v), cmp_double);
+    qsort(v, SLICES, sizeof(*v), bench_cmp_double);
     return SLICES % 2 ? v[SLICES / 2] : (v[SLICES / 2 - 1] + v[SLICES / 2]) / 2;
 }
 

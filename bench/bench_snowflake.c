@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_util.h"
 #include "idgen/snowflake.h"
 #include "idgen/idcheck.h"
 
@@ -129,12 +130,6 @@ static void *sat_run(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* 'windows' windows of window_ms whole units, one after the other on one generator.
  * Units are lost, or cut short, only while no generator thread holds a CPU (the OS ran
  * something else), so the best window measures the generator and the others the
@@ -188,7 +183,7 @@ static int bench_saturated(enum sf_sync sync, int threads, int window_ms, int wi
         share[wdw] = (double)n / ((double)window_ms * 4096.0);
     }
     uint64_t dup = duplicates(all, lens, threads);
-    qsort(share, (size_t)windows, sizeof(double), cmp_double);
+    qsort(share, (size_t)windows, sizeof(double), bench_cmp_double);
     double best = share[windows - 1];
     printf("{\"bench\":\"snowflake\",\"mode\":\"saturated\",\"impl\":\"%s\",\"threads\":%d,"
            "\"window_ms\":%d,\"windows\":%d,\"ids\":%" PRIu64 ",\"ids_per_ms_per_worker\":%.1f,"

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_util.h"
 #include "live/live.h"
 #include "live/servers.h"
 #include "live/zk_client.h"
@@ -63,15 +64,9 @@ static struct zk *connect_one(struct env *e, int64_t timeout, void *arg)
     return live_zk_connect(arg, timeout);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, size_t n)
 {
-    qsort(v, n, sizeof(*v), cmp_double);
+    qsort(v, n, sizeof(*v), bench_cmp_double);
     return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
@@ -153,7 +148,7 @@ static int latencies(const char *addrs, int n)
     }
     static const char *const op[] = {"exists", "create", "delete"};
     for (int k = 0; k < 3 && rc == 0; k++) {
-        qsort(t[k], (size_t)n, sizeof(double), cmp_double);
+        qsort(t[k], (size_t)n, sizeof(double), bench_cmp_double);
         printf("{\"bench\":\"zk_op_latency\",\"op\":\"%s\",\"clients\":1,\"n\":%d,"
                "\"p50_us\":%.0f,\"p99_us\":%.0f}\n",
                op[k], n, t[k][n / 2], t[k][n * 99 / 100]);
