@@ -429,6 +429,27 @@ static json_t *metric_json(const struct lab_metric *m)
     return json_null();
 }
 
+char *lab_params_text(const json_t *params, const char *skip)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        abort();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        if (skip && !strcmp(k, skip))
+            continue;
+        char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        fprintf(f, "%s%s=%s", ftell(f) ? " " : "", k, t ? t : json_string_value(v));
+        free(t);
+    }
+    fclose(f);
+    return buf;
+}
+
 json_t *lab_machine_json(void)
 {
     json_t *o = json_object();

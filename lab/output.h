@@ -75,6 +75,10 @@ json_t *lab_summary_json(const struct lab_scenario *sc, const struct lab_run *ru
  * 2^53), null when not finite, else a real. New reference. */
 json_t *lab_json_number(double v);
 
+/* "key=value key=value" of a params object (strings bare, other values as compact JSON),
+ * leaving out the key 'skip' (NULL: none). malloc'd. */
+char *lab_params_text(const json_t *params, const char *skip);
+
 /* The machine a run happened on: hostname, cpus, kernel, compiler. New reference. */
 json_t *lab_machine_json(void);
 

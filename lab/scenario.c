@@ -127,7 +127,7 @@ static int check_sets_not_swept(struct lab_scenario *sc, const struct lab_load_o
     struct lab_arena *a = &sc->arena;
     size_t n = opts ? opts->nsets + (opts->seed_text || opts->has_seed) : 0;
     for (size_t i = 0; i < n; i++) {
-        bool seed = !opts || i == opts->nsets;
+        bool seed = i == opts->nsets;
         const char *set = seed ? "seed=" : opts->sets[i];
         const char *eq = strchr(set, '=');
         const char **comp;

@@ -164,46 +164,6 @@ static int ensure(struct lr *c)
     return 0;
 }
 
-/* Decimal digits of v at p; returns their number (at most 20). */
-static size_t put_dec(char *p, uint64_t v)
-{
-    char t[20];
-    size_t n = 0;
-    do
-        t[n++] = (char)('0' + v % 10);
-    while (v /= 10);
-    for (size_t i = 0; i < n; i++)
-        p[i] = t[n - 1 - i];
-    return n;
-}
-
-/* The command in the protocol's own form ("*N\r\n" then "$len\r\narg\r\n" each) in buf;
- * 0 when it does not fit. Built here, not by hiredis's printf-like formatter: counted
- * with cachegrind, that formatter was a third of a SET's instructions in this process. */
-static size_t resp(char *buf, size_t cap, int argc, const char **argv, const size_t *len)
-{
-    size_t n = 0;
-    if (cap < 24)
-        return 0;
-    buf[n++] = '*';
-    n += put_dec(buf + n, (uint64_t)argc);
-    buf[n++] = '\r';
-    buf[n++] = '\n';
-    for (int i = 0; i < argc; i++) {
-        if (len[i] > cap || cap - n < len[i] + 28) /* '$', 20 digits, 2 x CRLF, slack */
-            return 0;
-        buf[n++] = '$';
-        n += put_dec(buf + n, len[i]);
-        buf[n++] = '\r';
-        buf[n++] = '\n';
-        memcpy(buf + n, argv[i], len[i]);
-        n += len[i];
-        buf[n++] = '\r';
-        buf[n++] = '\n';
-    }
-    return n;
-}
-
 /* Run one command. Returns the reply (caller frees), or NULL with *rc set. */
 static redisReply *command(struct lr *c, int *rc, int argc, const char **argv)
 {
@@ -212,14 +172,7 @@ static redisReply *command(struct lr *c, int *rc, int argc, const char **argv)
         len[i] = strlen(argv[i]);
     if ((*rc = ensure(c)) < 0)
         return NULL;
-    char buf[1024];
-    size_t n = resp(buf, sizeof(buf), argc, argv, len);
-    redisReply *r = NULL;
-    if (!n) /* a long one (a script being loaded): hiredis formats it */
-        r = redisCommandArgv(c->c, argc, argv, len);
-    else if (redisAppendFormattedCommand(c->c, buf, n) != REDIS_OK ||
-             redisGetReply(c->c, (void **)&r) != REDIS_OK)
-        r = NULL;
+    redisReply *r = redisCommandArgv(c->c, argc, argv, len);
     if (!r) {
         *rc = map_err(c->c);
         drop(c);
@@ -254,7 +207,7 @@ static int l_set(struct redis *r, const char *key, const char *val, unsigned fla
     if (flags & REDIS_NX)
         argv[argc++] = "NX";
     if (ttl_ns > 0) {
-        ms[put_dec(ms, (uint64_t)redis_ttl_ms(ttl_ns))] = 0; /* >= 1 */
+        snprintf(ms, sizeof(ms), "%lld", (long long)redis_ttl_ms(ttl_ns));
         argv[argc++] = "PX";
         argv[argc++] = ms;
     }
@@ -351,8 +304,8 @@ static redisReply *eval(struct lr *c, int which, int nkeys, int argc, const char
             if (*rc < 0)
                 return NULL;
         }
-        char nk[24];
-        nk[put_dec(nk, (uint64_t)nkeys)] = 0;
+        char nk[8];
+        snprintf(nk, sizeof(nk), "%d", nkeys);
         const char *av[8] = {"EVALSHA", c->sha[which], nk};
         for (int i = 0; i < argc && i < 5; i++)
             av[3 + i] = argv[i];

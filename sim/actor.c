@@ -256,19 +256,34 @@ static int grow(struct sim__stackpool *p)
     return 0;
 }
 
+/* A slot's bytes in its slab: the stack, after its guard page unless packed. */
+static size_t slot_bytes(const struct sim__stackpool *p)
+{
+    return p->stack_size + (p->packed ? 0 : p->page);
+}
+
+/* The lowest byte (lo) of slot i of slab s. */
+static unsigned char *slot_lo(const struct sim__stackpool *p, const struct slab *s, size_t i)
+{
+    return (unsigned char *)s->base + i * slot_bytes(p) + (p->packed ? 0 : p->page);
+}
+
+/* Where carve puts the struct sim__stack of the stack whose lowest byte is lo. */
+static const struct sim__stack *header_at(const struct sim__stackpool *p,
+                                          const unsigned char *lo)
+{
+    return (const struct sim__stack *)(const void *)(lo - p->lo_off + p->st_off);
+}
+
 /* Where the stack of the actor at 'a' would be carved in its slab, if it is one of the
  * pool's: the struct sim__stack of the slot holding 'st', or NULL. */
 static const struct sim__stack *slot_of(const struct sim__stackpool *p, const struct slab *s,
                                         const struct sim__stack *st)
 {
-    size_t each = p->stack_size + (p->packed ? 0 : p->page);
     uintptr_t base = (uintptr_t)s->base, at = (uintptr_t)st;
     if (at < base || at >= base + s->len)
         return NULL;
-    size_t i = (at - base) / each;
-    unsigned char *lo = (unsigned char *)s->base + i * each + (p->packed ? 0 : p->page);
-    const struct sim__stack *want =
-        (const struct sim__stack *)(const void *)(lo - p->lo_off + p->st_off);
+    const struct sim__stack *want = header_at(p, slot_lo(p, s, (at - base) / slot_bytes(p)));
     return want == st ? want : NULL;
 }
 
@@ -290,14 +305,13 @@ static bool canary_intact(const struct sim__stack *st)
 const char *sim__stackpool_check(const struct sim__stackpool *p)
 {
     uint64_t total = 0, in_use = 0, nfree = 0;
-    size_t each = p->stack_size + (p->packed ? 0 : p->page);
+    size_t each = slot_bytes(p);
     for (const struct slab *s = p->slabs; s; s = s->next) {
         if (s->len % each)
             return "a slab is not a whole number of stacks";
         for (size_t i = 0; i < s->len / each; i++) {
-            unsigned char *lo = (unsigned char *)s->base + i * each + (p->packed ? 0 : p->page);
-            const struct sim__stack *st =
-                (const struct sim__stack *)(const void *)(lo - p->lo_off + p->st_off);
+            unsigned char *lo = slot_lo(p, s, i);
+            const struct sim__stack *st = header_at(p, lo);
             total++;
             if (st->lo != lo || (unsigned char *)st->actor != lo - p->lo_off ||
                 st->size != (size_t)(-p->lo_off))

@@ -180,8 +180,6 @@ int bench_exec_item(const struct bench_item *it, const char *dir, const char *co
 
 /* printf into a new string (malloc'd; out of memory aborts, as lab_xmalloc). */
 char *bench_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "k=v k=v" (malloc'd). */
-char *bench_params_text(const json_t *params);
 /* "gate/bench workload k=v ..." (malloc'd). */
 char *bench_row_label(const struct bench_row *r);
 /* A value with its unit, or an exact row's text. */

@@ -10,30 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *bench_params_text(const json_t *params)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        abort();
-    const char *k;
-    json_t *v;
-    bool first = true;
-    json_object_foreach((json_t *)params, k, v)
-    {
-        char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        fprintf(f, "%s%s=%s", first ? "" : " ", k, t ? t : json_string_value(v));
-        free(t);
-        first = false;
-    }
-    fclose(f);
-    return buf;
-}
+#include "lab/output.h"
 
 char *bench_row_label(const struct bench_row *r)
 {
-    char *p = bench_params_text(r->params);
+    char *p = lab_params_text(r->params, NULL);
     bool same = !strcmp(r->bench, r->workload);
     char *s = bench_strf("%s/%s%s%s%s%s", bench_gate_names[r->gate], r->bench, same ? "" : " ",
                          same ? "" : r->workload, *p ? " " : "", p);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lab/output.h"
+
 static const char *const verdict_names[] = {"same",    "REGRESSION", "improvement",
                                             "DIFFERS", "MISSING",    "NEW"};
 
@@ -69,7 +71,7 @@ struct col {
 
 static void row_cells(const struct bench_row *r, const struct bench_doc *base, char cell[9][160])
 {
-    char *p = bench_params_text(r->params);
+    char *p = lab_params_text(r->params, NULL);
     snprintf(cell[0], 160, "%s", r->bench);
     snprintf(cell[1], 160, "%s", r->workload);
     snprintf(cell[2], 160, "%s", p);

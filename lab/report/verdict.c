@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lab/output.h"
+
 /* ---- Numbers ----------------------------------------------------------------------- */
 
 /* A whole number with its thousands grouped: 1,234,567. */
@@ -346,21 +348,5 @@ void rep_outcome_free(struct rep_outcome *o)
 
 char *rep_run_label(const struct lab_scenario *sc, const json_t *run)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        abort();
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(run, "params"), k, v)
-    {
-        if (!strcmp(k, "repeat") && sc->repeat <= 1)
-            continue;
-        char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        fprintf(f, "%s%s=%s", ftell(f) ? " " : "", k, t ? t : json_string_value(v));
-        free(t);
-    }
-    fclose(f);
-    return buf;
+    return lab_params_text(json_object_get(run, "params"), sc->repeat <= 1 ? "repeat" : NULL);
 }
